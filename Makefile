@@ -1,0 +1,62 @@
+# One entry point for people and CI. Every target installs what is missing first (tools/setup.sh:
+# a few tenths of a second when everything is already installed).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ROOT := $(CURDIR)
+PY := $(ROOT)/.venv/bin/python
+export SOLCX_BINARY_PATH := $(ROOT)/.cache/solcx
+export PATH := $(ROOT)/.venv/bin:$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+
+# Extra arguments: make demo ARGS="--rounds 3"   make test ARGS="-k merkle"
+ARGS ?=
+
+.PHONY: help setup demo test test-slow lint compile deploy console bench bench-gas bench-fl \
+        bench-scoring lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+
+setup: ## install the pinned Python and npm dependencies into .venv and node_modules
+	@bash tools/setup.sh
+
+demo: setup ## the main job: a whole federation on an embedded Anvil, ending in a report
+	@$(ROOT)/.venv/bin/fl-node demo $(ARGS)
+
+test: setup ## run every test (contracts on Anvil, Python units, end-to-end federations)
+	@$(PY) -m pytest $(ARGS)
+
+test-slow: setup ## the tests plus long invariant campaigns and large federations
+	@$(PY) -m pytest --run-slow $(ARGS)
+
+lint: setup ## ruff and mypy over the Python package and tests
+	@$(ROOT)/.venv/bin/ruff check fl_node tests scripts
+	@$(ROOT)/.venv/bin/ruff format --check fl_node tests scripts
+	@$(ROOT)/.venv/bin/mypy
+
+compile: setup ## compile the contracts into build/
+	@$(ROOT)/.venv/bin/brownie compile $(ARGS)
+
+deploy: setup ## deploy the suite with Brownie: make deploy ARGS="--network anvil"
+	@$(ROOT)/.venv/bin/brownie run scripts/deploy.py $(or $(ARGS),--network anvil)
+
+console: setup ## a Brownie console on a fresh Anvil with the suite deployed: run(\"deploy\")
+	@$(ROOT)/.venv/bin/brownie console --network anvil
+
+bench: bench-gas bench-fl bench-scoring ## every benchmark; figures go to results/ and the README
+
+bench-gas: setup ## gas of every call, and per round at 10/100/500 clients
+	@$(ROOT)/.venv/bin/brownie run scripts/benchmark_gas.py --network anvil
+
+bench-fl: setup ## accuracy of FedAvg and robust aggregators vs centralized, chain share of time
+	@$(ROOT)/.venv/bin/fl-node bench fl $(ARGS)
+
+bench-scoring: setup ## contribution methods vs exact Shapley: rank correlation and cost
+	@$(ROOT)/.venv/bin/fl-node bench scoring $(ARGS)
+
+lock: ## re-resolve requirements.in into requirements.lock (Brownie's pins as constraints)
+	@bash tools/lock.sh
+
+clean: ## remove everything the set-up installed and built
+	rm -rf .venv node_modules .cache build .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -1,0 +1,9 @@
+# Source this file to use Brownie and fl-node by hand in a shell:  source tools/env.sh
+# (it activates .venv and points py-solc-x at the project's compiler link).
+_fl_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$_fl_root/tools/setup.sh" && {
+  export SOLCX_BINARY_PATH="$_fl_root/.cache/solcx"
+  # shellcheck disable=SC1091
+  source "$_fl_root/.venv/bin/activate"
+}
+unset _fl_root
