@@ -1,0 +1,224 @@
+"""ChainClient: connection checks, robust sending, revert decoding, event polling."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from hexbytes import HexBytes
+
+from fl_node.chain.client import ChainClient, RetryPolicy, TxReverted
+from fl_node.chain.deploy import load_artifact
+from fl_node.chain.deployments import ContractRecord, Deployment
+from fl_node.chain.events import Checkpoint, EventLog
+from fl_node.chain.keys import account_from_key, load_account, write_key_file
+from fl_node.errors import ChainError, ConfigError
+from fl_node.toolchain.localchain import LocalChain, dev_private_keys, free_port, project_root
+
+WAD = 10**18
+
+
+@pytest.fixture(scope="module")
+def chain():
+    with LocalChain(accounts=4) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def keys():
+    return [account_from_key(k) for k in dev_private_keys(4)]
+
+
+@pytest.fixture(scope="module")
+def deployment(chain, keys):
+    art = load_artifact(project_root() / "build", "DevToken")
+    client = ChainClient(chain.rpc_url)
+    factory = client.w3.eth.contract(abi=art["abi"], bytecode=HexBytes(art["bytecode"]))
+    result = client.send(factory.constructor("Dev", "DEV", keys[0].address), keys[0], label="deploy")
+    record = ContractRecord(result.receipt["contractAddress"], art["abi"])
+    return Deployment(chain_id=client.chain_id, contracts={"DevToken": record})
+
+
+@pytest.fixture()
+def client(chain, deployment):
+    return ChainClient(chain.rpc_url, deployment)
+
+
+def test_unreachable_rpc_is_a_clear_error():
+    with pytest.raises(ChainError, match="cannot reach the chain"):
+        ChainClient(f"http://127.0.0.1:{free_port()}", retry=RetryPolicy(attempts=2, first_delay=0.01))
+
+
+def test_wrong_chain_id_is_refused(chain, deployment):
+    other = Deployment(chain_id=11155111, contracts=deployment.contracts)
+    with pytest.raises(ChainError, match="wrong chain: .* chain id 31337 .* chain id 11155111"):
+        ChainClient(chain.rpc_url, other)
+
+
+def test_send_records_gas_and_changes_state(client, keys):
+    token = client.contract("DevToken")
+    result = client.send(token.functions.mint(keys[1].address, 7 * WAD), keys[0])
+    assert result.gas_used > 21_000
+    assert client.gas.by_action["DevToken.mint"] == [result.gas_used]
+    assert client.call(token.functions.balanceOf(keys[1].address)) >= 7 * WAD
+
+
+def test_custom_errors_are_decoded_by_name_and_arguments(client, keys):
+    token = client.contract("DevToken")
+    with pytest.raises(TxReverted) as exc:
+        client.send(token.functions.mint(keys[2].address, 1), keys[2])
+    assert exc.value.error == "AccessControlUnauthorizedAccount"
+    assert exc.value.args_[0].lower() == keys[2].address.lower()
+    assert "DevToken.mint reverted: AccessControlUnauthorizedAccount(" in str(exc.value)
+
+
+def test_erc20_errors_are_decoded(client, keys):
+    token = client.contract("DevToken")
+    with pytest.raises(TxReverted) as exc:
+        client.send(token.functions.transfer(keys[0].address, 10**30), keys[3])
+    assert exc.value.error == "ERC20InsufficientBalance"
+    assert exc.value.args_[2] == 10**30
+
+
+def test_a_sender_without_eth_gets_a_clear_error(client, keys):
+    broke = Account.create()
+    token = client.contract("DevToken")
+    with pytest.raises(ChainError, match="too little ETH"):
+        client.send(token.functions.approve(keys[0].address, 1), broke, gas=60_000)
+
+
+def test_nonce_recovers_when_another_process_used_the_same_key(chain, deployment, keys):
+    first = ChainClient(chain.rpc_url, deployment)
+    second = ChainClient(chain.rpc_url, deployment)
+    token_a, token_b = first.contract("DevToken"), second.contract("DevToken")
+    first.send(token_a.functions.approve(keys[1].address, 1), keys[3])
+    second.send(token_b.functions.approve(keys[1].address, 2), keys[3])  # nonce moved under first
+    first.send(token_a.functions.approve(keys[1].address, 3), keys[3])
+    assert first.call(token_a.functions.allowance(keys[3].address, keys[1].address)) == 3
+
+
+class FlakyProxy:
+    """An HTTP proxy to the chain that drops the connection of chosen JSON-RPC methods.
+
+    ``forward_first`` methods reach the chain before the answer is lost (the node got the
+    transaction, the sender never heard back): the worst case for double-sending.
+    """
+
+    def __init__(self, upstream: str, failures: dict[str, int], forward_first: set[str]):
+        self.failures = failures
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                method = json.loads(body).get("method")
+                if proxy.failures.get(method, 0) > 0:
+                    proxy.failures[method] -= 1
+                    if method in forward_first:
+                        urllib.request.urlopen(urllib.request.Request(
+                            upstream, body, {"Content-Type": "application/json"}))
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                with urllib.request.urlopen(urllib.request.Request(
+                        upstream, body, {"Content-Type": "application/json"})) as resp:
+                    reply = resp.read()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_dropped_connections_are_retried_without_double_sending(chain, deployment, keys):
+    failures = {"eth_sendRawTransaction": 2, "eth_getTransactionReceipt": 2}
+    proxy = FlakyProxy(chain.rpc_url, failures, forward_first={"eth_sendRawTransaction"})
+    try:
+        client = ChainClient(proxy.url, deployment, retry=RetryPolicy(attempts=5, first_delay=0.01))
+        token = client.contract("DevToken")
+        nonce_before = client.w3.eth.get_transaction_count(keys[0].address)
+        client.send(token.functions.mint(keys[2].address, 5), keys[0])
+        assert client.w3.eth.get_transaction_count(keys[0].address) == nonce_before + 1
+        assert failures == {"eth_sendRawTransaction": 0, "eth_getTransactionReceipt": 0}
+    finally:
+        proxy.close()
+
+
+def test_a_connection_that_never_comes_back_is_a_clear_error(chain, deployment, keys):
+    proxy = FlakyProxy(chain.rpc_url, {"eth_sendRawTransaction": 99}, forward_first=set())
+    try:
+        client = ChainClient(proxy.url, deployment, retry=RetryPolicy(attempts=3, first_delay=0.01))
+        with pytest.raises(ChainError, match="keeps failing after 3 attempts"):
+            client.send(client.contract("DevToken").functions.approve(keys[1].address, 1), keys[0])
+    finally:
+        proxy.close()
+
+
+def test_events_are_polled_in_order_and_a_checkpoint_resumes(client, keys, tmp_path: Path):
+    token = client.contract("DevToken")
+    start = client.block_number() + 1
+    for amount in (1, 2, 3):
+        client.send(token.functions.mint(keys[1].address, amount), keys[0])
+    log = EventLog(client, ["DevToken"], chunk=1)
+    events = log.fetch(start, client.block_number(), names=["Transfer"])
+    assert [e.args["value"] for e in events] == [1, 2, 3]
+    assert all(e.contract == "DevToken" and e.name == "Transfer" for e in events)
+
+    cp = Checkpoint(tmp_path / "cp.json")
+    cp.set("block", events[1].block_number)
+    resumed = Checkpoint(tmp_path / "cp.json")
+    later = log.fetch(resumed.get("block") + 1, client.block_number(), names=["Transfer"])
+    assert [e.args["value"] for e in later] == [3]
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path: Path):
+    path = tmp_path / "cp.json"
+    path.write_text("{not json")
+    with pytest.raises(ConfigError, match="corrupt"):
+        Checkpoint(path)
+
+
+def test_keys_from_file_and_environment(tmp_path: Path, monkeypatch):
+    key = dev_private_keys(1)[0]
+    path = write_key_file(tmp_path / "node.key", key)
+    assert path.stat().st_mode & 0o077 == 0
+    assert load_account(key_file=path).key.hex().endswith(key[2:])
+    monkeypatch.setenv("FL_NODE_KEY", key[2:])
+    assert load_account().address == account_from_key(key).address
+    monkeypatch.delenv("FL_NODE_KEY")
+    with pytest.raises(ConfigError, match="no signing key"):
+        load_account()
+    with pytest.raises(ConfigError, match="not a private key"):
+        account_from_key("0x1234")
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_account(key_file=tmp_path / "missing.key")
+
+
+def test_deployment_file_round_trip_and_errors(tmp_path: Path, deployment):
+    path = deployment.save(tmp_path / "d.json")
+    loaded = Deployment.load(path)
+    assert loaded.address("DevToken") == deployment.address("DevToken")
+    with pytest.raises(ConfigError, match="not in the deployment"):
+        loaded.address("Federation")
+    with pytest.raises(ConfigError, match="no deployment file"):
+        Deployment.load(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text('{"chainId": 1}')
+    with pytest.raises(ConfigError, match="not a valid deployment file"):
+        Deployment.load(tmp_path / "bad.json")
