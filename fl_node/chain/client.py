@@ -110,7 +110,9 @@ class ErrorDecoder:
                 if item.get("type") != "error":
                     continue
                 types = [_abi_type(i) for i in item.get("inputs", [])]
-                selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
+                selector = function_signature_to_4byte_selector(
+                    f"{item['name']}({','.join(types)})"
+                )
                 self.errors[selector] = (item["name"], types)
 
     def decode(self, data: str | bytes | None) -> tuple[str, tuple[Any, ...]]:
@@ -295,7 +297,9 @@ class ChainClient:
     def _next_nonce(self, sender: str) -> int:
         if sender not in self._nonces:
             self._nonces[sender] = int(
-                self.retry.run("nonce", lambda: self.w3.eth.get_transaction_count(sender, "pending"))
+                self.retry.run(
+                    "nonce", lambda: self.w3.eth.get_transaction_count(sender, "pending")
+                )
             )
         return self._nonces[sender]
 
@@ -368,4 +372,3 @@ class ChainClient:
 
 class _NonceTooLow(Exception):
     pass
-

@@ -76,7 +76,8 @@ class EventLog:
             if topics is not None:
                 params["topics"] = topics
             logs = self.client.retry.run(
-                "get logs", lambda p=params: self.client.w3.eth.get_logs(p)  # type: ignore[misc]
+                "get logs",
+                lambda p=params: self.client.w3.eth.get_logs(p),  # type: ignore[misc]
             )
             out.extend(self._decode(logs, wanted))
         out.sort(key=lambda e: e.position)
@@ -113,7 +114,9 @@ class Checkpoint:
             try:
                 self._data = json.loads(path.read_text())
             except json.JSONDecodeError as exc:
-                raise ConfigError(f"checkpoint {path} is corrupt ({exc}); delete it to rescan") from exc
+                raise ConfigError(
+                    f"checkpoint {path} is corrupt ({exc}); delete it to rescan"
+                ) from exc
 
     def get(self, key: str, default: Any = None) -> Any:
         return self._data.get(key, default)

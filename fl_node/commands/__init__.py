@@ -1,5 +1,5 @@
 """Subcommands of ``fl-node``; each module has ``register(subparsers)``."""
 
-from fl_node.commands import chain, deploy, demo
+from fl_node.commands import aggregate, audit, bench, chain, demo, deploy, node, task
 
-COMMANDS = (demo, chain, deploy)
+COMMANDS = (demo, chain, deploy, task, node, aggregate, audit, bench)

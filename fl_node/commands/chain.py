@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--port", type=positive_int, default=8545, help="port (default: %(default)s)")
     p.add_argument("--accounts", type=positive_int, default=20, help="funded dev accounts")
-    p.add_argument("--state", type=Path, help="load the chain state from this file and save it on exit")
+    p.add_argument(
+        "--state", type=Path, help="load the chain state from this file and save it on exit"
+    )
     p.set_defaults(handler=run)
 
 

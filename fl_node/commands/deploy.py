@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_key_options(p)
     p.add_argument("--base-token", help="an existing ERC-20 to use as base token (public networks)")
     p.add_argument("--withdraw-delay", type=int, default=60, help="stake withdrawal countdown, s")
-    p.add_argument("--out", type=Path, help="deployment file to write (default: deployments/<chainId>.json)")
+    p.add_argument(
+        "--out", type=Path, help="deployment file to write (default: deployments/<chainId>.json)"
+    )
     p.set_defaults(handler=run)
 
 

@@ -42,5 +42,7 @@ def compile_contracts(root: Path | None = None) -> Path:
         check=False,
     )
     if proc.returncode != 0 or "CompilerError" in proc.stdout:
-        raise ToolchainError("the contracts do not compile:\n" + (proc.stdout + proc.stderr)[-4000:])
+        raise ToolchainError(
+            "the contracts do not compile:\n" + (proc.stdout + proc.stderr)[-4000:]
+        )
     return root / "build"

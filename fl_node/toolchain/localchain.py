@@ -81,7 +81,6 @@ def find_anvil() -> Path:
     )
 
 
-
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that is free right now (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -173,7 +172,10 @@ class LocalChain:
         if self.block_time is not None:
             cmd += ["--block-time", str(self.block_time)]
         if self.state_path is not None:
-            cmd += ["--state", str(self.state_path)]
+            # Historical states too, so an audit of a reopened run can read the chain as it was
+            # when each round was posted; dumped every few seconds, so a crash loses little.
+            cmd += ["--state", str(self.state_path), "--preserve-historical-states"]
+            cmd += ["--state-interval", "5"]
         return cmd
 
     def start(self) -> LocalChain:

@@ -40,7 +40,9 @@ def deployment(chain, keys):
     art = load_artifact(project_root() / "build", "DevToken")
     client = ChainClient(chain.rpc_url)
     factory = client.w3.eth.contract(abi=art["abi"], bytecode=HexBytes(art["bytecode"]))
-    result = client.send(factory.constructor("Dev", "DEV", keys[0].address), keys[0], label="deploy")
+    result = client.send(
+        factory.constructor("Dev", "DEV", keys[0].address), keys[0], label="deploy"
+    )
     record = ContractRecord(result.receipt["contractAddress"], art["abi"])
     return Deployment(chain_id=client.chain_id, contracts={"DevToken": record})
 
@@ -52,7 +54,9 @@ def client(chain, deployment):
 
 def test_unreachable_rpc_is_a_clear_error():
     with pytest.raises(ChainError, match="cannot reach the chain"):
-        ChainClient(f"http://127.0.0.1:{free_port()}", retry=RetryPolicy(attempts=2, first_delay=0.01))
+        ChainClient(
+            f"http://127.0.0.1:{free_port()}", retry=RetryPolicy(attempts=2, first_delay=0.01)
+        )
 
 
 def test_wrong_chain_id_is_refused(chain, deployment):
@@ -124,13 +128,17 @@ class FlakyProxy:
                 if proxy.failures.get(method, 0) > 0:
                     proxy.failures[method] -= 1
                     if method in forward_first:
-                        urllib.request.urlopen(urllib.request.Request(
-                            upstream, body, {"Content-Type": "application/json"}))
+                        urllib.request.urlopen(
+                            urllib.request.Request(
+                                upstream, body, {"Content-Type": "application/json"}
+                            )
+                        )
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                with urllib.request.urlopen(urllib.request.Request(
-                        upstream, body, {"Content-Type": "application/json"})) as resp:
+                with urllib.request.urlopen(
+                    urllib.request.Request(upstream, body, {"Content-Type": "application/json"})
+                ) as resp:
                     reply = resp.read()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

@@ -35,9 +35,20 @@ def test_bad_flag_value_is_an_argparse_error(capsys):
 def test_unreachable_rpc_is_one_clear_line():
     port = free_port()
     out = subprocess.run(
-        [sys.executable, "-m", "fl_node.cli", "deploy", "--rpc", f"http://127.0.0.1:{port}",
-         "--dev-account", "0"],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "fl_node.cli",
+            "deploy",
+            "--rpc",
+            f"http://127.0.0.1:{port}",
+            "--dev-account",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert out.returncode == 2
     assert out.stderr.startswith("error: cannot reach the chain at")

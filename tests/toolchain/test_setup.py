@@ -27,8 +27,19 @@ def _path_without_node(tmp_path: Path) -> str:
     """A PATH with python and the coreutils the script uses, but no node or npm."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in ("bash", "cat", "sha256sum", "cut", "ls", "head", "readlink", "ln", "dirname",
-                 "grep", "sed"):
+    for tool in (
+        "bash",
+        "cat",
+        "sha256sum",
+        "cut",
+        "ls",
+        "head",
+        "readlink",
+        "ln",
+        "dirname",
+        "grep",
+        "sed",
+    ):
         found = shutil.which(tool)
         if found:
             (bin_dir / tool).symlink_to(found)

@@ -63,9 +63,12 @@ def test_version_is_in_native_form():
 
 
 def test_compiles_openzeppelin_imports_and_large_output_arrives_whole():
-    out = run_shim("--standard-json", "--allow-paths", ".", stdin=json.dumps(
-        standard_input({"T.sol": OZ_TOKEN})
-    ))
+    out = run_shim(
+        "--standard-json",
+        "--allow-paths",
+        ".",
+        stdin=json.dumps(standard_input({"T.sol": OZ_TOKEN})),
+    )
     assert out.returncode == 0, out.stderr
     assert len(out.stdout) > 64 * 1024  # past the pipe size where an early exit truncates
     result = json.loads(out.stdout)
@@ -82,7 +85,9 @@ def test_py_solc_x_compiles_through_the_shim():
 
 
 def test_compiler_errors_are_reported_as_errors():
-    broken = "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.24;\ncontract B { uint x = ; }\n"
+    broken = (
+        "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.24;\ncontract B { uint x = ; }\n"
+    )
     out = run_shim("--standard-json", stdin=json.dumps(standard_input({"B.sol": broken})))
     errors = json.loads(out.stdout)["errors"]
     assert any(e["severity"] == "error" and e["type"] == "ParserError" for e in errors)
@@ -102,11 +107,18 @@ def test_imports_resolve_through_base_and_include_paths(tmp_path: Path):
     )
     payload = json.dumps(standard_input({"M.sol": main}, remap=False))
     missing = run_shim("--standard-json", "--base-path", str(tmp_path), stdin=payload, cwd=tmp_path)
-    assert any("not found" in e["message"].lower() or "File not found" in e["formattedMessage"]
-               for e in json.loads(missing.stdout)["errors"])
+    assert any(
+        "not found" in e["message"].lower() or "File not found" in e["formattedMessage"]
+        for e in json.loads(missing.stdout)["errors"]
+    )
     found = run_shim(
-        "--standard-json", "--base-path", str(tmp_path), "--include-path", "lib",
-        stdin=payload, cwd=tmp_path,
+        "--standard-json",
+        "--base-path",
+        str(tmp_path),
+        "--include-path",
+        "lib",
+        stdin=payload,
+        cwd=tmp_path,
     )
     result = json.loads(found.stdout)
     assert "M" in result["contracts"]["M.sol"], result.get("errors")
@@ -118,8 +130,12 @@ def test_files_outside_the_allowed_paths_are_not_read(tmp_path: Path):
     (secret_dir / "S.sol").write_text("// SPDX-License-Identifier: MIT\npragma solidity ^0.8.24;\n")
     work = tmp_path / "work"
     work.mkdir()
-    src = f'// SPDX-License-Identifier: MIT\npragma solidity ^0.8.24;\nimport "{secret_dir}/S.sol";\n'
-    out = run_shim("--standard-json", stdin=json.dumps(standard_input({"A.sol": src}, False)), cwd=work)
+    src = (
+        f'// SPDX-License-Identifier: MIT\npragma solidity ^0.8.24;\nimport "{secret_dir}/S.sol";\n'
+    )
+    out = run_shim(
+        "--standard-json", stdin=json.dumps(standard_input({"A.sol": src}, False)), cwd=work
+    )
     assert any(e["severity"] == "error" for e in json.loads(out.stdout)["errors"])
 
 
@@ -132,7 +148,9 @@ def test_unsupported_usage_fails_with_a_message():
 
 
 def _fake_solc(path: Path, version_line: str) -> Path:
-    path.write_text(f"#!/bin/sh\necho 'solc, the solidity compiler commandline interface'\necho '{version_line}'\n")
+    path.write_text(
+        f"#!/bin/sh\necho 'solc, the solidity compiler commandline interface'\necho '{version_line}'\n"
+    )
     path.chmod(0o755)
     return path
 
@@ -140,7 +158,9 @@ def _fake_solc(path: Path, version_line: str) -> Path:
 def test_a_native_solc_of_the_pinned_version_is_preferred(tmp_path: Path, monkeypatch):
     home = tmp_path / "home"
     (home / ".solcx").mkdir(parents=True)
-    native = _fake_solc(home / ".solcx" / "solc-v0.8.37", "Version: 0.8.37+commit.f401782d.Linux.g++")
+    native = _fake_solc(
+        home / ".solcx" / "solc-v0.8.37", "Version: 0.8.37+commit.f401782d.Linux.g++"
+    )
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("SOLCX_BINARY_PATH", str(tmp_path / "solcx"))
     monkeypatch.setenv("PATH", os.environ["PATH"])

@@ -1,0 +1,27 @@
+"""Model artifacts: a canonical byte format for weights, and a content-addressed store.
+
+The same tensors give the same bytes on every machine, so the keccak-256 hash of a blob is what a
+client commits on-chain and what the aggregator and any auditor check before using it.
+"""
+
+from fl_node.artifacts.codec import (
+    MAGIC,
+    canonical_json,
+    decode_weights,
+    encode_weights,
+    hash_hex,
+    hash_json,
+    keccak,
+)
+from fl_node.artifacts.store import ArtifactStore
+
+__all__ = [
+    "MAGIC",
+    "ArtifactStore",
+    "canonical_json",
+    "decode_weights",
+    "encode_weights",
+    "hash_hex",
+    "hash_json",
+    "keccak",
+]

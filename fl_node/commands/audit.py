@@ -1,0 +1,126 @@
+"""``fl-node audit``: recompute posted rounds from the chain and the store; ``fl-node challenge``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from fl_node.artifacts.store import ArtifactStore
+from fl_node.chain.client import ChainClient
+from fl_node.chain.deployments import Deployment
+from fl_node.commands.common import add_chain_options, add_key_options, connect, signer
+from fl_node.commands.taskopts import task_api, task_config, task_context
+from fl_node.config import TaskConfig
+from fl_node.errors import ConfigError
+from fl_node.federation.audit import Check, audit_round
+from fl_node.federation.protocol import FederationApi
+from fl_node.toolchain.localchain import LocalChain
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "audit",
+        help="recompute posted rounds from the chain and the store; non-zero exit on mismatch",
+        description="An independent recomputation: every committed blob's hash, the global "
+        "model's hash, every score, stake payout and reward, and the Merkle root, compared with "
+        "what the aggregator posted. Point it at a live chain (--rpc, --deployment, --config, "
+        "--task, --store) or at a finished run folder (--run), whose saved chain is reopened.",
+    )
+    p.add_argument("--run", type=Path, help="a run folder written by `fl-node demo`")
+    add_chain_options(p)
+    p.add_argument("--config", help="task config (YAML path or bundled name)")
+    p.add_argument("--task", type=int, help="on-chain task id")
+    p.add_argument("--store", help="artifact store URL")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--round", type=int, help="audit this round")
+    which.add_argument("--all", action="store_true", help="audit every posted round")
+    p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    p.set_defaults(handler=run)
+
+    c = sub.add_parser(
+        "challenge",
+        help="challenge a posted round during its challenge window",
+        description="Raise an on-chain challenge against a posted round (for example after "
+        "`fl-node audit` found a mismatch); the round is held until the arbiter decides.",
+    )
+    add_chain_options(c)
+    add_key_options(c)
+    c.add_argument("--task", type=int, required=True, help="on-chain task id")
+    c.add_argument("--round", type=int, required=True, help="the round to challenge")
+    c.add_argument("--reason", default="audit mismatch", help="reason (its hash goes on-chain)")
+    c.set_defaults(handler=run_challenge)
+
+
+@contextlib.contextmanager
+def _target(args: argparse.Namespace) -> Iterator[tuple[ChainClient, TaskConfig, int, str, int]]:
+    """(client, config, task id, store URL, first block) for a live chain or a run folder."""
+    if args.run is None:
+        if args.config is None or args.task is None:
+            raise ConfigError("give --run, or --config and --task (and --rpc/--deployment)")
+        config = task_config(args)
+        client = connect(args)
+        deployment = client.deployment
+        assert deployment is not None
+        yield client, config, args.task, args.store or config.store, deployment.block_number
+        return
+    run_dir = args.run
+    for name in ("run.json", "config.yaml", "deployment.json", "chain-state.json"):
+        if not (run_dir / name).is_file():
+            raise ConfigError(f"{run_dir} is not a finished run folder: {name} is missing")
+    config = TaskConfig.load(run_dir / "config.yaml")
+    manifest = json.loads((run_dir / "run.json").read_text())
+    deployment = Deployment.load(run_dir / "deployment.json")
+    with LocalChain(accounts=10, state_path=run_dir / "chain-state.json") as chain:
+        client = ChainClient(chain.rpc_url, deployment)
+        yield (
+            client,
+            config,
+            int(manifest["task_id"]),
+            args.store or config.store,
+            deployment.block_number,
+        )
+
+
+def _print(checks: list[Check]) -> None:
+    width = max((len(c.item) for c in checks), default=10)
+    for c in checks:
+        mark = "ok      " if c.ok else "MISMATCH"
+        line = f"round {c.round:>3}  {c.item:<{width}}  {mark}  {c.posted}"
+        if not c.ok:
+            line += f"  (recomputed {c.recomputed})"
+        print(line)
+
+
+def run(args: argparse.Namespace) -> int:
+    with _target(args) as (client, config, task_id, store_url, first_block):
+        api = task_api(client, task_id)
+        store = ArtifactStore(store_url)
+        ctx = task_context(config)
+        current = api.state().current_round
+        if args.round is not None and not 1 <= args.round <= current:
+            raise ConfigError(f"--round must be between 1 and {current} (the current round)")
+        rounds = [args.round] if args.round is not None else list(range(1, current + 1))
+        checks: list[Check] = []
+        for number in rounds:
+            checks += audit_round(api, store, ctx, number, first_block)
+    bad = [c for c in checks if not c.ok]
+    if args.json:
+        print(json.dumps([{**c.__dict__, "ok": c.ok} for c in checks], indent=2))
+    else:
+        _print(checks)
+        print(f"{len(checks)} checks, {len(bad)} mismatch(es)")
+    return 1 if bad else 0
+
+
+def run_challenge(args: argparse.Namespace) -> int:
+    from eth_utils import keccak
+
+    client = connect(args)
+    me = signer(args, client.chain_id)
+    api: FederationApi = task_api(client, args.task)
+    result = api.challenge(me, args.round, keccak(text=args.reason))
+    print(f"round {args.round} of task {args.task} challenged (tx {result.tx_hash})")
+    return 0

@@ -1,0 +1,59 @@
+"""``fl-node bench``: benchmarks that print their figures and write them to results/ and the README."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from fl_node.bench.readme import update_readme
+from fl_node.commands.common import positive_int
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("bench", help="run a benchmark (fl, scoring) and record its figures")
+    bsub = p.add_subparsers(dest="bench", metavar="<fl|scoring>")
+    fl = bsub.add_parser(
+        "fl",
+        help="FedAvg and robust aggregators vs centralized training on digits",
+        description="Centralized training vs FedAvg (IID, Dirichlet 0.5) and, with 2 of 8 "
+        "clients poisoning, FedAvg vs median / trimmed mean / Krum. No chain involved.",
+    )
+    fl.add_argument(
+        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)"
+    )
+    fl.add_argument("--rounds", type=positive_int, default=10, help="rounds (default: %(default)s)")
+    _outputs(fl)
+    fl.set_defaults(handler=run_fl)
+    p.set_defaults(handler=lambda _a: p.print_help() or 2)
+
+
+def _outputs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", type=Path, default=Path("results"), help="results folder (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--readme",
+        type=Path,
+        default=Path("README.md"),
+        help="README to update (default: %(default)s)",
+    )
+
+
+def _record(args: argparse.Namespace, key: str, result: dict, markdown: str) -> None:  # type: ignore[type-arg]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{key}.json").write_text(json.dumps(result, indent=2))
+    (args.out / f"{key}.md").write_text(markdown + "\n")
+    print(markdown)
+    where = (
+        "and the README" if update_readme(args.readme, key, markdown) else "(README has no markers)"
+    )
+    print(f"written to {args.out / (key + '.json')}, {args.out / (key + '.md')} {where}")
+
+
+def run_fl(args: argparse.Namespace) -> int:
+    from fl_node.bench.fl import BenchConfig, run_bench, to_markdown
+
+    result = run_bench(args.seeds, BenchConfig(rounds=args.rounds))
+    _record(args, "fl", result, to_markdown(result))
+    return 0

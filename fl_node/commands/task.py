@@ -1,0 +1,75 @@
+"""``fl-node task``: create a task (the sponsor's side) and show a task's state."""
+
+from __future__ import annotations
+
+import argparse
+
+from fl_node.commands.common import add_chain_options, add_key_options, connect, signer
+from fl_node.commands.taskopts import (
+    add_task_options,
+    task_api,
+    task_config,
+    task_context,
+    task_store,
+)
+from fl_node.errors import ConfigError
+from fl_node.federation.protocol import Phase, TaskStatus, hex32
+from fl_node.federation.sponsor import create_task
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("task", help="create a training task, or show one")
+    tsub = p.add_subparsers(dest="task_command", metavar="<create|show>")
+    create = tsub.add_parser(
+        "create",
+        help="upload the initial model, create the task on-chain, escrow its budget",
+        description="The sponsor's command: publishes the config's model and validation spec "
+        "hashes and the initial model's hash, and escrows the reward budget.",
+    )
+    add_chain_options(create)
+    add_key_options(create)
+    add_task_options(create, task_id=False)
+    create.add_argument("--aggregator", required=True, help="address of the task's aggregator")
+    create.add_argument(
+        "--no-fund", action="store_true", help="create without escrowing the budget"
+    )
+    create.set_defaults(handler=run_create)
+    show = tsub.add_parser("show", help="print a task's state and its rounds")
+    add_chain_options(show)
+    show.add_argument("--task", type=int, required=True, help="on-chain task id")
+    show.set_defaults(handler=run_show)
+    p.set_defaults(handler=lambda _args: p.print_help() or 2)
+
+
+def run_create(args: argparse.Namespace) -> int:
+    config = task_config(args)
+    client = connect(args)
+    sponsor = signer(args, client.chain_id)
+    try:
+        aggregator = client.w3.to_checksum_address(args.aggregator)
+    except ValueError:
+        raise ConfigError(f"--aggregator {args.aggregator!r} is not an address") from None
+    ctx = task_context(config)
+    task_id = create_task(
+        client, sponsor, ctx, task_store(args, config), aggregator, fund=not args.no_fund
+    )
+    print(task_id)
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    client = connect(args)
+    api = task_api(client, args.task)
+    params, state = api.params(), api.state()
+    print(
+        f"task {args.task}: {TaskStatus(state.status).name.lower()}, round "
+        f"{state.current_round}/{params.num_rounds}, {state.participants} participant(s)"
+    )
+    print(f"  aggregator {params.aggregator}, latest model {hex32(state.latest_model_hash)}")
+    for number in range(1, state.current_round + 1):
+        info = api.round(number)
+        print(
+            f"  round {number}: {Phase(info.phase).name.lower():<10} commits {info.commits:<3} "
+            f"at risk {info.total_at_risk / 1e18:>10.2f}  model {hex32(info.model_hash)[:18]}"
+        )
+    return 0

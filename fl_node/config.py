@@ -1,0 +1,241 @@
+"""The task configuration: one YAML file that every participant of a task reads.
+
+It fixes everything that must be identical on every machine for the run to be reproducible and
+auditable: data and partition, model, local training, federation parameters (round timing, stakes,
+rewards, payout clip, distribution mode), aggregation, contribution scoring, and, for simulations,
+each client's quality profile. Its canonical hash is published on-chain with the task.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fl_node.errors import ConfigError
+
+WAD = 10**18
+MODES = {"direct": 0, "buyback": 1, "dividend": 2}
+UTILITIES = ("neg_loss", "accuracy")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "digits"
+    partition: str = "iid"  # iid | dirichlet | quantity
+    alpha: float = 0.5  # Dirichlet concentration (non-IID label skew)
+    min_samples: int = 10
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = "mlp"  # mlp | cnn | logreg
+    hidden: int = 128
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    epochs: int = 2
+    batch_size: int = 32
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+
+
+@dataclass(frozen=True)
+class FederationConfig:
+    rounds: int = 10
+    max_clients: int = 8
+    commit_window: int = 120  # seconds; the round closes early once every participant committed
+    challenge_window: int = 2  # seconds during which a posted round can be challenged
+    post_timeout: int = 600  # seconds after the commit window before anyone may abort the round
+    stake: float = 100.0  # base tokens each client stakes per round
+    stake_min: float = 10.0
+    reward_per_round: float = 1_000.0
+    budget: float = 12_000.0  # escrowed by the sponsor: rewards plus positive stake payouts
+    payout_threshold: float = 1_000.0  # payout_factor = min(1, threshold / total at risk)
+    payout_cap: float = 0.05  # clip of the per-round payout, as a fraction of the stake
+    mode: str = "direct"  # reward distribution: direct | buyback | dividend
+
+
+@dataclass(frozen=True)
+class AggregationConfig:
+    strategy: str = "fedavg"  # fedavg | median | trimmed_mean | krum
+    weighting: str = "samples"  # samples | stake | stake_reputation | uniform (fedavg only)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    method: str = "loo"  # loo | mc_shapley | gtg_shapley | exact_shapley | cosine | data_size
+    utility: str = "neg_loss"  # neg_loss | accuracy, measured on the validation set
+    corr_multiplier: float = 0.5  # Numerai: payout = clip(f * (0.5 CORR + 2 MMC))
+    mmc_multiplier: float = 2.0
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """A simulated client's quality knobs (see fl_node.training.quality.ClientProfile)."""
+
+    name: str = ""
+    label_noise: float = 0.0
+    max_samples: int | None = None
+    behavior: str = "honest"  # honest | free_rider | copycat | poison_random | poison_signflip
+    poison_scale: float = 5.0
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    name: str = "digits"
+    seed: int = 7
+    store: str = "file://./store"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    federation: FederationConfig = field(default_factory=FederationConfig)
+    aggregation: AggregationConfig = field(default_factory=AggregationConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    clients: tuple[ClientConfig, ...] = ()
+
+    # -- validation ------------------------------------------------------------------------
+    def validate(self) -> TaskConfig:
+        fed = self.federation
+        checks: list[tuple[bool, str]] = [
+            (fed.rounds >= 1, "federation.rounds must be >= 1"),
+            (fed.max_clients >= 1, "federation.max_clients must be >= 1"),
+            (fed.commit_window >= 1, "federation.commit_window must be >= 1 second"),
+            (fed.challenge_window >= 0, "federation.challenge_window must be >= 0"),
+            (fed.post_timeout >= 1, "federation.post_timeout must be >= 1 second"),
+            (fed.stake >= fed.stake_min > 0, "need federation.stake >= stake_min > 0"),
+            (fed.reward_per_round >= 0, "federation.reward_per_round must be >= 0"),
+            (fed.budget >= 0, "federation.budget must be >= 0"),
+            (fed.payout_threshold > 0, "federation.payout_threshold must be > 0"),
+            (0 <= fed.payout_cap <= 1, "federation.payout_cap must be within [0, 1]"),
+            (fed.mode in MODES, f"federation.mode must be one of {sorted(MODES)}"),
+            (self.scoring.utility in UTILITIES, f"scoring.utility must be one of {UTILITIES}"),
+            (
+                len(self.clients) <= fed.max_clients,
+                "more clients listed than federation.max_clients",
+            ),
+            (self.training.epochs >= 1, "training.epochs must be >= 1"),
+            (self.training.batch_size >= 1, "training.batch_size must be >= 1"),
+            (self.training.lr > 0, "training.lr must be > 0"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        return self
+
+    # -- derived on-chain values ----------------------------------------------------------
+    def wei(self, amount: float) -> int:
+        """Base-token amount in wei (18 decimals), exact for decimal config values."""
+        from decimal import Decimal
+
+        return int(Decimal(str(amount)) * WAD)
+
+    @property
+    def mode_id(self) -> int:
+        return MODES[self.federation.mode]
+
+    def client(self, index: int) -> ClientConfig:
+        if not 0 <= index < self.federation.max_clients:
+            raise ConfigError(
+                f"client index {index} is outside 0..{self.federation.max_clients - 1}"
+            )
+        return self.clients[index] if index < len(self.clients) else ClientConfig()
+
+    # -- (de)serialization ------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["clients"] = [dataclasses.asdict(c) for c in self.clients]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> TaskConfig:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: the top level must be a mapping")
+        sections = {
+            "data": DataConfig,
+            "model": ModelConfig,
+            "training": TrainingConfig,
+            "federation": FederationConfig,
+            "aggregation": AggregationConfig,
+            "scoring": ScoringConfig,
+        }
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in sections:
+                kwargs[key] = _section(sections[key], value, f"{source}: {key}")
+            elif key == "clients":
+                if not isinstance(value, list):
+                    raise ConfigError(f"{source}: clients must be a list of client settings")
+                kwargs["clients"] = tuple(
+                    _section(ClientConfig, item or {}, f"{source}: clients[{i}]")
+                    for i, item in enumerate(value)
+                )
+            elif key in ("name", "seed", "store"):
+                kwargs[key] = value
+            else:
+                raise ConfigError(f"{source}: unknown setting {key!r}")
+        if "seed" in kwargs and not isinstance(kwargs["seed"], int):
+            raise ConfigError(f"{source}: seed must be an integer")
+        return cls(**kwargs).validate()
+
+    @classmethod
+    def load(cls, path: Path) -> TaskConfig:
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+        return cls.from_dict(data, source=str(path))
+
+    def save(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        return path
+
+    def replace(self, **changes: Any) -> TaskConfig:
+        return dataclasses.replace(self, **changes).validate()
+
+
+def _section(kind: type, value: Any, where: str) -> Any:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    fields = {f.name: f for f in dataclasses.fields(kind)}
+    unknown = sorted(set(value) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}")
+    out: dict[str, Any] = {}
+    for name, raw in value.items():
+        default = fields[name].default
+        out[name] = _coerce(raw, default, f"{where}.{name}")
+    return kind(**out)
+
+
+def _coerce(raw: Any, default: Any, where: str) -> Any:
+    """Type-check a value against its default's type (ints accepted where floats are)."""
+    if default is None or default is dataclasses.MISSING or isinstance(default, dict):
+        return raw
+    if isinstance(default, bool):
+        if not isinstance(raw, bool):
+            raise ConfigError(f"{where} must be true or false")
+        return raw
+    if isinstance(default, int):
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise ConfigError(f"{where} must be an integer, got {raw!r}")
+        return raw
+    if isinstance(default, float):
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise ConfigError(f"{where} must be a number, got {raw!r}")
+        return float(raw)
+    if isinstance(default, str):
+        if not isinstance(raw, str):
+            raise ConfigError(f"{where} must be a string, got {raw!r}")
+        return raw
+    return raw

@@ -1,0 +1,231 @@
+"""One round's computation, as a pure function of its inputs.
+
+Given the parent global model, the committed updates (hash, stake, and the blob fetched from the
+store, or the reason it could not be), and the task config, :func:`compute_round` verifies every
+blob, aggregates the valid updates, scores each client's contribution, and derives the payouts and
+rewards exactly as the contracts will settle them. The aggregator posts its output; an auditor
+re-runs it from the chain and the store and must get the same bytes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fl_node.aggregation import AggregationInfo, make_strategy
+from fl_node.artifacts.codec import decode_weights, encode_weights, keccak
+from fl_node.contribution import (
+    build_game,
+    compute_contributions,
+    numerai_scores,
+)
+from fl_node.errors import ArtifactError
+from fl_node.federation.context import TaskContext, derive_seed
+from fl_node.federation.results import ResultRow, RoundResults, sorted_rows
+from fl_node.settlement.payout import stake_payout, to_wad
+from fl_node.settlement.rewards import allocate_rewards
+from fl_node.training.params import flatten, unflatten
+
+#: Score of an update that could not be used (missing, corrupt, wrong shape, NaN, duplicate):
+#: far below the clip, so the contract burns the full clipped share of its stake.
+EXCLUDED_SCORE = -(10**18)
+#: Utility given to a model whose validation loss is not finite.
+UTILITY_FLOOR = 1e6
+
+
+@dataclass(frozen=True)
+class Submission:
+    client: str
+    update_hash: bytes
+    stake: int
+    blob: bytes | None  # None when the store has no blob under that hash
+    fetch_error: str = ""
+
+
+@dataclass(frozen=True)
+class RoundInputs:
+    task_id: int
+    round: int
+    parent_blob: bytes
+    submissions: tuple[Submission, ...]
+    total_at_risk: int
+    budget_available: int  # escrow's unreleased budget before this round's reservation
+    reputations: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RoundOutput:
+    results: RoundResults
+    model_blob: bytes
+    model_hash: bytes
+    timings: dict[str, float]
+
+
+def _check(sub: Submission, ctx: TaskContext) -> tuple[dict[str, np.ndarray] | None, int, str]:
+    """(weights, num_samples, reason): reason is non-empty when the update must be excluded."""
+    if sub.blob is None:
+        return None, 0, sub.fetch_error or "no blob in the store under the committed hash"
+    if keccak(sub.blob) != bytes(sub.update_hash):
+        return None, 0, "blob does not match its on-chain commitment (hash mismatch)"
+    try:
+        weights, meta = decode_weights(sub.blob, expected=ctx.param_spec)
+    except ArtifactError as exc:
+        return None, 0, f"rejected: {exc}"
+    samples = meta.get("num_samples")
+    if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
+        return None, 0, "rejected: the update's metadata has no positive num_samples"
+    return weights, samples, ""
+
+
+def compute_round(inputs: RoundInputs, ctx: TaskContext) -> RoundOutput:
+    cfg = ctx.config
+    fed = cfg.federation
+    t0 = time.perf_counter()
+    parent_weights, _ = decode_weights(inputs.parent_blob, expected=ctx.param_spec)
+    g = flatten(parent_weights, ctx.param_spec)
+
+    subs = sorted(inputs.submissions, key=lambda s: s.client.lower())
+    checked = [_check(s, ctx) for s in subs]
+    seen: dict[bytes, str] = {}
+    valid: list[int] = []
+    reasons: list[str] = []
+    deltas: list[np.ndarray] = []
+    for i, (weights, _samples, reason) in enumerate(checked):
+        if not reason and weights is not None:
+            vec = flatten(weights, ctx.param_spec)
+            digest = keccak(vec.tobytes())
+            if digest in seen:
+                reason = f"duplicate of the update of {seen[digest]}"
+            else:
+                seen[digest] = subs[i].client
+                valid.append(i)
+                deltas.append((vec.astype(np.float64) - g).astype(np.float32))
+        reasons.append(reason)
+    t_verify = time.perf_counter()
+
+    samples = [checked[i][1] for i in valid]
+    stakes = [subs[i].stake for i in valid]
+    reps = [inputs.reputations.get(subs[i].client.lower(), 1.0) for i in valid]
+    info = AggregationInfo(samples=samples, stakes=stakes, reputations=reps)
+    strategy = make_strategy(
+        cfg.aggregation.strategy, weighting=cfg.aggregation.weighting, **cfg.aggregation.params
+    )
+    if valid:
+        new_g = strategy.aggregate(g, deltas, info)
+    else:
+        new_g = g.copy()  # nothing usable: the model stays where it was
+    new_weights = unflatten(new_g, ctx.param_spec)
+    model_blob = encode_weights(new_weights, {"kind": "global", "round": inputs.round})
+    t_aggregate = time.perf_counter()
+
+    utility_kind = cfg.scoring.utility
+
+    def utility(vec: np.ndarray) -> float:
+        result = ctx.validator(vec)
+        value = -float(result.loss) if utility_kind == "neg_loss" else float(result.accuracy)
+        # A wild update can overflow the loss: score it as very bad instead of failing the round.
+        return value if np.isfinite(value) else -UTILITY_FLOOR
+
+    own = np.zeros(len(valid))
+    marginal = np.zeros(len(valid))
+    if valid:
+        game = build_game(
+            g,
+            deltas,
+            lambda idx: strategy.aggregate_subset(g, deltas, info, idx),
+            utility,
+            samples=samples,
+        )
+        seed = derive_seed(cfg.seed, "scoring", inputs.round)
+        contribution = compute_contributions(
+            cfg.scoring.method, game, seed=seed, **cfg.scoring.params
+        )
+        marginal = np.asarray(contribution.values, dtype=np.float64)
+        table = numerai_scores(
+            game,
+            marginal,
+            corr_multiplier=cfg.scoring.corr_multiplier,
+            mmc_multiplier=cfg.scoring.mmc_multiplier,
+        )
+        own = np.asarray(table.own, dtype=np.float64)
+    t_score = time.perf_counter()
+
+    threshold = cfg.wei(fed.payout_threshold)
+    cap = to_wad(fed.payout_cap)
+    combined = {
+        i: to_wad(cfg.scoring.corr_multiplier * own[k] + cfg.scoring.mmc_multiplier * marginal[k])
+        for k, i in enumerate(valid)
+    }
+    payouts = []
+    for i, sub in enumerate(subs):
+        score = combined.get(i, EXCLUDED_SCORE)
+        payouts.append(stake_payout(sub.stake, score, inputs.total_at_risk, threshold, cap))
+    positive = sum(p for p in payouts if p > 0)
+    reward_budget = max(0, min(cfg.wei(fed.reward_per_round), inputs.budget_available - positive))
+    if positive > inputs.budget_available:
+        # The escrow cannot cover the clipped payouts: pay no rewards and cap the scores so the
+        # contract's reservation check passes (the sponsor under-funded the task).
+        reward_budget = 0
+    rewards_valid = allocate_rewards([float(m) for m in marginal], reward_budget) if valid else []
+    rewards = {i: rewards_valid[k] for k, i in enumerate(valid)}
+
+    rows = []
+    for i, sub in enumerate(subs):
+        k = valid.index(i) if i in rewards else -1
+        rows.append(
+            ResultRow(
+                client=sub.client,
+                update_hash="0x" + bytes(sub.update_hash).hex(),
+                stake=sub.stake,
+                included=i in rewards,
+                reason=reasons[i],
+                num_samples=checked[i][1],
+                own=float(own[k]) if k >= 0 else 0.0,
+                marginal=float(marginal[k]) if k >= 0 else 0.0,
+                score=combined.get(i, EXCLUDED_SCORE),
+                payout=payouts[i],
+                reward=rewards.get(i, 0),
+            )
+        )
+    val = ctx.validator(new_g)
+    test = ctx.tester(new_g)
+    metrics = {
+        "val_loss": float(val.loss),
+        "val_accuracy": float(val.accuracy),
+        "test_loss": float(test.loss),
+        "test_accuracy": float(test.accuracy),
+    }
+    model_hash = keccak(model_blob)
+    results = RoundResults(
+        task_id=inputs.task_id,
+        round=inputs.round,
+        parent_model_hash="0x" + keccak(inputs.parent_blob).hex(),
+        model_hash="0x" + model_hash.hex(),
+        rows=sorted_rows(rows),
+        metrics=metrics,
+    )
+    t_end = time.perf_counter()
+    timings = {
+        "verify": t_verify - t0,
+        "aggregate": t_aggregate - t_verify,
+        "score": t_score - t_aggregate,
+        "settle": t_end - t_score,
+    }
+    return RoundOutput(results, model_blob, model_hash, timings)
+
+
+def submissions_from(
+    commits: Sequence[tuple[str, bytes, int]], fetch: object
+) -> tuple[Submission, ...]:
+    """Build submissions by fetching each committed hash with ``fetch(hash) -> bytes``."""
+    out = []
+    for client, update_hash, stake in commits:
+        try:
+            blob = fetch("0x" + bytes(update_hash).hex())  # type: ignore[operator]
+            out.append(Submission(client, update_hash, stake, blob))
+        except ArtifactError as exc:
+            out.append(Submission(client, update_hash, stake, None, f"unavailable: {exc}"))
+    return tuple(out)

@@ -1,0 +1,49 @@
+"""A round's inputs, rebuilt from the chain and the artifact store alone.
+
+The aggregator builds them to compute a round; an auditor rebuilds the very same inputs later
+(reading the escrow's budget at the block before the round was posted) and recomputes the round.
+"""
+
+from __future__ import annotations
+
+from fl_node.artifacts.store import ArtifactStore
+from fl_node.federation.engine import RoundInputs, submissions_from
+from fl_node.federation.protocol import FederationApi, Phase, hex32
+from fl_node.federation.reputation import reputations
+from fl_node.federation.results import RoundResults
+from fl_node.federation.storage import fetch_results
+
+
+def previous_results(api: FederationApi, store: ArtifactStore, number: int) -> list[RoundResults]:
+    """Results tables of the finalized rounds before ``number`` (for reputations)."""
+    tables = []
+    for earlier in range(1, number):
+        info = api.round(earlier)
+        if info.phase == Phase.FINALIZED:
+            tables.append(fetch_results(store, info.results_root))
+    return tables
+
+
+def round_inputs(
+    api: FederationApi,
+    store: ArtifactStore,
+    number: int,
+    opened_block: int,
+    budget_block: int | str = "latest",
+) -> RoundInputs:
+    """Inputs of round ``number``; ``budget_block`` is where the escrow's budget is read."""
+    info = api.round(number)
+    commits = api.commits(number, opened_block)
+    submissions = submissions_from([(c.client, c.update_hash, c.stake) for c in commits], store.get)
+    unreleased, _owed = api.client.call(
+        api.escrow.functions.budgetOf(api.task_id), block=budget_block
+    )
+    return RoundInputs(
+        task_id=api.task_id,
+        round=number,
+        parent_blob=store.get(hex32(info.parent_model_hash)),
+        submissions=submissions,
+        total_at_risk=info.total_at_risk,
+        budget_available=int(unreleased),
+        reputations=reputations(previous_results(api, store, number)),
+    )

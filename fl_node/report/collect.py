@@ -1,0 +1,142 @@
+"""Collect a finished (or running) task's report from the chain and the artifact store alone.
+
+Everything in the report is public: round states and hashes from the Federation contract, results
+tables from the store (checked against their on-chain Merkle roots), and the gas of every
+transaction from the chain's receipts, attributed to the round it happened in and to the role of
+its sender.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from fl_node.artifacts.store import ArtifactStore
+from fl_node.chain.client import ChainClient
+from fl_node.federation.protocol import FederationApi, Phase, TaskStatus, hex32
+from fl_node.federation.storage import fetch_results
+
+WAD = 10**18
+
+
+@dataclass(frozen=True)
+class Participant:
+    index: int
+    name: str
+    address: str
+
+
+def _base(amount: int) -> float:
+    return amount / WAD
+
+
+def gas_by_round(
+    client: ChainClient, from_block: int, round_blocks: list[int], roles: dict[str, str]
+) -> tuple[list[dict[str, int]], dict[str, int]]:
+    """Gas of every transaction since ``from_block``, per round (by the block each round opened
+    in; round i covers [open_i, open_{i+1})) and per sender role; and the set-up gas before."""
+    per_round: list[dict[str, int]] = [defaultdict(int) for _ in round_blocks]  # type: ignore[misc]
+    setup: dict[str, int] = defaultdict(int)
+    latest = client.block_number()
+    for number in range(from_block, latest + 1):
+        block = client.w3.eth.get_block(number, full_transactions=True)
+        for tx in block["transactions"]:
+            receipt = client.w3.eth.get_transaction_receipt(tx["hash"])
+            role = roles.get(str(tx["from"]).lower(), "other")
+            slot = bisect_right(round_blocks, number) - 1
+            target = setup if slot < 0 else per_round[slot]
+            target[role] += int(receipt["gasUsed"])
+    return [dict(r) for r in per_round], dict(setup)
+
+
+def collect_report(
+    client: ChainClient,
+    task_id: int,
+    store: ArtifactStore,
+    participants: list[Participant],
+    roles: dict[str, str],
+    from_block: int = 0,
+) -> dict[str, Any]:
+    api = FederationApi(client, task_id)
+    params, state = api.params(), api.state()
+    names = {p.address.lower(): p.name for p in participants}
+    rounds: list[dict[str, Any]] = []
+    opened_blocks: list[int] = []
+    for number in range(1, state.current_round + 1):
+        info = api.round(number)
+        opened = api.round_opened_block(number, from_block)
+        opened_blocks.append(opened if opened is not None else from_block)
+        entry: dict[str, Any] = {
+            "round": number,
+            "phase": Phase(info.phase).name.lower(),
+            "parent_model_hash": hex32(info.parent_model_hash),
+            "model_hash": hex32(info.model_hash),
+            "results_root": hex32(info.results_root),
+            "commits": info.commits,
+            "total_at_risk": _base(info.total_at_risk),
+            "metrics": {},
+            "clients": [],
+        }
+        if info.phase in (Phase.POSTED, Phase.CHALLENGED, Phase.FINALIZED):
+            table = fetch_results(store, info.results_root)
+            entry["metrics"] = dict(table.metrics)
+            for row in table.rows:
+                entry["clients"].append(
+                    {
+                        "name": names.get(row.client.lower(), row.client),
+                        "address": row.client,
+                        "update_hash": row.update_hash,
+                        "included": row.included,
+                        "reason": row.reason,
+                        "num_samples": row.num_samples,
+                        "own": row.own,
+                        "marginal": row.marginal,
+                        "score": row.score / WAD,
+                        "stake": _base(row.stake),
+                        "payout": _base(row.payout),
+                        "reward": _base(row.reward),
+                    }
+                )
+        rounds.append(entry)
+    per_round_gas, setup_gas = gas_by_round(client, from_block, opened_blocks, roles)
+    for entry, gas in zip(rounds, per_round_gas, strict=True):
+        entry["gas"] = gas
+    totals: dict[str, dict[str, float]] = {
+        p.name: {"reward": 0.0, "payout": 0.0, "burned": 0.0, "rounds_used": 0}
+        for p in participants
+    }
+    for entry in rounds:
+        for row in entry["clients"]:
+            t = totals.setdefault(
+                row["name"], {"reward": 0.0, "payout": 0.0, "burned": 0.0, "rounds_used": 0}
+            )
+            t["reward"] += row["reward"]
+            t["payout"] += max(row["payout"], 0.0)
+            t["burned"] += max(-row["payout"], 0.0)
+            t["rounds_used"] += int(row["included"])
+    prices = {}
+    for p in participants:
+        pool = client.call(api.registry.functions.poolOf(p.address))
+        if int(pool, 16) != 0:
+            prices[p.name] = _base(
+                int(client.call(client.contract("ClientPool", pool).functions.price()))
+            )
+    final = next((r for r in reversed(rounds) if r["metrics"]), None)
+    return {
+        "task_id": task_id,
+        "status": TaskStatus(state.status).name.lower(),
+        "rounds_planned": params.num_rounds,
+        "latest_model_hash": hex32(state.latest_model_hash),
+        "initial_model_hash": hex32(params.initial_model_hash),
+        "final_metrics": final["metrics"] if final else {},
+        "participants": [p.__dict__ for p in participants],
+        "rounds": rounds,
+        "totals": totals,
+        "token_prices": prices,
+        "gas": {
+            "setup": setup_gas,
+            "total": sum(setup_gas.values()) + sum(sum(g.values()) for g in per_round_gas),
+        },
+    }

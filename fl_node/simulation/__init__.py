@@ -1,0 +1,1 @@
+"""Whole federations on one machine: an embedded chain, real processes, a report."""

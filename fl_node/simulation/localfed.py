@@ -1,0 +1,195 @@
+"""A whole federation on one machine: what ``fl-node demo`` and the end-to-end tests run.
+
+:class:`LocalFederation` starts an embedded Anvil (its state saved in the run folder, so the run can
+be reopened and audited later), deploys the suite, funds a sponsor and the clients with base
+tokens, creates the task, and runs the aggregator and every client as separate ``fl-node``
+processes, exactly as they would run on separate machines. It watches the chain for progress and
+fails fast, with the failing process's log, when a process dies.
+
+Accounts of the dev mnemonic: 0 deployer, 1 sponsor, 2 aggregator, 3.. clients.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+
+from fl_node.artifacts.store import ArtifactStore
+from fl_node.chain.client import ChainClient
+from fl_node.chain.deploy import SuiteConfig, deploy_suite
+from fl_node.chain.deployments import Deployment
+from fl_node.chain.keys import account_from_key
+from fl_node.config import TaskConfig
+from fl_node.errors import FlNodeError
+from fl_node.federation.context import TaskContext
+from fl_node.federation.protocol import FederationApi, Phase, TaskStatus
+from fl_node.federation.sponsor import create_task
+from fl_node.simulation.processes import ProcessGroup
+from fl_node.toolchain.build import compile_contracts
+from fl_node.toolchain.localchain import LocalChain, dev_private_keys
+
+DEPLOYER, SPONSOR, AGGREGATOR, FIRST_CLIENT = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Progress:
+    round: int
+    phase: Phase
+    finalized: int
+    status: TaskStatus
+
+
+@dataclass
+class LocalFederation:
+    config: TaskConfig
+    run_dir: Path
+    client_funds: float | None = None  # base tokens minted to each client (default: ample)
+    poll: float = 0.5
+    chain: LocalChain = field(init=False)
+    client: ChainClient = field(init=False)
+    deployment: Deployment = field(init=False)
+    task_id: int = field(init=False, default=0)
+    processes: ProcessGroup = field(init=False, default_factory=ProcessGroup)
+
+    def __post_init__(self) -> None:
+        self.run_dir = self.run_dir.resolve()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        store_url = f"file://{self.run_dir / 'store'}"
+        self.config = self.config.replace(store=store_url)
+        self.config_path = self.config.save(self.run_dir / "config.yaml")
+        self.deployment_path = self.run_dir / "deployment.json"
+        self.n_clients = self.config.federation.max_clients
+        keys = dev_private_keys(FIRST_CLIENT + self.n_clients)
+        self.accounts: list[LocalAccount] = [account_from_key(k) for k in keys]
+        self.chain = LocalChain(
+            accounts=max(10, FIRST_CLIENT + self.n_clients),
+            state_path=self.run_dir / "chain-state.json",
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def __enter__(self) -> LocalFederation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self.processes.stop_all()
+        self.chain.stop()
+
+    def setup(self, say: Callable[[str], None] = print) -> int:
+        """Compile, start the chain, deploy, fund, create the task; returns the task id."""
+        build = compile_contracts()
+        self.chain.start()
+        say(f"Anvil (pid {self.chain.pid}) at {self.chain.rpc_url}")
+        self.client = ChainClient(self.chain.rpc_url)
+        deployer = self.accounts[DEPLOYER]
+        self.deployment = deploy_suite(self.client, deployer, build, SuiteConfig())
+        self.deployment.save(self.deployment_path)
+        self.client = ChainClient(self.chain.rpc_url, self.deployment)
+        fed = self.config.federation
+        base = self.client.contract(self.deployment.base_token)
+        sponsor_funds = self.config.wei(fed.budget)
+        self.client.send(base.functions.mint(self.sponsor.address, sponsor_funds), deployer)
+        per_client = (
+            self.client_funds if self.client_funds is not None else fed.stake * (fed.rounds + 5)
+        )
+        for account in self.client_accounts:
+            self.client.send(
+                base.functions.mint(account.address, self.config.wei(per_client)), deployer
+            )
+        say(f"suite deployed; sponsor and {self.n_clients} clients funded")
+        ctx = TaskContext(self.config)
+        store = ArtifactStore(self.config.store)
+        self.task_id = create_task(self.client, self.sponsor, ctx, store, self.aggregator.address)
+        say(f"task {self.task_id} created and funded ({fed.budget:g} base tokens escrowed)")
+        self._write_manifest()
+        return self.task_id
+
+    @property
+    def sponsor(self) -> LocalAccount:
+        return self.accounts[SPONSOR]
+
+    @property
+    def aggregator(self) -> LocalAccount:
+        return self.accounts[AGGREGATOR]
+
+    @property
+    def client_accounts(self) -> list[LocalAccount]:
+        return self.accounts[FIRST_CLIENT : FIRST_CLIENT + self.n_clients]
+
+    def _common_argv(self) -> list[str]:
+        return [
+            "--rpc", self.chain.rpc_url,
+            "--deployment", str(self.deployment_path),
+            "--config", str(self.config_path),
+            "--task", str(self.task_id),
+            "--workdir", str(self.run_dir / "work"),
+        ]  # fmt: skip
+
+    def _write_manifest(self) -> None:
+        manifest = {
+            "task_id": self.task_id,
+            "chain_id": self.client.chain_id,
+            "sponsor": self.sponsor.address,
+            "aggregator": self.aggregator.address,
+            "clients": [
+                {
+                    "index": i,
+                    "name": self.config.client(i).name or f"client-{i}",
+                    "address": a.address,
+                }
+                for i, a in enumerate(self.client_accounts)
+            ],
+        }
+        (self.run_dir / "run.json").write_text(json.dumps(manifest, indent=2))
+
+    # -- processes ------------------------------------------------------------------------------
+    def start_processes(self) -> None:
+        logs = self.run_dir / "logs"
+        common = self._common_argv()
+        self.processes.add(
+            "aggregator",
+            ["aggregate", *common, "--dev-account", str(AGGREGATOR)],
+            logs / "aggregator.log",
+        )
+        for i in range(self.n_clients):
+            self.processes.add(
+                f"node-{i}",
+                ["node", *common, "--dev-account", str(FIRST_CLIENT + i), "--index", str(i)],
+                logs / f"node-{i}.log",
+            )
+        self.processes.start_all()
+
+    def progress(self) -> Progress:
+        api = FederationApi(self.client, self.task_id)
+        state = api.state()
+        number = state.current_round
+        phase = api.round(number).phase if number else Phase.NONE
+        finalized = number if phase == Phase.FINALIZED else max(0, number - 1)
+        return Progress(number, Phase(phase), finalized, TaskStatus(state.status))
+
+    def wait(
+        self,
+        timeout: float = 1800.0,
+        on_tick: Callable[[Progress], None] | None = None,
+    ) -> Progress:
+        """Until every process has exited (the task is over); raises if one fails or on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            done = self.processes.check()
+            progress = self.progress()
+            if on_tick is not None:
+                on_tick(progress)
+            if done:
+                if progress.status == TaskStatus.ACTIVE:
+                    raise FlNodeError("every process exited but the task is still active")
+                return progress
+            if time.monotonic() > deadline:
+                raise FlNodeError(f"the federation did not finish within {timeout:.0f} s")
+            time.sleep(self.poll)

@@ -1,0 +1,59 @@
+"""Write a run folder's report: ``report.json`` and ``report.html``, and a summary table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fl_node.artifacts.store import ArtifactStore
+from fl_node.chain.client import ChainClient
+from fl_node.config import TaskConfig
+from fl_node.report.collect import Participant, collect_report
+from fl_node.report.html import render_html
+
+
+def write_report(
+    client: ChainClient,
+    run_dir: Path,
+    config: TaskConfig,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    manifest = json.loads((run_dir / "run.json").read_text())
+    participants = [Participant(c["index"], c["name"], c["address"]) for c in manifest["clients"]]
+    roles = {c["address"].lower(): c["name"] for c in manifest["clients"]}
+    roles[manifest["sponsor"].lower()] = "sponsor"
+    roles[manifest["aggregator"].lower()] = "aggregator"
+    assert client.deployment is not None
+    report = collect_report(
+        client,
+        int(manifest["task_id"]),
+        ArtifactStore(config.store),
+        participants,
+        roles,
+        from_block=client.deployment.block_number,
+    )
+    report["run"] = {"seed": config.seed, "config_name": config.name, "config": config.to_dict()}
+    report["run"].update(extra or {})
+    (run_dir / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True))
+    (run_dir / "report.html").write_text(render_html(report))
+    return report
+
+
+def summary_table(report: dict[str, Any]) -> str:
+    lines = [f"{'client':<10} {'rounds used':>11} {'reward':>10} {'stake paid':>11} {'burned':>9}"]
+    for name, t in report["totals"].items():
+        lines.append(
+            f"{name:<10} {int(t['rounds_used']):>11} {t['reward']:>10.2f} {t['payout']:>11.4f} "
+            f"{t['burned']:>9.4f}"
+        )
+    metrics = report.get("final_metrics", {})
+    if metrics:
+        lines.append(
+            f"final global model: test accuracy {metrics.get('test_accuracy', 0):.4f}, "
+            f"validation accuracy {metrics.get('val_accuracy', 0):.4f}"
+        )
+    lines.append(
+        f"final model hash {report['latest_model_hash']}; gas spent {report['gas']['total']:,}"
+    )
+    return "\n".join(lines)
