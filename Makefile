@@ -47,7 +47,7 @@ console: setup ## a Brownie console on a fresh Anvil with the suite deployed: ru
 bench: bench-gas bench-fl bench-scoring ## every benchmark; figures go to results/ and the README
 
 bench-gas: setup ## gas of every call, and per round at 10/100/500 clients
-	@$(ROOT)/.venv/bin/brownie run scripts/benchmark_gas.py --network anvil
+	@$(ROOT)/.venv/bin/fl-node bench gas $(ARGS)
 
 bench-fl: setup ## accuracy of FedAvg and robust aggregators vs centralized, chain share of time
 	@$(ROOT)/.venv/bin/fl-node bench fl $(ARGS)

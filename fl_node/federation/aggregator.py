@@ -81,7 +81,7 @@ class AggregatorDaemon:
         if info.phase == Phase.COMMIT:
             all_in = state.participants > 0 and info.commits >= state.participants
             if all_in or self.api.now() > info.commit_deadline:
-                self._post(number)
+                self._post(number, early=all_in)
             return False
         if info.phase == Phase.POSTED and self.api.now() > info.challenge_deadline:
             self.api.finalize(self.signer, number)
@@ -104,7 +104,7 @@ class AggregatorDaemon:
             self._checkpoint.set(f"opened.{number}", block)
         return int(block)
 
-    def _post(self, number: int) -> None:
+    def _post(self, number: int, early: bool) -> None:
         inputs = round_inputs(self.api, self.store, number, self._opened_block(number))
         output = compute_round(inputs, self.ctx)
         stored = self.store.put(output.model_blob)
@@ -113,7 +113,13 @@ class AggregatorDaemon:
         root = publish_results(self.store, output.results)
         results = output.results
         self.api.post(
-            self.signer, number, output.model_hash, root, results.total_reward, results.total_payout
+            self.signer,
+            number,
+            output.model_hash,
+            root,
+            results.total_reward,
+            results.total_payout,
+            early=early,
         )
         self.log(
             f"round {number} posted: {sum(r.included for r in results.rows)}/{len(results.rows)} "

@@ -18,6 +18,10 @@ from fl_node.chain.client import ChainClient, TxResult
 from fl_node.chain.events import EventLog
 
 ZERO32 = b"\x00" * 32
+#: Gas limit of calls that are only valid after a deadline. Gas estimation runs against the latest
+#: block, whose timestamp can still be before the deadline (a local chain mines only on demand),
+#: so these are sent with a fixed limit and mined in a new block carrying the current time.
+TIME_GATED_GAS = 600_000
 
 
 class Phase(IntEnum):
@@ -168,8 +172,8 @@ class FederationApi:
         return max(self.client.timestamp(), int(time.time()))
 
     # -- writes ---------------------------------------------------------------------------------
-    def send(self, fn: Any, signer: LocalAccount) -> TxResult:
-        return self.client.send(fn, signer)
+    def send(self, fn: Any, signer: LocalAccount, gas: int | None = None) -> TxResult:
+        return self.client.send(fn, signer, gas=gas)
 
     def open_round(self, signer: LocalAccount) -> TxResult:
         return self.send(self.federation.functions.openRound(self.task_id), signer)
@@ -186,14 +190,17 @@ class FederationApi:
         root: bytes,
         total_reward: int,
         total_payout: int,
+        early: bool = False,
     ) -> TxResult:
+        """Post a round; ``early`` when every participant committed (no deadline involved)."""
         fn = self.federation.functions.postRound(
             self.task_id, number, model_hash, root, total_reward, total_payout
         )
-        return self.send(fn, signer)
+        return self.send(fn, signer, gas=None if early else TIME_GATED_GAS)
 
     def finalize(self, signer: LocalAccount, number: int) -> TxResult:
-        return self.send(self.federation.functions.finalizeRound(self.task_id, number), signer)
+        fn = self.federation.functions.finalizeRound(self.task_id, number)
+        return self.send(fn, signer, gas=TIME_GATED_GAS)
 
     def settle_stake(
         self,
