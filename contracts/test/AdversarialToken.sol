@@ -7,7 +7,7 @@ import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 /// @notice TEST ONLY. An ERC-20 with switchable misbehaviour, to attack the market contracts:
 /// a callback into another contract on every transfer (reentrancy), a fee on transfer (the receiver
 /// gets less than was sent), and a hidden drain (the sender `victim` loses `drainAmount` extra on
-/// each of its transfers, breaking the pool's constant-product invariant).
+/// each of its transfers, breaking the pool's constant-product invariant), and confiscation.
 contract AdversarialToken is ERC20 {
     /// @notice Contract called back on every transfer while `hookTarget` is set.
     address public hookTarget;
@@ -25,6 +25,11 @@ contract AdversarialToken is ERC20 {
     /// @notice Mint freely (test token).
     function mint(address to, uint256 amount) external {
         _mint(to, amount);
+    }
+
+    /// @notice Destroy `amount` of `account`'s tokens without its consent (a hostile token).
+    function confiscate(address account, uint256 amount) external {
+        _burn(account, amount);
     }
 
     /// @notice Call `target` with `data` on every transfer (zero target: off). Reverts bubble up.

@@ -35,3 +35,8 @@ def amount_out(amount_in: int, reserve_in: int, reserve_out: int, fee_bps: int =
         return 0
     in_with_fee = amount_in * (10_000 - fee_bps)
     return in_with_fee * reserve_out // (reserve_in * 10_000 + in_with_fee)
+
+
+def ints(values) -> tuple[int, ...]:
+    """A tuple return value as plain ints (Brownie's tuples refuse to compare to int tuples)."""
+    return tuple(int(v) for v in values)

@@ -1,4 +1,4 @@
-"""ClientToken: initialization, ERC-20 extras (burn, permit) and the pull-based dividend accumulator."""
+"""ClientToken: initialization, burn, permit, and the pull-based dividend accumulator."""
 
 import pytest
 from brownie import AdversarialToken, ClientToken, accounts, chain
@@ -285,6 +285,7 @@ def test_claims_after_transfers_keep_earning_on_the_new_balance(market):
     token.distribute(100 * WAD, {"from": alice})
     assert token.dividendOf(client) == 45 * WAD
     assert token.dividendOf(alice) == 45 * WAD
-    assert token.totalClaimed() + sum(
-        token.dividendOf(a) for a in (client, alice, market.pool)
-    ) == token.totalDistributed()
+    assert (
+        token.totalClaimed() + sum(token.dividendOf(a) for a in (client, alice, market.pool))
+        == token.totalDistributed()
+    )
