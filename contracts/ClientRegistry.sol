@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 
 import {IClientPool} from "./interfaces/IClientPool.sol";
 import {IClientRegistry} from "./interfaces/IClientRegistry.sol";
 import {IClientToken} from "./interfaces/IClientToken.sol";
+import {ClientToken} from "./ClientToken.sol";
 
 /// @title ClientRegistry
 /// @notice Registers federation clients. Each registration makes the client's own ERC-20 (fixed
@@ -13,6 +16,8 @@ import {IClientToken} from "./interfaces/IClientToken.sol";
 /// clones at addresses that depend only on the client's address (CREATE2), so they can be predicted
 /// before registration and nobody can take a client's addresses.
 contract ClientRegistry is IClientRegistry {
+    using SafeERC20 for IERC20;
+
     /// @notice Highest pool fee accepted: 10 %.
     uint256 public constant MAX_FEE_BPS = 1000;
 
@@ -35,6 +40,10 @@ contract ClientRegistry is IClientRegistry {
     mapping(address token => address) public clientOf;
     address[] private _clients;
 
+    /// @notice A client registered and opened its market in one transaction: `tokenAmount` of its
+    /// tokens and `baseAmount` base tokens seeded its pool, for `liquidity` LP shares to the client.
+    event OfferingSeeded(address indexed client, uint256 tokenAmount, uint256 baseAmount, uint256 liquidity);
+
     /// @notice A zero address where a contract is required.
     error ZeroAddress();
     /// @notice An implementation address holds no code.
@@ -49,6 +58,10 @@ contract ClientRegistry is IClientRegistry {
     error EmptyName();
     /// @notice The token symbol is empty.
     error EmptySymbol();
+    /// @notice An offering needs both client tokens and base tokens.
+    error EmptyOffering();
+    /// @notice The offering asks for more client tokens than the supply.
+    error OfferingTooLarge(uint256 tokensToPool, uint256 supply);
     /// @notice `clientAt` beyond the end of the list.
     error IndexOutOfRange(uint256 index, uint256 count);
 
@@ -80,6 +93,40 @@ contract ClientRegistry is IClientRegistry {
     function register(string calldata name, string calldata symbol) external returns (address token, address pool) {
         (token, pool) = _register(name, symbol);
         IClientToken(token).initialize(name, symbol, msg.sender, supply, baseToken);
+    }
+
+    /// @notice Register the caller and open its market at once: `tokensToPool` of its new tokens
+    /// and `baseToPool` base tokens (pulled from the caller: approve this registry first) seed its
+    /// pool, which sets the opening price baseToPool/tokensToPool. The LP shares and the rest of the
+    /// supply go to the caller.
+    /// @param name Token name, non-empty.
+    /// @param symbol Token symbol, non-empty.
+    /// @param tokensToPool Client tokens for the pool, at most `supply`.
+    /// @param baseToPool Base tokens for the pool.
+    /// @return token The client's token.
+    /// @return pool The client's pool.
+    /// @return liquidity LP shares minted to the caller.
+    function registerWithOffering(string calldata name, string calldata symbol, uint256 tokensToPool, uint256 baseToPool)
+        external
+        returns (address token, address pool, uint256 liquidity)
+    {
+        if (tokensToPool == 0 || baseToPool == 0) revert EmptyOffering();
+        if (tokensToPool > supply) revert OfferingTooLarge(tokensToPool, supply);
+        (token, pool) = _register(name, symbol);
+        ClientToken(token).initializeMintTo(name, symbol, msg.sender, address(this), supply, baseToken);
+
+        IERC20 base = IERC20(baseToken);
+        uint256 before = base.balanceOf(address(this));
+        base.safeTransferFrom(msg.sender, address(this), baseToPool);
+        uint256 baseIn = base.balanceOf(address(this)) - before;
+        IERC20(token).forceApprove(pool, tokensToPool);
+        base.forceApprove(pool, baseIn);
+        uint256 tokenUsed;
+        uint256 baseUsed;
+        (tokenUsed, baseUsed, liquidity) =
+            IClientPool(pool).addLiquidity(tokensToPool, baseIn, tokensToPool, baseIn, msg.sender, block.timestamp);
+        emit OfferingSeeded(msg.sender, tokenUsed, baseUsed, liquidity);
+        if (supply > tokensToPool) IERC20(token).safeTransfer(msg.sender, supply - tokensToPool);
     }
 
     /// @inheritdoc IClientRegistry

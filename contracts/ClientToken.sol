@@ -76,14 +76,27 @@ contract ClientToken is
         uint256 supply,
         address baseToken_
     ) external initializer {
-        if (client_ == address(0) || baseToken_ == address(0)) revert ZeroAddress();
-        if (supply == 0) revert ZeroSupply();
-        __ERC20_init(name_, symbol_);
-        __ERC20Burnable_init();
-        __ERC20Permit_init(name_);
-        client = client_;
-        baseToken = baseToken_;
-        _mint(client_, supply);
+        _initialize(name_, symbol_, client_, client_, supply, baseToken_);
+    }
+
+    /// @notice Set up a fresh clone as `initialize` does, but mint the supply to `holder` instead of
+    /// the client: the registry uses it to seed the client's pool in the registration itself.
+    /// Callable once, and only instead of `initialize`.
+    /// @param name_ Token name.
+    /// @param symbol_ Token symbol.
+    /// @param client_ The client this token belongs to.
+    /// @param holder Receiver of the whole supply.
+    /// @param supply Fixed supply, positive.
+    /// @param baseToken_ The base token dividends are paid in.
+    function initializeMintTo(
+        string calldata name_,
+        string calldata symbol_,
+        address client_,
+        address holder,
+        uint256 supply,
+        address baseToken_
+    ) external initializer {
+        _initialize(name_, symbol_, client_, holder, supply, baseToken_);
     }
 
     /// @inheritdoc IClientToken
@@ -131,6 +144,24 @@ contract ClientToken is
         if (from != address(0)) _settle(from);
         if (to != address(0) && to != from) _settle(to);
         super._update(from, to, value);
+    }
+
+    function _initialize(
+        string calldata name_,
+        string calldata symbol_,
+        address client_,
+        address holder,
+        uint256 supply,
+        address baseToken_
+    ) private {
+        if (client_ == address(0) || holder == address(0) || baseToken_ == address(0)) revert ZeroAddress();
+        if (supply == 0) revert ZeroSupply();
+        __ERC20_init(name_, symbol_);
+        __ERC20Burnable_init();
+        __ERC20Permit_init(name_);
+        client = client_;
+        baseToken = baseToken_;
+        _mint(holder, supply);
     }
 
     /// @dev Accrual since `holder`'s last settlement, rounded down.

@@ -8,6 +8,7 @@ from tests.contracts.helpers import reverts
 from tests.contracts.market import MAX, PRECISION, SEED_TOKENS, SUPPLY, WAD, fresh_clone
 
 CLIENT_HOLDING = SUPPLY - SEED_TOKENS  # the pool holds the rest after seeding
+ZERO = "0x" + "00" * 20
 
 
 @pytest.fixture
@@ -48,8 +49,8 @@ def test_initialize_emits_and_mints(cloner, token_impl, base):
 @pytest.mark.parametrize("which", ["client", "base"])
 def test_initialize_rejects_zero_addresses(cloner, token_impl, base, which):
     token = fresh_clone(cloner, token_impl, ClientToken)
-    client = "0x" + "00" * 20 if which == "client" else accounts[1]
-    base_token = "0x" + "00" * 20 if which == "base" else base
+    client = ZERO if which == "client" else accounts[1]
+    base_token = ZERO if which == "base" else base
     with reverts("ZeroAddress"):
         token.initialize("T", "T", client, WAD, base_token, {"from": accounts[0]})
 
@@ -58,6 +59,22 @@ def test_initialize_rejects_a_zero_supply(cloner, token_impl, base):
     token = fresh_clone(cloner, token_impl, ClientToken)
     with reverts("ZeroSupply"):
         token.initialize("T", "T", accounts[1], 0, base, {"from": accounts[0]})
+
+
+def test_initialize_mint_to_gives_the_supply_to_the_holder(cloner, token_impl, base):
+    token = fresh_clone(cloner, token_impl, ClientToken)
+    token.initializeMintTo("T", "T", accounts[3], accounts[4], 5 * WAD, base, {"from": accounts[0]})
+    assert token.client() == accounts[3]
+    assert token.balanceOf(accounts[4]) == 5 * WAD
+    assert token.balanceOf(accounts[3]) == 0
+    with reverts("InvalidInitialization"):  # the two initializers exclude each other
+        token.initialize("T", "T", accounts[3], 5 * WAD, base, {"from": accounts[0]})
+
+
+def test_initialize_mint_to_rejects_a_zero_holder(cloner, token_impl, base):
+    token = fresh_clone(cloner, token_impl, ClientToken)
+    with reverts("ZeroAddress"):
+        token.initializeMintTo("T", "T", accounts[3], ZERO, WAD, base, {"from": accounts[0]})
 
 
 # ------------------------------------------------------------------ ERC-20 extras
