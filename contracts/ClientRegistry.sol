@@ -140,17 +140,22 @@ contract ClientRegistry is IClientRegistry {
     }
 
     /// @inheritdoc IClientRegistry
+    /// @dev Reverts with `IndexOutOfRange` past the end; iterate off-chain with `clientCount`.
     function clientAt(uint256 index) external view returns (address) {
         if (index >= _clients.length) revert IndexOutOfRange(index, _clients.length);
         return _clients[index];
     }
 
     /// @notice Address the token of `client` has (or will have once it registers).
+    /// @param client Any account.
+    /// @return The CREATE2 address of its token clone.
     function predictToken(address client) public view returns (address) {
         return Clones.predictDeterministicAddress(tokenImpl, _salt(client));
     }
 
     /// @notice Address the pool of `client` has (or will have once it registers).
+    /// @param client Any account.
+    /// @return The CREATE2 address of its pool clone.
     function predictPool(address client) public view returns (address) {
         return Clones.predictDeterministicAddress(poolImpl, _salt(client));
     }

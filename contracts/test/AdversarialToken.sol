@@ -20,6 +20,7 @@ contract AdversarialToken is ERC20 {
     /// @notice Extra amount burned from `drainVictim` per transfer.
     uint256 public drainAmount;
 
+    /// @notice A token with no supply and every misbehaviour switched off.
     constructor() ERC20("Adversarial", "ADV") {}
 
     /// @notice Mint freely (test token).
@@ -49,16 +50,19 @@ contract AdversarialToken is ERC20 {
         drainAmount = amount;
     }
 
+    /// @notice ERC-20 transfer, after the callback (if set).
     function transfer(address to, uint256 value) public override returns (bool) {
         _callHook();
         return super.transfer(to, value);
     }
 
+    /// @notice ERC-20 transferFrom, after the callback (if set).
     function transferFrom(address from, address to, uint256 value) public override returns (bool) {
         _callHook();
         return super.transferFrom(from, to, value);
     }
 
+    /// @dev Fee and drain apply to transfers between accounts, not to mints and burns.
     function _update(address from, address to, uint256 value) internal override {
         if (from == address(0) || to == address(0)) {
             super._update(from, to, value);
