@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.sol";
+import {ERC20Upgradeable} from "@openzeppelin/contracts-upgradeable/token/ERC20/ERC20Upgradeable.sol";
+
+import {IClientPool} from "./interfaces/IClientPool.sol";
+import {IClientToken} from "./interfaces/IClientToken.sol";
+
+/// @title ClientPool
+/// @notice Constant-product market (Uniswap v2 math) of one client token against the base token,
+/// and the ERC-20 of its liquidity shares ("fl-node LP", FLP). There is no router: the pool pulls
+/// its inputs with `transferFrom`, so approve it first. Every swap carries a `minOut` bound and a
+/// deadline; every change of reserves emits `Sync` with the new price, so price history is on-chain.
+/// @dev Deployed once as an implementation (locked by its constructor) and used through
+/// minimal-proxy clones made by ClientRegistry. Reserves are always re-read from balances after a
+/// change, and every swap checks the fee-adjusted constant-product invariant at its end.
+contract ClientPool is IClientPool, Initializable, ERC20Upgradeable, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @notice Liquidity locked forever at the first deposit (as Uniswap v2), so shares can never be
+    /// inflated by donating to an almost empty pool.
+    uint256 public constant MINIMUM_LIQUIDITY = 1000;
+    /// @notice Holder of the locked minimum liquidity.
+    address public constant DEAD = 0x000000000000000000000000000000000000dEaD;
+    /// @notice The highest swap fee: 10 %.
+    uint256 public constant MAX_FEE_BPS = 1000;
+    uint256 private constant BPS = 10_000;
+
+    /// @inheritdoc IClientPool
+    address public token;
+    /// @inheritdoc IClientPool
+    address public base;
+    /// @inheritdoc IClientPool
+    uint256 public feeBps;
+
+    uint256 private _reserveToken;
+    uint256 private _reserveBase;
+
+    /// @notice The pool's own client-token dividends were claimed into the base reserve.
+    event DividendsHarvested(address indexed caller, uint256 amount);
+
+    /// @notice The fee is above MAX_FEE_BPS.
+    error FeeTooHigh(uint256 feeBps, uint256 maxFeeBps);
+    /// @notice A zero address where a token is required.
+    error ZeroAddress();
+    /// @notice The client token and the base token must differ.
+    error IdenticalTokens(address token);
+    /// @notice The deadline has passed.
+    error Expired(uint256 deadline, uint256 timestamp);
+    /// @notice A zero input amount.
+    error ZeroAmount();
+    /// @notice The pool has no liquidity to trade against.
+    error NoLiquidity();
+    /// @notice The output is below the caller's bound.
+    error InsufficientOutput(uint256 amountOut, uint256 minAmountOut);
+    /// @notice The fee-adjusted constant product decreased.
+    error KInvariant();
+    /// @notice The client-token amount used is below the caller's bound.
+    error InsufficientTokenAmount(uint256 amount, uint256 minAmount);
+    /// @notice The base amount used is below the caller's bound.
+    error InsufficientBaseAmount(uint256 amount, uint256 minAmount);
+    /// @notice The deposit is too small to mint any liquidity.
+    error InsufficientLiquidityMinted();
+    /// @notice The burn is too small to pay out anything.
+    error InsufficientLiquidityBurned();
+    /// @notice Outputs cannot go to the zero address or to either of the pool's tokens.
+    error InvalidRecipient(address to);
+
+    modifier ensure(uint256 deadline) {
+        if (block.timestamp > deadline) revert Expired(deadline, block.timestamp);
+        _;
+    }
+
+    modifier validRecipient(address to) {
+        if (to == address(0) || to == token || to == base) revert InvalidRecipient(to);
+        _;
+    }
+
+    /// @custom:oz-upgrades-unsafe-allow constructor
+    constructor() {
+        _disableInitializers();
+    }
+
+    /// @inheritdoc IClientPool
+    /// @dev Reverts with `InvalidInitialization` on a second call and on the implementation.
+    function initialize(address token_, address base_, uint256 feeBps_) external initializer {
+        if (token_ == address(0) || base_ == address(0)) revert ZeroAddress();
+        if (token_ == base_) revert IdenticalTokens(token_);
+        if (feeBps_ > MAX_FEE_BPS) revert FeeTooHigh(feeBps_, MAX_FEE_BPS);
+        __ERC20_init("fl-node LP", "FLP");
+        token = token_;
+        base = base_;
+        feeBps = feeBps_;
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IClientPool
+    function getReserves() external view returns (uint256 reserveToken, uint256 reserveBase) {
+        return (_reserveToken, _reserveBase);
+    }
+
+    /// @inheritdoc IClientPool
+    function price() public view returns (uint256) {
+        return _price(_reserveToken, _reserveBase);
+    }
+
+    /// @inheritdoc IClientPool
+    /// @dev The same formula and reserves as `swapExactBaseForTokens`; 0 without liquidity.
+    function quoteBaseForTokens(uint256 baseIn) external view returns (uint256 tokensOut) {
+        return getAmountOut(baseIn, _reserveBase, _reserveToken, feeBps);
+    }
+
+    /// @inheritdoc IClientPool
+    /// @dev The same formula and reserves as `swapExactTokensForBase`; 0 without liquidity.
+    function quoteTokensForBase(uint256 tokenIn) external view returns (uint256 baseOut) {
+        return getAmountOut(tokenIn, _reserveToken, _reserveBase, feeBps);
+    }
+
+    /// @notice Uniswap v2 output for an exact input with the fee taken on the input:
+    /// `in*(10000-fee)*reserveOut / (reserveIn*10000 + in*(10000-fee))`.
+    /// @param amountIn Exact input amount.
+    /// @param reserveIn Reserve of the input token.
+    /// @param reserveOut Reserve of the output token.
+    /// @param fee Fee in basis points.
+    /// @return The output amount, rounded down; 0 when either reserve is empty.
+    function getAmountOut(uint256 amountIn, uint256 reserveIn, uint256 reserveOut, uint256 fee)
+        public
+        pure
+        returns (uint256)
+    {
+        if (reserveIn == 0 || reserveOut == 0) return 0;
+        uint256 inWithFee = amountIn * (BPS - fee);
+        return Math.mulDiv(inWithFee, reserveOut, reserveIn * BPS + inWithFee);
+    }
+
+    // ------------------------------------------------------------------ liquidity
+
+    /// @inheritdoc IClientPool
+    /// @notice Deposit both tokens for LP shares minted to `to`. The first deposit sets the price
+    /// with both desired amounts and locks MINIMUM_LIQUIDITY; later ones take the current ratio
+    /// (as the Uniswap v2 router) and pull only what they use.
+    /// @param tokenDesired Most client tokens to deposit.
+    /// @param baseDesired Most base tokens to deposit.
+    /// @param tokenMin Fewest client tokens acceptable (slippage bound).
+    /// @param baseMin Fewest base tokens acceptable (slippage bound).
+    /// @param to Receiver of the LP shares.
+    /// @param deadline Latest block timestamp.
+    function addLiquidity(
+        uint256 tokenDesired,
+        uint256 baseDesired,
+        uint256 tokenMin,
+        uint256 baseMin,
+        address to,
+        uint256 deadline
+    )
+        external
+        nonReentrant
+        ensure(deadline)
+        validRecipient(to)
+        returns (uint256 tokenUsed, uint256 baseUsed, uint256 liquidity)
+    {
+        if (tokenDesired == 0 || baseDesired == 0) revert ZeroAmount();
+        // Donations made since the last change belong to the current LPs: fold them in first, so
+        // the newcomer pays the ratio that includes them.
+        (uint256 rT, uint256 rB) = _balances();
+        uint256 supply = totalSupply();
+        if (supply == 0) {
+            (tokenUsed, baseUsed) = (tokenDesired, baseDesired);
+        } else {
+            if (rT == 0 || rB == 0) revert NoLiquidity();
+            uint256 baseOptimal = Math.mulDiv(tokenDesired, rB, rT);
+            if (baseOptimal <= baseDesired) {
+                (tokenUsed, baseUsed) = (tokenDesired, baseOptimal);
+            } else {
+                (tokenUsed, baseUsed) = (Math.mulDiv(baseDesired, rT, rB), baseDesired);
+            }
+        }
+        if (tokenUsed < tokenMin) revert InsufficientTokenAmount(tokenUsed, tokenMin);
+        if (baseUsed < baseMin) revert InsufficientBaseAmount(baseUsed, baseMin);
+
+        uint256 tokenIn = _pull(token, tokenUsed);
+        uint256 baseIn = _pull(base, baseUsed);
+        if (supply == 0) {
+            uint256 root = Math.sqrt(tokenIn * baseIn);
+            if (root <= MINIMUM_LIQUIDITY) revert InsufficientLiquidityMinted();
+            liquidity = root - MINIMUM_LIQUIDITY;
+            _mint(DEAD, MINIMUM_LIQUIDITY);
+        } else {
+            liquidity = Math.min(Math.mulDiv(tokenIn, supply, rT), Math.mulDiv(baseIn, supply, rB));
+            if (liquidity == 0) revert InsufficientLiquidityMinted();
+        }
+        _mint(to, liquidity);
+        emit LiquidityAdded(msg.sender, to, tokenIn, baseIn, liquidity);
+        _sync();
+        return (tokenIn, baseIn, liquidity);
+    }
+
+    /// @inheritdoc IClientPool
+    /// @notice Burn `liquidity` of the caller's LP shares for its pro-rata part of both reserves
+    /// (including donations and harvested dividends not yet synced).
+    /// @param liquidity LP shares to burn.
+    /// @param tokenMin Fewest client tokens acceptable.
+    /// @param baseMin Fewest base tokens acceptable.
+    /// @param to Receiver of both tokens.
+    /// @param deadline Latest block timestamp.
+    function removeLiquidity(uint256 liquidity, uint256 tokenMin, uint256 baseMin, address to, uint256 deadline)
+        external
+        nonReentrant
+        ensure(deadline)
+        validRecipient(to)
+        returns (uint256 tokenOut, uint256 baseOut)
+    {
+        if (liquidity == 0) revert ZeroAmount();
+        (tokenOut, baseOut) = _shareOf(liquidity);
+        if (tokenOut < tokenMin) revert InsufficientTokenAmount(tokenOut, tokenMin);
+        if (baseOut < baseMin) revert InsufficientBaseAmount(baseOut, baseMin);
+        _burn(msg.sender, liquidity);
+        IERC20(token).safeTransfer(to, tokenOut);
+        IERC20(base).safeTransfer(to, baseOut);
+        emit LiquidityRemoved(msg.sender, to, tokenOut, baseOut, liquidity);
+        _sync();
+    }
+
+    // ------------------------------------------------------------------ swaps
+
+    /// @inheritdoc IClientPool
+    /// @notice Sell exactly `baseIn` base tokens for client tokens sent to `to`.
+    /// @param baseIn Base tokens to sell (pulled from the caller).
+    /// @param minTokensOut Fewest client tokens acceptable, else `InsufficientOutput`.
+    /// @param to Receiver of the client tokens.
+    /// @param deadline Latest block timestamp.
+    function swapExactBaseForTokens(uint256 baseIn, uint256 minTokensOut, address to, uint256 deadline)
+        external
+        nonReentrant
+        ensure(deadline)
+        validRecipient(to)
+        returns (uint256 tokensOut)
+    {
+        tokensOut = _swap(base, token, baseIn, minTokensOut, to, true);
+    }
+
+    /// @inheritdoc IClientPool
+    /// @notice Sell exactly `tokenIn` client tokens for base tokens sent to `to`.
+    /// @param tokenIn Client tokens to sell (pulled from the caller).
+    /// @param minBaseOut Fewest base tokens acceptable, else `InsufficientOutput`.
+    /// @param to Receiver of the base tokens.
+    /// @param deadline Latest block timestamp.
+    function swapExactTokensForBase(uint256 tokenIn, uint256 minBaseOut, address to, uint256 deadline)
+        external
+        nonReentrant
+        ensure(deadline)
+        validRecipient(to)
+        returns (uint256 baseOut)
+    {
+        baseOut = _swap(token, base, tokenIn, minBaseOut, to, false);
+    }
+
+    // ------------------------------------------------------------------ upkeep
+
+    /// @notice Fold tokens sent to the pool without a swap or deposit (donations) into the reserves.
+    function sync() external nonReentrant {
+        _sync();
+    }
+
+    /// @notice Claim the pool's own client-token dividends into the base reserve (a gift to the
+    /// LPs, who own the pool's client tokens), then sync.
+    /// @return amount Base tokens claimed.
+    function harvestDividends() external nonReentrant returns (uint256 amount) {
+        amount = IClientToken(token).claimDividend();
+        emit DividendsHarvested(msg.sender, amount);
+        _sync();
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _swap(address tokenIn, address tokenOut, uint256 amountIn, uint256 minOut, address to, bool baseIn)
+        private
+        returns (uint256 amountOut)
+    {
+        if (amountIn == 0) revert ZeroAmount();
+        (uint256 rIn, uint256 rOut) = baseIn ? (_reserveBase, _reserveToken) : (_reserveToken, _reserveBase);
+        if (rIn == 0 || rOut == 0) revert NoLiquidity();
+
+        uint256 received = _pull(tokenIn, amountIn);
+        amountOut = getAmountOut(received, rIn, rOut, feeBps);
+        if (amountOut < minOut || amountOut == 0) revert InsufficientOutput(amountOut, minOut);
+        IERC20(tokenOut).safeTransfer(to, amountOut);
+        _checkK(tokenIn, tokenOut, received, rIn, rOut);
+        emit Swap(msg.sender, to, baseIn, received, amountOut);
+        _sync();
+    }
+
+    /// @dev Fee-adjusted constant product, as Uniswap v2 (the fee part of the input does not count):
+    /// (balIn*10000 - in*fee) * balOut*10000 >= rIn*rOut*10000^2. Both sides are divided by 10000
+    /// and compared in 512 bits, so no reserve size can overflow the check.
+    function _checkK(address tokenIn, address tokenOut, uint256 received, uint256 rIn, uint256 rOut) private view {
+        uint256 balIn = IERC20(tokenIn).balanceOf(address(this));
+        uint256 balOut = IERC20(tokenOut).balanceOf(address(this));
+        if (balIn * BPS < received * feeBps) revert KInvariant();
+        (uint256 newHigh, uint256 newLow) = Math.mul512(balIn * BPS - received * feeBps, balOut);
+        (uint256 oldHigh, uint256 oldLow) = Math.mul512(rIn * BPS, rOut);
+        if (newHigh < oldHigh || (newHigh == oldHigh && newLow < oldLow)) revert KInvariant();
+    }
+
+    /// @dev Pull `amount` of `asset` from the caller; returns what actually arrived.
+    function _pull(address asset, uint256 amount) private returns (uint256) {
+        IERC20 erc20 = IERC20(asset);
+        uint256 before = erc20.balanceOf(address(this));
+        erc20.safeTransferFrom(msg.sender, address(this), amount);
+        return erc20.balanceOf(address(this)) - before;
+    }
+
+    /// @dev Both tokens owed for burning `liquidity`, against balances (pending donations included).
+    function _shareOf(uint256 liquidity) private view returns (uint256 tokenOut, uint256 baseOut) {
+        (uint256 rT, uint256 rB) = _balances();
+        uint256 supply = totalSupply();
+        tokenOut = Math.mulDiv(liquidity, rT, supply);
+        baseOut = Math.mulDiv(liquidity, rB, supply);
+        if (tokenOut == 0 && baseOut == 0) revert InsufficientLiquidityBurned();
+    }
+
+    function _balances() private view returns (uint256 tokenBalance, uint256 baseBalance) {
+        tokenBalance = IERC20(token).balanceOf(address(this));
+        baseBalance = IERC20(base).balanceOf(address(this));
+    }
+
+    function _sync() private {
+        (uint256 rT, uint256 rB) = _balances();
+        _reserveToken = rT;
+        _reserveBase = rB;
+        emit Sync(rT, rB, _price(rT, rB));
+    }
+
+    function _price(uint256 rT, uint256 rB) private pure returns (uint256) {
+        return rT == 0 ? 0 : Math.mulDiv(rB, 1e18, rT);
+    }
+}
