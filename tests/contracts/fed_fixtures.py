@@ -8,18 +8,32 @@ transactions.
 from __future__ import annotations
 
 import pytest
-from brownie import StakeVault, TestBaseToken, accounts
+from brownie import (
+    ClientPool,
+    ClientRegistry,
+    ClientToken,
+    RewardEscrow,
+    StakeVault,
+    TestBaseToken,
+    accounts,
+    chain,
+)
 from eth_utils import keccak
 
 __all__ = [
+    "CLIENT_SUPPLY",
     "DEAD",
     "FEDERATION_ROLE",
+    "POOL_FEE_BPS",
     "WAD",
     "WITHDRAW_DELAY",
     "admin",
     "base",
+    "escrow",
     "fed",
     "fed_isolation",
+    "registry",
+    "seed_pool",
     "stakers",
     "vault",
 ]
@@ -28,6 +42,8 @@ WAD = 10**18
 WITHDRAW_DELAY = 100
 FEDERATION_ROLE = keccak(text="FEDERATION_ROLE")
 DEAD = "0x000000000000000000000000000000000000dEaD"
+CLIENT_SUPPLY = 1_000_000 * WAD
+POOL_FEE_BPS = 30
 
 
 @pytest.fixture(autouse=True)
@@ -66,3 +82,35 @@ def vault(base, admin, fed, stakers):
     for account in stakers:
         base.approve(contract, 2**256 - 1, {"from": account})
     return contract
+
+
+@pytest.fixture(scope="module")
+def registry(base, admin, stakers):
+    """The real client registry; every staker is a registered client with an empty pool."""
+    token_impl = ClientToken.deploy({"from": admin})
+    pool_impl = ClientPool.deploy({"from": admin})
+    contract = ClientRegistry.deploy(
+        base, token_impl, pool_impl, CLIENT_SUPPLY, POOL_FEE_BPS, {"from": admin}
+    )
+    for index, account in enumerate(stakers):
+        contract.register(f"Client {index}", f"C{index}", {"from": account})
+    return contract
+
+
+@pytest.fixture(scope="module")
+def escrow(base, registry, admin, fed):
+    contract = RewardEscrow.deploy(base, registry, admin, {"from": admin})
+    contract.grantRole(FEDERATION_ROLE, fed, {"from": admin})
+    base.approve(contract, 2**256 - 1, {"from": admin})
+    return contract
+
+
+def seed_pool(registry, base, client, tokens: int, base_amount: int):
+    """Open ``client``'s market: it adds ``tokens`` of its token and ``base_amount`` base."""
+    pool = ClientPool.at(registry.poolOf(client))
+    token = ClientToken.at(registry.tokenOf(client))
+    token.approve(pool, tokens, {"from": client})
+    base.approve(pool, base_amount, {"from": client})
+    deadline = chain.time() + 3600
+    pool.addLiquidity(tokens, base_amount, 0, 0, client, deadline, {"from": client})
+    return pool, token
