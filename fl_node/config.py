@@ -86,6 +86,8 @@ class ClientConfig:
     max_samples: int | None = None
     behavior: str = "honest"  # honest | free_rider | copycat | poison_random | poison_signflip
     poison_scale: float = 5.0
+    offer_tokens: float = 0.0  # client tokens put on its market at registration (0: no market)
+    offer_base: float = 0.0  # base tokens paired with them (sets the opening price)
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,15 @@ class TaskConfig:
             (self.training.batch_size >= 1, "training.batch_size must be >= 1"),
             (self.training.lr > 0, "training.lr must be > 0"),
         ]
+        for i, c in enumerate(self.clients):
+            checks.append(
+                (
+                    c.offer_tokens >= 0
+                    and c.offer_base >= 0
+                    and (c.offer_tokens > 0) == (c.offer_base > 0),
+                    f"clients[{i}]: offer_tokens and offer_base must both be positive or both 0",
+                )
+            )
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)

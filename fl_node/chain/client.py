@@ -189,6 +189,7 @@ class ChainClient:
         )
         self.deployment = deployment
         self.gas = GasMeter()
+        self.tx_seconds = 0.0  # wall time spent sending transactions and waiting for receipts
         self._nonces: dict[str, int] = {}
         self._contracts: dict[tuple[str, str], Contract] = {}
         self._names: dict[str, str] = {}
@@ -258,6 +259,21 @@ class ChainClient:
 
         Raises :class:`TxReverted` naming the custom error when the chain refuses it.
         """
+        started = time.perf_counter()
+        try:
+            return self._send(fn, signer, gas=gas, value=value, label=label)
+        finally:
+            self.tx_seconds += time.perf_counter() - started
+
+    def _send(
+        self,
+        fn: ContractFunction | ContractConstructor,
+        signer: LocalAccount,
+        *,
+        gas: int | None,
+        value: int,
+        label: str | None,
+    ) -> TxResult:
         action = label or self.action_name(fn)  # type: ignore[arg-type]
         sender = signer.address
         params: dict[str, Any] = {"from": sender, "value": value, "chainId": self.chain_id}

@@ -23,6 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)"
     )
     fl.add_argument("--rounds", type=positive_int, default=10, help="rounds (default: %(default)s)")
+    fl.add_argument(
+        "--chain-rounds",
+        type=int,
+        default=5,
+        help="also run the demo task on Anvil for this many rounds to measure the chain's share "
+        "of round time (0: skip; default: %(default)s)",
+    )
     _outputs(fl)
     fl.set_defaults(handler=run_fl)
     scoring = bsub.add_parser(
@@ -81,7 +88,14 @@ def run_fl(args: argparse.Namespace) -> int:
     from fl_node.bench.fl import BenchConfig, run_bench, to_markdown
 
     result = run_bench(args.seeds, BenchConfig(rounds=args.rounds))
-    _record(args, "fl", result, to_markdown(result))
+    markdown = to_markdown(result)
+    if args.chain_rounds > 0:
+        from fl_node.bench import chainshare
+
+        share = chainshare.run_chain_share(args.chain_rounds)
+        result["chain_share"] = share
+        markdown += "\n\n" + chainshare.to_markdown(share)
+    _record(args, "fl", result, markdown)
     return 0
 
 

@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--out", type=Path, help="deployment file to write (default: deployments/<chainId>.json)"
     )
     p.set_defaults(handler=run)
+    register_mint(sub)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,4 +37,45 @@ def run(args: argparse.Namespace) -> int:
     deployment = deploy_suite(client, deployer, build, config, progress=print)
     path = deployment.save(args.out or default_path(client.chain_id))
     print(f"deployment of chain {client.chain_id} written to {path}")
+    return 0
+
+
+def register_mint(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "mint",
+        help="mint dev base tokens to an address (local chains; needs the minter role)",
+        description="Mint base tokens of the deployment's DevToken, e.g. for a sponsor or a "
+        "client on a local chain. Public networks use an existing ERC-20 instead.",
+    )
+    add_chain_options(p)
+    add_key_options(p)
+    p.add_argument("--to", required=True, help="receiver address")
+    p.add_argument("--amount", type=float, required=True, help="amount in base tokens (e.g. 1000)")
+    p.set_defaults(handler=run_mint)
+
+
+def run_mint(args: argparse.Namespace) -> int:
+    from decimal import Decimal, InvalidOperation
+
+    from eth_utils import is_address, to_checksum_address
+
+    from fl_node.errors import ConfigError
+
+    if not is_address(args.to):
+        raise ConfigError(f"--to {args.to!r} is not an address")
+    try:
+        amount = int(Decimal(str(args.amount)) * 10**18)
+    except InvalidOperation:
+        raise ConfigError(f"--amount {args.amount!r} is not a number") from None
+    if amount <= 0:
+        raise ConfigError("--amount must be positive")
+    client = connect(args)
+    minter = signer(args, client.chain_id)
+    assert client.deployment is not None
+    if client.deployment.base_token != "DevToken":
+        raise ConfigError("this deployment uses an existing ERC-20 as base token: it cannot mint")
+    token = client.contract("DevToken")
+    client.send(token.functions.mint(to_checksum_address(args.to), amount), minter)
+    balance = int(client.call(token.functions.balanceOf(to_checksum_address(args.to))))
+    print(f"minted {args.amount:g}; {args.to} now holds {balance / 10**18:g}")
     return 0

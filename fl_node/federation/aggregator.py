@@ -11,7 +11,8 @@ again produces the same bytes and simply carries on.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +25,13 @@ from fl_node.errors import ChainError, ConfigError
 from fl_node.federation.context import TaskContext
 from fl_node.federation.engine import RoundOutput, compute_round
 from fl_node.federation.inputs import round_inputs
+from fl_node.federation.stats import RoundStats
 from fl_node.federation.protocol import FederationApi, Phase, TaskStatus, hex32
 from fl_node.federation.storage import fetch_results, publish_results
+
+
+#: Reverts that only mean "a deadline has not passed on the chain's clock yet": try again later.
+NOT_YET = ("PhaseNotOver", "CommitWindowOpen")
 
 
 @dataclass
@@ -44,6 +50,7 @@ class AggregatorDaemon:
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._checkpoint = Checkpoint(self.workdir / "aggregator.json")
+        self.stats = RoundStats(self.workdir / "stats-aggregator.json")
         params = self.api.params()
         if params.aggregator.lower() != self.signer.address.lower():
             raise ConfigError(
@@ -84,14 +91,31 @@ class AggregatorDaemon:
                 self._post(number, early=all_in)
             return False
         if info.phase == Phase.POSTED and self.api.now() > info.challenge_deadline:
-            self.api.finalize(self.signer, number)
+            try:
+                with self._tx(number):
+                    self.api.finalize(self.signer, number)
+            except TxReverted as exc:
+                if exc.error in NOT_YET:  # the block's clock was a little behind ours
+                    return False
+                raise
+            self.stats.stamp(number, "finalized_at")
             self.log(f"round {number} finalized")
             self._enforce_burns(number)
         return False
 
+    @contextmanager
+    def _tx(self, number: int) -> Iterator[None]:
+        before = self.api.client.tx_seconds
+        try:
+            yield
+        finally:
+            self.stats.add(number, "tx", self.api.client.tx_seconds - before)
+
     # -- steps ----------------------------------------------------------------------------------
     def _open(self, number: int) -> None:
-        result = self.api.open_round(self.signer)
+        self.stats.stamp(number, "opened_at")
+        with self._tx(number):
+            result = self.api.open_round(self.signer)
         self._checkpoint.set(f"opened.{number}", result.block_number)
         self.log(f"round {number} opened")
 
@@ -106,21 +130,28 @@ class AggregatorDaemon:
 
     def _post(self, number: int, early: bool) -> None:
         inputs = round_inputs(self.api, self.store, number, self._opened_block(number))
-        output = compute_round(inputs, self.ctx)
+        with self.stats.timed(number, "compute"):
+            output = compute_round(inputs, self.ctx)
         stored = self.store.put(output.model_blob)
         if stored != "0x" + output.model_hash.hex():
             raise ChainError("the store returned a different hash for the new global model")
         root = publish_results(self.store, output.results)
         results = output.results
-        self.api.post(
-            self.signer,
-            number,
-            output.model_hash,
-            root,
-            results.total_reward,
-            results.total_payout,
-            early=early,
-        )
+        try:
+            with self._tx(number):
+                self.api.post(
+                    self.signer,
+                    number,
+                    output.model_hash,
+                    root,
+                    results.total_reward,
+                    results.total_payout,
+                    early=early,
+                )
+        except TxReverted as exc:
+            if exc.error in NOT_YET:
+                return  # posted again on the next step, with the same bytes
+            raise
         self.log(
             f"round {number} posted: {sum(r.included for r in results.rows)}/{len(results.rows)} "
             f"updates used, val acc {results.metrics['val_accuracy']:.3f}, model "

@@ -97,7 +97,9 @@ def compute_round(inputs: RoundInputs, ctx: TaskContext) -> RoundOutput:
         if not reason and weights is not None:
             vec = flatten(weights, ctx.param_spec)
             digest = keccak(vec.tobytes())
-            if digest in seen:
+            if np.array_equal(vec, g):
+                reason = "identical to the global model: no training (free-riding)"
+            elif digest in seen:
                 reason = f"duplicate of the update of {seen[digest]}"
             else:
                 seen[digest] = subs[i].client
@@ -154,7 +156,7 @@ def compute_round(inputs: RoundInputs, ctx: TaskContext) -> RoundOutput:
     t_score = time.perf_counter()
 
     threshold = cfg.wei(fed.payout_threshold)
-    cap = to_wad(fed.payout_cap)
+    cap = cfg.wei(fed.payout_cap)  # WAD fixed point, from the decimal text
     combined = {
         i: to_wad(cfg.scoring.corr_multiplier * own[k] + cfg.scoring.mmc_multiplier * marginal[k])
         for k, i in enumerate(valid)

@@ -27,6 +27,7 @@ from fl_node.chain.events import Checkpoint
 from fl_node.errors import ArtifactError, ChainError, ConfigError
 from fl_node.federation.context import TaskContext, derive_seed
 from fl_node.federation.protocol import FederationApi, Phase, TaskStatus, hex32
+from fl_node.federation.stats import RoundStats
 from fl_node.federation.storage import fetch_results
 from fl_node.training.local import train_local
 from fl_node.training.quality import apply_behavior
@@ -80,6 +81,7 @@ class NodeDaemon:
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._checkpoint = Checkpoint(self.workdir / f"node-{self.index}.json")
+        self.stats = RoundStats(self.workdir / f"stats-node-{self.index}.json")
         self.params = self.api.params()
         if self.params.model_spec_hash != self.ctx.model_spec_hash:
             raise ConfigError(
@@ -97,8 +99,25 @@ class NodeDaemon:
         if not api.client.call(api.registry.functions.isRegistered(me)):
             name = self.token_name or f"Client {self.index} {me[2:8]}"
             symbol = f"C{self.index}X{me[2:6].upper()}"
-            api.send(api.registry.functions.register(name, symbol), self.signer)
-            self.log(f"registered {me} with token {symbol}")
+            offer = self.ctx.config.client(self.index)
+            tokens, base = (
+                self.ctx.config.wei(offer.offer_tokens),
+                self.ctx.config.wei(offer.offer_base),
+            )
+            if tokens > 0 and base > 0:
+                # Open the client's market at registration: it sells part of its tokens against
+                # base tokens, which sets the opening price and lets investors (and buybacks) trade.
+                allowance = int(
+                    api.client.call(api.base.functions.allowance(me, api.registry.address))
+                )
+                if allowance < base:
+                    api.send(api.base.functions.approve(api.registry.address, base), self.signer)
+                fn = api.registry.functions.registerWithOffering(name, symbol, tokens, base)
+                api.send(fn, self.signer)
+                self.log(f"registered {me} with token {symbol} and a market at {base / tokens:.6f}")
+            else:
+                api.send(api.registry.functions.register(name, symbol), self.signer)
+                self.log(f"registered {me} with token {symbol}")
         if not api.is_participant(me):
             api.send(api.federation.functions.joinTask(api.task_id), self.signer)
             self.log(f"joined task {api.task_id}")
@@ -156,15 +175,19 @@ class NodeDaemon:
         )
         if self.ctx.profile(self.index).behavior == "copycat" and other is None:
             return  # a copycat waits until someone else has committed something to copy
-        blob = local_update(self.ctx, self.index, number, parent_blob, self.address, other)
+        with self.stats.timed(number, "train"):
+            blob = local_update(self.ctx, self.index, number, parent_blob, self.address, other)
         update_hash = self.store.put(blob)
-        self.ensure_stake()
+        before = self.api.client.tx_seconds
         try:
+            self.ensure_stake()
             self.api.commit(self.signer, number, bytes.fromhex(update_hash[2:]), self.stake)
         except TxReverted as exc:
             if exc.error in ("AlreadyCommitted", "CommitClosed"):
                 return
             raise
+        finally:
+            self.stats.add(number, "tx", self.api.client.tx_seconds - before)
         self.log(f"round {number}: committed {update_hash[:10]}")
 
     def _copy_target(self, number: int) -> dict[str, np.ndarray] | None:
@@ -211,13 +234,19 @@ class NodeDaemon:
             if row.reward > 0 and not commitment.claimed:
                 # One transaction: claimReward settles the stake first when it is not settled yet.
                 min_out = self._min_tokens_out(row.reward)
-                self._ignore_race(
-                    lambda: self.api.claim_reward(
+                try:
+                    self.api.claim_reward(
                         self.signer, number, row.score, row.reward, proof, min_out
-                    ),
-                    "AlreadyClaimed",
-                )
-                self.log(f"round {number}: claimed reward {row.reward / 1e18:.2f}")
+                    )
+                    self.log(f"round {number}: claimed reward {row.reward / 1e18:.2f}")
+                except TxReverted as exc:
+                    if exc.error == "InsufficientOutput":
+                        # The market moved between the quote and the buyback: quote again later.
+                        self.log(f"round {number}: price moved past the slippage bound; retrying")
+                        pending = True
+                        continue
+                    if exc.error != "AlreadyClaimed":
+                        raise
             elif not commitment.settled:
                 self._ignore_race(
                     lambda: self.api.settle_stake(
@@ -234,7 +263,10 @@ class NodeDaemon:
             return 0
         pool_address = self.api.client.call(self.api.registry.functions.poolOf(self.address))
         pool = self.api.client.contract("ClientPool", pool_address)
-        quote = int(self.api.client.call(pool.functions.quoteBaseForTokens(reward)))
+        try:
+            quote = int(self.api.client.call(pool.functions.quoteBaseForTokens(reward)))
+        except TxReverted:  # no market yet: the escrow pays the reward directly instead
+            return 0
         return quote * (10_000 - SLIPPAGE_BPS) // 10_000
 
     @staticmethod

@@ -12,7 +12,6 @@ from fl_node.chain.client import ChainClient
 from fl_node.errors import ChainError
 from fl_node.federation.context import TaskContext
 from fl_node.federation.protocol import hex32
-from fl_node.settlement.payout import to_wad
 
 
 def task_params(ctx: TaskContext, aggregator: str, initial_hash: bytes) -> tuple:  # type: ignore[type-arg]
@@ -36,7 +35,7 @@ def task_params(ctx: TaskContext, aggregator: str, initial_hash: bytes) -> tuple
         cfg.wei(fed.stake_min),
         cfg.wei(fed.reward_per_round),
         cfg.wei(fed.payout_threshold),
-        to_wad(fed.payout_cap),
+        cfg.wei(fed.payout_cap),  # WAD fixed point of the decimal value
         cfg.mode_id,
         metadata,
     )
@@ -51,6 +50,9 @@ def create_task(
     fund: bool = True,
 ) -> int:
     """Upload the initial model, create the task, escrow the budget; returns the task id."""
+    budget = ctx.config.wei(ctx.config.federation.budget)
+    if fund:
+        _check_funds(client, sponsor, budget)  # before anything is created on-chain
     initial_hash = store.put(ctx.initial_blob)
     federation = client.contract("Federation")
     params = task_params(ctx, aggregator, bytes.fromhex(initial_hash[2:]))
@@ -60,19 +62,26 @@ def create_task(
         raise ChainError("createTask succeeded but emitted no TaskCreated event")
     task_id = int(events[0]["args"]["taskId"])
     if fund:
-        fund_task(client, sponsor, task_id, ctx.config.wei(ctx.config.federation.budget))
+        fund_task(client, sponsor, task_id, budget)
     return task_id
 
 
-def fund_task(client: ChainClient, sponsor: LocalAccount, task_id: int, amount: int) -> None:
+def _check_funds(client: ChainClient, sponsor: LocalAccount, amount: int) -> None:
     assert client.deployment is not None
     base = client.contract(client.deployment.base_token)
-    escrow = client.contract("RewardEscrow")
     balance = int(client.call(base.functions.balanceOf(sponsor.address)))
     if balance < amount:
         raise ChainError(
             f"the sponsor {sponsor.address} holds {balance / 1e18:.2f} base tokens, "
-            f"{amount / 1e18:.2f} are needed to fund task {task_id}"
+            f"{amount / 1e18:.2f} are needed to fund the task's budget"
         )
+
+
+def fund_task(client: ChainClient, sponsor: LocalAccount, task_id: int, amount: int) -> None:
+    """Escrow ``amount`` base tokens for ``task_id`` (anyone may top a task up)."""
+    assert client.deployment is not None
+    _check_funds(client, sponsor, amount)
+    base = client.contract(client.deployment.base_token)
+    escrow = client.contract("RewardEscrow")
     client.send(base.functions.approve(escrow.address, amount), sponsor)
     client.send(escrow.functions.fund(task_id, amount), sponsor)

@@ -79,6 +79,17 @@ def scores_figure(report: dict[str, Any]) -> str:
     return _png(fig)
 
 
+def prices_figure(report: dict[str, Any]) -> str:
+    prices = report.get("token_prices", {})
+    names = [p["name"] for p in report["participants"] if p["name"] in prices]
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    ax.bar(names, [prices[n] for n in names], color="tab:purple")
+    ax.set_ylabel("base tokens per client token")
+    ax.set_title("client token prices at the end", fontsize=10)
+    ax.tick_params(axis="x", rotation=30)
+    return _png(fig)
+
+
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
@@ -94,6 +105,8 @@ def render_html(report: dict[str, Any]) -> str:
         ("Stakes paid and burned", stakes_figure(report)),
         ("Scores per client and round", scores_figure(report)),
     ]
+    if report.get("token_prices"):
+        figures.append(("Client token prices on their markets", prices_figure(report)))
     totals = report["totals"]
     summary = _table(
         ["client", "reward", "stake paid", "stake burned", "rounds used", "token price"],
@@ -110,7 +123,17 @@ def render_html(report: dict[str, Any]) -> str:
         ],
     )
     rounds = _table(
-        ["round", "phase", "commits", "val acc", "test acc", "model hash", "gas"],
+        [
+            "round",
+            "phase",
+            "commits",
+            "val acc",
+            "test acc",
+            "model hash",
+            "gas",
+            "seconds",
+            "chain %",
+        ],
         [
             [
                 r["round"],
@@ -119,7 +142,9 @@ def render_html(report: dict[str, Any]) -> str:
                 f"{r['metrics'].get('val_accuracy', float('nan')):.4f}",
                 f"{r['metrics'].get('test_accuracy', float('nan')):.4f}",
                 r["model_hash"][:18] + "…",
-                sum(r.get("gas", {}).values()),
+                f"{sum(r.get('gas', {}).values()):,}",
+                f"{r.get('timing', {}).get('wall_seconds', float('nan')):.1f}",
+                f"{100 * r.get('timing', {}).get('chain_share', float('nan')):.1f}",
             ]
             for r in report["rounds"]
         ],

@@ -96,8 +96,11 @@ class LocalFederation:
         base = self.client.contract(self.deployment.base_token)
         sponsor_funds = self.config.wei(fed.budget)
         self.client.send(base.functions.mint(self.sponsor.address, sponsor_funds), deployer)
+        offers = max((c.offer_base for c in self.config.clients), default=0.0)
         per_client = (
-            self.client_funds if self.client_funds is not None else fed.stake * (fed.rounds + 5)
+            self.client_funds
+            if self.client_funds is not None
+            else fed.stake * (fed.rounds + 5) + offers
         )
         for account in self.client_accounts:
             self.client.send(
@@ -136,6 +139,7 @@ class LocalFederation:
         manifest = {
             "task_id": self.task_id,
             "chain_id": self.client.chain_id,
+            "deployer": self.accounts[DEPLOYER].address,
             "sponsor": self.sponsor.address,
             "aggregator": self.aggregator.address,
             "clients": [
@@ -150,14 +154,16 @@ class LocalFederation:
         (self.run_dir / "run.json").write_text(json.dumps(manifest, indent=2))
 
     # -- processes ------------------------------------------------------------------------------
-    def start_processes(self) -> None:
+    def start_processes(self, aggregator: bool = True) -> None:
+        """Start the clients and (unless the caller plays that role) the aggregator."""
         logs = self.run_dir / "logs"
         common = self._common_argv()
-        self.processes.add(
-            "aggregator",
-            ["aggregate", *common, "--dev-account", str(AGGREGATOR)],
-            logs / "aggregator.log",
-        )
+        if aggregator:
+            self.processes.add(
+                "aggregator",
+                ["aggregate", *common, "--dev-account", str(AGGREGATOR)],
+                logs / "aggregator.log",
+            )
         for i in range(self.n_clients):
             self.processes.add(
                 f"node-{i}",

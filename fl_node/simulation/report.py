@@ -9,6 +9,7 @@ from typing import Any
 from fl_node.artifacts.store import ArtifactStore
 from fl_node.chain.client import ChainClient
 from fl_node.config import TaskConfig
+from fl_node.federation.stats import chain_share, load_all
 from fl_node.report.collect import Participant, collect_report
 from fl_node.report.html import render_html
 
@@ -23,6 +24,8 @@ def write_report(
     participants = [Participant(c["index"], c["name"], c["address"]) for c in manifest["clients"]]
     roles = {c["address"].lower(): c["name"] for c in manifest["clients"]}
     roles[manifest["sponsor"].lower()] = "sponsor"
+    if "deployer" in manifest:
+        roles[manifest["deployer"].lower()] = "deployer"
     roles[manifest["aggregator"].lower()] = "aggregator"
     assert client.deployment is not None
     report = collect_report(
@@ -33,6 +36,15 @@ def write_report(
         roles,
         from_block=client.deployment.block_number,
     )
+    shares = chain_share(load_all(run_dir / "work"))
+    for entry in report["rounds"]:
+        entry["timing"] = shares.get(entry["round"], {})
+    if shares:
+        report["chain_share"] = {
+            "mean": sum(s["chain_share"] for s in shares.values()) / len(shares),
+            "max": max(s["chain_share"] for s in shares.values()),
+            "mean_round_seconds": sum(s["wall_seconds"] for s in shares.values()) / len(shares),
+        }
     report["run"] = {"seed": config.seed, "config_name": config.name, "config": config.to_dict()}
     report["run"].update(extra or {})
     (run_dir / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True))
@@ -52,6 +64,12 @@ def summary_table(report: dict[str, Any]) -> str:
         lines.append(
             f"final global model: test accuracy {metrics.get('test_accuracy', 0):.4f}, "
             f"validation accuracy {metrics.get('val_accuracy', 0):.4f}"
+        )
+    share = report.get("chain_share")
+    if share:
+        lines.append(
+            f"rounds take {share['mean_round_seconds']:.1f} s on average; transactions on the "
+            f"critical path are {100 * share['mean']:.1f} % of it (max {100 * share['max']:.1f} %)"
         )
     lines.append(
         f"final model hash {report['latest_model_hash']}; gas spent {report['gas']['total']:,}"

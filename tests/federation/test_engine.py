@@ -17,7 +17,7 @@ from fl_node.federation.engine import (
     compute_round,
 )
 from fl_node.federation.node import local_update
-from fl_node.settlement.payout import stake_payout, to_wad
+from fl_node.settlement.payout import stake_payout
 
 WAD = 10**18
 STAKE = 50 * WAD
@@ -64,17 +64,23 @@ def test_payouts_and_rewards_follow_the_contract_formula(
     subs = [_sub(a, b) for a, b in zip(ADDRS, honest_blobs, strict=False)]
     out = _run(ctx, subs)
     fed = ctx.config.federation
-    threshold, cap = ctx.config.wei(fed.payout_threshold), to_wad(fed.payout_cap)
+    threshold, cap = ctx.config.wei(fed.payout_threshold), ctx.config.wei(fed.payout_cap)
     for row in out.results.rows:
-        assert row.included and row.reason == ""
         assert row.payout == stake_payout(STAKE, row.score, STAKE * 3, threshold, cap)
         assert abs(row.payout) <= STAKE * cap // WAD
     rewards = [r.reward for r in out.results.rows]
     assert all(r >= 0 for r in rewards)
     assert 0 < sum(rewards) <= ctx.config.wei(fed.reward_per_round)
     # the free-rider (client 2 of the tiny config) sent the global model back: no reward
-    free_rider = out.results.row(ADDRS[2])
-    assert free_rider.reward == 0 and free_rider.own == 0.0
+    assert out.results.row(ADDRS[2]).reward == 0
+
+
+def test_a_free_rider_is_excluded(ctx: TaskContext, honest_blobs: list[bytes]) -> None:
+    # Client 2 of the tiny config sends the global model back unchanged.
+    subs = [_sub(a, b) for a, b in zip(ADDRS, honest_blobs, strict=False)]
+    row = _run(ctx, subs).results.row(ADDRS[2])
+    assert not row.included and "free-riding" in row.reason
+    assert row.score == EXCLUDED_SCORE and row.reward == 0
 
 
 def _nan_blob(blob: bytes) -> bytes:
@@ -103,7 +109,7 @@ def test_bad_updates_are_excluded_and_burned(
     assert reason in bad.reason
     assert bad.score == EXCLUDED_SCORE
     fed = ctx.config.federation
-    assert bad.payout == -STAKE * to_wad(fed.payout_cap) // WAD  # the full clipped burn
+    assert bad.payout == -STAKE * ctx.config.wei(fed.payout_cap) // WAD  # the full clipped burn
     assert bad.reward == 0
     assert out.results.row(ADDRS[0]).included
 

@@ -1,0 +1,76 @@
+"""The sponsor's path by hand, through the CLI: deploy, mint, create a task, show it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fl_node.cli import main
+from fl_node.toolchain.localchain import LocalChain, dev_private_keys
+
+
+@pytest.fixture(scope="module")
+def chain():  # type: ignore[no-untyped-def]
+    with LocalChain(accounts=5) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def deployed(chain, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
+    path = tmp_path_factory.mktemp("cli") / "deployment.json"
+    assert main(["deploy", "--rpc", chain.rpc_url, "--dev-account", "0", "--out", str(path)]) == 0
+    return path
+
+
+def _common(chain, deployed: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    return ["--rpc", chain.rpc_url, "--deployment", str(deployed)]
+
+
+def test_mint_create_and_show(chain, deployed: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from eth_account import Account
+
+    sponsor = Account.from_key(dev_private_keys(2)[1]).address
+    aggregator = Account.from_key(dev_private_keys(3)[2]).address
+    common = _common(chain, deployed)
+    assert main(["mint", *common, "--dev-account", "0", "--to", sponsor, "--amount", "1000"]) == 0
+    assert "now holds 1000" in capsys.readouterr().out
+    argv = ["task", "create", *common, "--dev-account", "1", "--config", "tiny",
+            "--store", f"file://{tmp_path / 'store'}", "--aggregator", aggregator]  # fmt: skip
+    assert main(argv) == 0
+    task_id = int(capsys.readouterr().out.strip().splitlines()[-1])
+    assert task_id == 1
+    assert main(["task", "show", *common, "--task", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "task 1: active, round 0/2, 0 participant(s)" in out
+    assert aggregator in out
+
+
+def test_bad_inputs(chain, deployed: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    common = _common(chain, deployed)
+    cases = [
+        (["mint", *common, "--dev-account", "0", "--to", "0x12", "--amount", "5"], "not an address"),
+        (["mint", *common, "--dev-account", "0", "--to", "0x" + "11" * 20, "--amount", "-5"], "positive"),
+        (["task", "show", *common, "--task", "99"], "there is no task 99"),
+        (["task", "create", *common, "--dev-account", "1", "--aggregator", "bob"], "not an address"),
+        (["mint", *common, "--dev-account", "4", "--to", "0x" + "11" * 20, "--amount", "5"],
+         "AccessControlUnauthorizedAccount"),
+    ]  # fmt: skip
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err, (argv, err)
+
+
+def test_sponsor_without_funds_gets_a_clear_error(chain, deployed: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    argv = ["task", "create", *_common(chain, deployed), "--dev-account", "3", "--config", "tiny",
+            "--store", f"file://{tmp_path}", "--aggregator", "0x" + "22" * 20]  # fmt: skip
+    from fl_node.chain.client import ChainClient
+    from fl_node.chain.deployments import Deployment
+
+    client = ChainClient(chain.rpc_url, Deployment.load(deployed))
+    tasks = client.contract("Federation").functions.taskCount()
+    before = client.call(tasks)
+    assert main(argv) == 2
+    assert "are needed to fund the task's budget" in capsys.readouterr().err
+    assert client.call(tasks) == before  # nothing was created
