@@ -1,5 +1,5 @@
 """Subcommands of ``fl-node``; each module has ``register(subparsers)``."""
 
-from fl_node.commands import aggregate, audit, bench, chain, demo, deploy, node, task
+from fl_node.commands import aggregate, audit, bench, chain, demo, deploy, node, simulate, task
 
-COMMANDS = (demo, chain, deploy, task, node, aggregate, audit, bench)
+COMMANDS = (demo, simulate, chain, deploy, task, node, aggregate, audit, bench)

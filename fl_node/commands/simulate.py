@@ -1,0 +1,209 @@
+"""``fl-node simulate``: a federation with investors trading its client tokens, ending in a report;
+``--measure`` runs the experiment's comparison and records its table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from fl_node.commands.common import positive_int
+from fl_node.config import MODES
+from fl_node.configs import load_config
+from fl_node.errors import ConfigError
+from fl_node.federation.protocol import Phase
+from fl_node.market.agents import parse_population
+from fl_node.simulation.investors import DEFAULT_POPULATION
+from fl_node.simulation.localfed import Progress
+
+
+def _population(text: str) -> tuple[str, ...]:
+    try:
+        return tuple(parse_population(text))
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _methods(text: str) -> tuple[str, ...]:
+    from fl_node.simulation.experiment import ALL_METHODS
+
+    methods = tuple(m.strip() for m in text.split(",") if m.strip())
+    unknown = [m for m in methods if m not in ALL_METHODS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown contribution method(s) {', '.join(unknown)}; choose from "
+            f"{', '.join(ALL_METHODS)}"
+        )
+    return methods
+
+
+def _bps(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value < 10_000:
+        raise argparse.ArgumentTypeError(f"{value} must be within [0, 10000) basis points")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value} must be > 0")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
+    p = sub.add_parser(
+        "simulate",
+        help="a federation with investors trading its client tokens, ending in a market report",
+        description="Run a whole federation on an embedded Anvil (as `fl-node demo`) with "
+        "investor agents that read only public data (results tables under the on-chain Merkle "
+        "roots, pool reserves, supplies) and trade the client tokens through the real AMM "
+        "pools after every finalized round. The run folder gets report.json and report.html: "
+        "accuracy, reward shares per contribution method against equal payouts (every round "
+        "recomputed offline), token prices against true client quality, investor returns, "
+        "client wealth, stakes, gas, and the base-token conservation check. With --measure, "
+        "runs the experiment's comparison (buyback with and without investors, and any other "
+        "--modes) and writes results/market.json and results/market.md.",
+    )
+    p.add_argument(
+        "--config",
+        default="quality8",
+        help="task config: YAML path or bundled name (default: %(default)s)",
+    )
+    p.add_argument("--rounds", type=positive_int, help="override the config's number of rounds")
+    p.add_argument("--mode", choices=sorted(MODES), help="override the reward distribution mode")
+    p.add_argument("--seed", type=int, help="override the config's seed")
+    p.add_argument(
+        "--investors",
+        type=_population,
+        default=DEFAULT_POPULATION,
+        help="investor population as kind=count, e.g. value=2,momentum=1,noise=2,passive=1 "
+        "(kinds: value, momentum, noise, passive; default: %(default)s)",
+    )
+    p.add_argument("--no-investors", action="store_true", help="run without any investor")
+    p.add_argument(
+        "--investor-budget",
+        type=_positive_float,
+        default=1000.0,
+        help="base tokens minted to each investor (default: %(default)s)",
+    )
+    p.add_argument(
+        "--slippage-bps",
+        type=_bps,
+        default=100,
+        help="minOut = the pool's quote minus this many basis points (default: %(default)s)",
+    )
+    p.add_argument(
+        "--methods",
+        type=_methods,
+        default=None,
+        help="contribution methods recomputed offline, comma-separated (default: all six)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs"),
+        help="parent folder of run folders (default: %(default)s)",
+    )
+    p.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds")
+    p.add_argument(
+        "--measure",
+        action="store_true",
+        help="run the measurement (buyback with and without investors, plus --modes) instead "
+        "of one simulation; figures go to --results",
+    )
+    p.add_argument(
+        "--modes",
+        default="buyback",
+        help="with --measure: comma-separated modes to run with investors (default: %(default)s)",
+    )
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=Path("results"),
+        help="with --measure: where market.json and market.md go (default: %(default)s)",
+    )
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from fl_node.simulation.experiment import ALL_METHODS, SimulationSettings, run_simulation
+
+    methods = args.methods or ALL_METHODS
+    if args.measure:
+        return _measure(args, methods)
+    config = load_config(args.config)
+    settings = SimulationSettings(
+        rounds=args.rounds,
+        mode=args.mode,
+        seed=args.seed,
+        investors=() if args.no_investors else args.investors,
+        investor_budget=args.investor_budget,
+        tolerance_bps=args.slippage_bps,
+        methods=methods,
+        timeout=args.timeout,
+    )
+    config = settings.apply(config)
+    run_dir = args.out / time.strftime(f"{config.name}-%Y%m%d-%H%M%S")
+    print(f"run folder {run_dir}")
+    total = config.federation.rounds
+    with tqdm(total=total, unit="round", desc="federation", dynamic_ncols=True) as bar:
+
+        def tick(p: Progress) -> None:
+            bar.n = p.finalized
+            bar.set_postfix_str(f"round {p.round}: {Phase(p.phase).name.lower()}")
+            bar.refresh()
+
+        report = run_simulation(
+            config, run_dir, settings, say=lambda m: tqdm.write("  " + m), on_tick=tick
+        )
+    market = report["market"]
+    print(f"{'client':<12} {'quality':>8} {'reward':>9} {'final price':>12} {'wealth':>12}")
+    for name, data in market["clients"].items():
+        print(
+            f"{name:<12} {data['quality']:>8.2f} {report['totals'][name]['reward']:>9.2f} "
+            f"{market['final_prices'].get(name, 0.0):>12.6f} "
+            f"{data['final'].get('wealth', 0.0):>12.2f}"
+        )
+    for name, inv in market["investors"].items():
+        print(f"investor {name:<12} return {inv['return']:+.1%}")
+    rho = market["spearman_price_quality"]
+    print(f"Spearman(final price, true quality) = {rho:.2f}" if rho is not None else "no prices")
+    for method, data in report["contribution_methods"].items():
+        if method != "equal":
+            print(f"Gini of rewards, {method:<13} {data['gini']:.3f}")
+    print(f"base tokens conserved: {'yes' if report['conservation']['ok'] else 'NO'}")
+    print(f"report: {run_dir / 'report.html'} (and report.json)")
+    return 0 if report["conservation"]["ok"] else 1
+
+
+def _measure(args: argparse.Namespace, methods: tuple[str, ...]) -> int:
+    from fl_node.simulation.experiment import run_measurement
+
+    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        raise ConfigError(f"--modes takes modes among {', '.join(MODES)}, got {args.modes!r}")
+    result, markdown = run_measurement(
+        args.out,
+        rounds=args.rounds or 20,
+        config=args.config,
+        modes=modes,
+        seed=args.seed,
+        methods=methods,
+    )
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "market.json").write_text(json.dumps(result, indent=2))
+    (args.results / "market.md").write_text(markdown + "\n")
+    print(markdown)
+    print(f"written to {args.results / 'market.json'} and {args.results / 'market.md'}")
+    return 0
