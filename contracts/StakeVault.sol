@@ -50,7 +50,7 @@ contract StakeVault is AccessControl, ReentrancyGuardTransient {
     /// @notice `amount` of `account`'s locked stake was released.
     event StakeUnlocked(address indexed account, uint256 amount, uint256 lockedTotal);
     /// @notice A round result released `unlocked` of `account`'s stake and burned `burned` of it.
-    event StakeSettled(address indexed account, uint256 unlocked, uint256 burned);
+    event LockSettled(address indexed account, uint256 unlocked, uint256 burned);
     /// @notice `amount` of `account`'s stake was destroyed; `viaDeadAddress` when the base token
     /// could not burn and the tokens were sent to `DEAD` instead.
     event StakeBurned(address indexed account, uint256 amount, bool viaDeadAddress);
@@ -152,7 +152,7 @@ contract StakeVault is AccessControl, ReentrancyGuardTransient {
         s.locked -= lockedAmount;
         s.balance -= burnAmount; // balance >= locked + pending held before, and burn <= lockedAmount
         totalStaked -= burnAmount;
-        emit StakeSettled(account, lockedAmount, burnAmount);
+        emit LockSettled(account, lockedAmount, burnAmount);
         if (burnAmount > 0) {
             totalBurned += burnAmount;
             emit StakeBurned(account, burnAmount, _burn(burnAmount));

@@ -7,6 +7,7 @@ import {IClientRegistry} from "../interfaces/IClientRegistry.sol";
 /// @notice Test-only registry: `register` records the caller and creates nothing; a test wires
 /// any token and pool addresses to a client with `setClient`. Never deployed outside tests.
 contract MockRegistry is IClientRegistry {
+    /// @notice The base token the escrow checks against.
     address public immutable baseToken;
     mapping(address client => address) public tokenOf;
     mapping(address client => address) public poolOf;
@@ -40,10 +41,12 @@ contract MockRegistry is IClientRegistry {
         return (tokenOf[msg.sender], poolOf[msg.sender]);
     }
 
+    /// @notice Number of recorded clients.
     function clientCount() external view returns (uint256) {
         return _clients.length;
     }
 
+    /// @notice The `index`-th recorded client.
     function clientAt(uint256 index) external view returns (address) {
         return _clients[index];
     }

@@ -13,14 +13,17 @@ contract ShortPool {
         base = IERC20(base_);
     }
 
+    /// @notice Claims non-empty reserves, so the escrow attempts a buyback.
     function getReserves() external pure returns (uint256, uint256) {
         return (1e18, 1e18);
     }
 
+    /// @notice Claims every swap buys something.
     function quoteBaseForTokens(uint256) external pure returns (uint256) {
         return 1;
     }
 
+    /// @notice Pulls one wei less than `baseIn` and sends nothing back.
     function swapExactBaseForTokens(uint256 baseIn, uint256, address, uint256) external returns (uint256) {
         base.transferFrom(msg.sender, address(this), baseIn - 1);
         return 0;

@@ -131,8 +131,8 @@ def test_settle_unlocks_and_burns_with_the_token_burn(vault, base, fed, stakers)
     assert base.balanceOf(vault) == 9 * WAD
     assert vault.totalBurned() == WAD
     assert vault.totalStaked() == 9 * WAD
-    assert tx.events["StakeSettled"]["unlocked"] == 4 * WAD
-    assert tx.events["StakeSettled"]["burned"] == WAD
+    assert tx.events["LockSettled"]["unlocked"] == 4 * WAD
+    assert tx.events["LockSettled"]["burned"] == WAD
     assert tx.events["StakeBurned"]["amount"] == WAD
     assert tx.events["StakeBurned"]["viaDeadAddress"] is False
 
