@@ -22,12 +22,14 @@ from fl_node.simulation.report import write_report
 def run_chain_share(rounds: int, say: Callable[[str], None] = print) -> dict[str, Any]:
     config = load_config("demo")
     config = config.replace(federation=dataclasses.replace(config.federation, rounds=rounds))
-    with tempfile.TemporaryDirectory(prefix="fl-node-chainshare-") as tmp:
-        with LocalFederation(config, Path(tmp) / "run") as fed:
-            fed.setup(say=say)
-            fed.start_processes()
-            fed.wait(timeout=60.0 * rounds + 300)
-            report = write_report(fed.client, fed.run_dir, fed.config)
+    with (
+        tempfile.TemporaryDirectory(prefix="fl-node-chainshare-") as tmp,
+        LocalFederation(config, Path(tmp) / "run") as fed,
+    ):
+        fed.setup(say=say)
+        fed.start_processes()
+        fed.wait(timeout=60.0 * rounds + 300)
+        report = write_report(fed.client, fed.run_dir, fed.config)
     per_round = {r["round"]: r.get("timing", {}) for r in report["rounds"]}
     return {"rounds": rounds, "per_round": per_round, "summary": report.get("chain_share", {})}
 
@@ -51,6 +53,7 @@ def to_markdown(result: dict[str, Any]) -> str:
     if s:
         lines += [
             "",
-            f"Mean chain share {100 * s['mean']:.1f} % (max {100 * s['max']:.1f} %); target < 10 %.",
+            f"Mean chain share {100 * s['mean']:.1f} % (max {100 * s['max']:.1f} %); "
+            "target < 10 %.",
         ]
     return "\n".join(lines)

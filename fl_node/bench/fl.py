@@ -144,42 +144,44 @@ def run_bench(
             runs.setdefault(setting.name, []).append(acc)
             seconds.setdefault(setting.name, []).append(sec)
         say(f"seed {seed}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in runs.items()))
+    means = {name: float(np.mean(v)) for name, v in runs.items()}
     summary = {
         name: {
-            "mean": float(np.mean(v)),
+            "mean": means[name],
             "std": float(np.std(v)),
             "runs": v,
             "seconds_per_round": float(np.mean(seconds[name])) if name in seconds else None,
         }
         for name, v in runs.items()
     }
-    central = summary["centralized"]["mean"]
-    clean = summary["fedavg_iid"]["mean"]
+    central = means["centralized"]
+    clean = means["fedavg_iid"]
     checks = {
         "iid_within_1pt_of_centralized": central - clean <= 0.01,
-        "dirichlet_within_3pt_of_centralized": central - summary["fedavg_dirichlet_0.5"]["mean"]
-        <= 0.03,
+        "dirichlet_within_3pt_of_centralized": central - means["fedavg_dirichlet_0.5"] <= 0.03,
         "robust_within_2pt_of_clean_under_poisoning": {
-            s: clean - summary[f"{s}_iid_2_poisoners"]["mean"] <= 0.02
+            s: clean - means[f"{s}_iid_2_poisoners"] <= 0.02
             for s in ("median", "trimmed_mean", "krum")
         },
-        "fedavg_breaks_under_poisoning": clean - summary["fedavg_iid_2_poisoners"]["mean"] > 0.02,
+        "fedavg_breaks_under_poisoning": clean - means["fedavg_iid_2_poisoners"] > 0.02,
     }
     return {"seeds": seeds, "config": cfg.__dict__, "accuracy": summary, "targets": checks}
 
 
 def to_markdown(result: dict[str, Any]) -> str:
+    cfg = result["config"]
     lines = [
-        f"Test accuracy on digits, MLP, {result['config']['clients']} clients, {result['config']['rounds']} rounds of "
-        f"{result['config']['epochs']} local epochs, seeds {result['seeds']} (mean ± std):",
+        f"Test accuracy on digits, MLP, {cfg['clients']} clients, {cfg['rounds']} rounds of "
+        f"{cfg['epochs']} local epochs, seeds {result['seeds']} (mean ± std):",
         "",
         "| setting | accuracy | s / round |",
         "|---|---|---|",
     ]
     for name, row in result["accuracy"].items():
         sec = row["seconds_per_round"]
+        sec_text = "" if sec is None else f"{sec:.3f}"
         lines.append(
-            f"| {name} | {100 * row['mean']:.2f} ± {100 * row['std']:.2f} % | {'' if sec is None else f'{sec:.3f}'} |"
+            f"| {name} | {100 * row['mean']:.2f} ± {100 * row['std']:.2f} % | {sec_text} |"
         )
     lines.append("")
     lines.append("Targets: " + ", ".join(f"{k}: {v}" for k, v in result["targets"].items()))

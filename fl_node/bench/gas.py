@@ -21,9 +21,9 @@ from tqdm import tqdm
 from fl_node.chain.client import ChainClient
 from fl_node.chain.deploy import SuiteConfig, deploy_suite
 from fl_node.chain.keys import account_from_key
+from fl_node.federation.protocol import TIME_GATED_GAS
 from fl_node.settlement.merkle import MerkleTree, ResultLeaf
 from fl_node.toolchain.build import compile_contracts
-from fl_node.federation.protocol import TIME_GATED_GAS
 from fl_node.toolchain.localchain import LocalChain, dev_private_keys, rpc_call
 
 WAD = 10**18
@@ -73,8 +73,6 @@ def run_gas_bench(
         base = client.contract("DevToken")
         registry = client.contract("ClientRegistry")
         vault = client.contract("StakeVault")
-        escrow = client.contract("RewardEscrow")
-        fed = client.contract("Federation")
         rec.send(base.functions.mint(sponsor.address, 10**9 * WAD), deployer)
         say(f"registering {n_max} clients")
         for i, c in enumerate(tqdm(clients, desc="clients", unit="client")):
@@ -143,7 +141,7 @@ def _task(
         gas_a = rec.send(
             fed.functions.openRound(task_id), aggregator, "Federation.openRound"
         ).gas_used
-        gas_c = defaultdict(int)
+        gas_c: defaultdict[str, int] = defaultdict(int)
         for i, c in enumerate(members):
             update = _h(f"{task_id}/{number}/{i}")
             gas_c[c.address] += rec.send(
@@ -176,7 +174,9 @@ def _task(
         for i, (c, leaf) in enumerate(zip(members, leaves, strict=True)):
             proof = tree.proof(leaf)
             if leaf.reward > 0:
-                label = f"Federation.claimReward[{['direct', 'buyback', 'dividend'][mode]}{', no market' if mode == 1 and i % 2 else ''}]"
+                mode_name = ["direct", "buyback", "dividend"][mode]
+                no_market = ", no market" if mode == 1 and i % 2 else ""
+                label = f"Federation.claimReward[{mode_name}{no_market}]"
                 gas_c[c.address] += rec.send(
                     fed.functions.claimReward(task_id, number, leaf.score, leaf.reward, proof, 0),
                     c,
@@ -240,13 +240,15 @@ def _market_calls(
 def to_markdown(result: dict[str, Any]) -> str:
     lines = ["Gas per round as the federation grows (direct mode; 2 rounds per size, mean):", ""]
     lines += [
-        "| clients | aggregator per round (open + post + finalize) | client per round (commit + claim) | keeper burn per negative client |",
+        "| clients | aggregator per round (open + post + finalize) "
+        "| client per round (commit + claim) | keeper burn per negative client |",
         "|---|---|---|---|",
     ]
     for key, row in result["rounds"].items():
         if key.startswith("direct/"):
             lines.append(
-                f"| {row['clients']} | {row['aggregator_per_round']:,.0f} | {row['client_per_round']:,.0f} | {row['keeper_burn_per_client']:,.0f} |"
+                f"| {row['clients']} | {row['aggregator_per_round']:,.0f} "
+                f"| {row['client_per_round']:,.0f} | {row['keeper_burn_per_client']:,.0f} |"
             )
     lines += [
         "",

@@ -13,11 +13,13 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import requests
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
+from eth_account.types import TransactionDictType
+from eth_typing import ChecksumAddress
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
@@ -31,6 +33,7 @@ from web3.exceptions import (
     TransactionNotFound,
     Web3RPCError,
 )
+from web3.types import BlockIdentifier, Nonce, TxParams, Wei
 
 from fl_node.chain.deployments import Deployment
 from fl_node.errors import ChainError
@@ -98,7 +101,7 @@ class GasMeter:
 class ErrorDecoder:
     """Decodes revert data into ``(ErrorName, args)`` using every ABI of a deployment."""
 
-    _BUILTIN: dict[bytes, tuple[str, list[str]]] = {
+    _BUILTIN: ClassVar[dict[bytes, tuple[str, list[str]]]] = {
         bytes.fromhex("08c379a0"): ("Error", ["string"]),
         bytes.fromhex("4e487b71"): ("Panic", ["uint256"]),
     }
@@ -229,7 +232,7 @@ class ChainClient:
         return f"{self._names.get(str(fn.address), 'contract')}.{fn.fn_name}"
 
     # -- reads -------------------------------------------------------------------------------
-    def call(self, fn: ContractFunction, block: int | str = "latest") -> Any:
+    def call(self, fn: ContractFunction, block: BlockIdentifier = "latest") -> Any:
         action = self.action_name(fn)
         try:
             return self.retry.run(action, lambda: fn.call(block_identifier=block))
@@ -239,11 +242,12 @@ class ChainClient:
     def block_number(self) -> int:
         return int(self.retry.run("block number", lambda: self.w3.eth.block_number))
 
-    def timestamp(self, block: int | str = "latest") -> int:
+    def timestamp(self, block: BlockIdentifier = "latest") -> int:
         return int(self.retry.run("block", lambda: self.w3.eth.get_block(block))["timestamp"])
 
     def balance_eth(self, address: str) -> int:
-        return int(self.retry.run("balance", lambda: self.w3.eth.get_balance(address)))
+        checksummed = cast(ChecksumAddress, address)  # web3 itself rejects a bad address
+        return int(self.retry.run("balance", lambda: self.w3.eth.get_balance(checksummed)))
 
     # -- writes ------------------------------------------------------------------------------
     def send(
@@ -276,7 +280,7 @@ class ChainClient:
     ) -> TxResult:
         action = label or self.action_name(fn)  # type: ignore[arg-type]
         sender = signer.address
-        params: dict[str, Any] = {"from": sender, "value": value, "chainId": self.chain_id}
+        params: TxParams = {"from": sender, "value": Wei(value), "chainId": self.chain_id}
         if gas is None:
             try:
                 estimate = self.retry.run(action, lambda: fn.estimate_gas(params))
@@ -286,31 +290,34 @@ class ChainClient:
         params["gas"] = gas
         params.update(self._fees())
         for _ in range(3):
-            params["nonce"] = self._next_nonce(sender)
+            nonce = self._next_nonce(sender)
+            params["nonce"] = Nonce(nonce)
             tx = self.retry.run(action, lambda: fn.build_transaction(params))
-            signed = signer.sign_transaction(tx)
+            # web3's TxParams and eth-account's transaction dict describe the same mapping.
+            signed = signer.sign_transaction(cast(TransactionDictType, tx))
             try:
                 tx_hash = self._broadcast(action, signed.raw_transaction, signed.hash)
             except _NonceTooLow:
                 self._nonces.pop(sender, None)
                 continue
-            self._nonces[sender] = params["nonce"] + 1
+            self._nonces[sender] = nonce + 1
             return self._await(action, tx_hash, tx)
         raise ChainError(f"{action}: could not find a usable nonce for {sender}")
 
-    def _fees(self) -> dict[str, int]:
+    def _fees(self) -> TxParams:
         block = self.retry.run("block", lambda: self.w3.eth.get_block("latest"))
         base = block.get("baseFeePerGas")
         if base is None:
-            return {"gasPrice": int(self.retry.run("gas price", lambda: self.w3.eth.gas_price))}
+            gas_price = int(self.retry.run("gas price", lambda: self.w3.eth.gas_price))
+            return {"gasPrice": Wei(gas_price)}
         try:
             tip = int(self.retry.run("priority fee", lambda: self.w3.eth.max_priority_fee))
         except (Web3RPCError, ValueError):
             tip = 10**9
         tip = min(tip, 2 * 10**9) if base == 0 else tip
-        return {"maxFeePerGas": int(base) * 2 + tip, "maxPriorityFeePerGas": tip}
+        return {"maxFeePerGas": Wei(int(base) * 2 + tip), "maxPriorityFeePerGas": Wei(tip)}
 
-    def _next_nonce(self, sender: str) -> int:
+    def _next_nonce(self, sender: ChecksumAddress) -> int:
         if sender not in self._nonces:
             self._nonces[sender] = int(
                 self.retry.run(
@@ -343,7 +350,7 @@ class ChainClient:
 
         return self.retry.run(action, attempt)
 
-    def _await(self, action: str, tx_hash: HexBytes, tx: dict[str, Any]) -> TxResult:
+    def _await(self, action: str, tx_hash: HexBytes, tx: TxParams) -> TxResult:
         try:
             receipt = self.retry.run(
                 action,
@@ -368,15 +375,18 @@ class ChainClient:
             receipt=receipt,
         )
 
-    def _replay_revert(self, action: str, tx: dict[str, Any], block: int) -> ChainError:
-        call = {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
+    def _replay_revert(self, action: str, tx: TxParams, block: int) -> ChainError:
+        fields: dict[str, Any] = dict(tx)
+        call = cast(
+            TxParams, {k: fields[k] for k in ("from", "to", "data", "value", "gas") if k in fields}
+        )
         try:
-            self.w3.eth.call(call, block_identifier=block - 1)  # type: ignore[arg-type]
+            self.w3.eth.call(call, block_identifier=block - 1)
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             return self._reverted(action, exc)
         except Exception:  # the replay itself failed: report what we know
             pass
-        return TxReverted(action, "reverted in block %d" % block)
+        return TxReverted(action, f"reverted in block {block}")
 
     def _reverted(self, action: str, exc: Exception) -> TxReverted:
         data = _revert_data(exc)

@@ -93,7 +93,7 @@ class EventLog:
             abi = topics.get(bytes(log["topics"][0]))
             if abi is None or (wanted is not None and abi["name"] not in wanted):
                 continue
-            data = get_event_data(codec, abi, log)  # type: ignore[arg-type]
+            data = get_event_data(codec, abi, log)
             yield Event(
                 contract=contract,
                 name=str(data["event"]),

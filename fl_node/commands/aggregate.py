@@ -15,7 +15,7 @@ from fl_node.commands.taskopts import (
 from fl_node.federation.aggregator import AggregatorDaemon
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "aggregate",
         help="run the aggregator: open rounds, aggregate, score, post, finalize",

@@ -1,4 +1,4 @@
-"""``fl-node audit``: recompute posted rounds from the chain and the store; ``fl-node challenge``."""
+"""``fl-node audit`` and ``fl-node challenge``: recompute posted rounds from the chain and store."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from fl_node.federation.protocol import FederationApi
 from fl_node.toolchain.localchain import LocalChain
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "audit",
         help="recompute posted rounds from the chain and the store; non-zero exit on mismatch",

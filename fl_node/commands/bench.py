@@ -1,16 +1,17 @@
-"""``fl-node bench``: benchmarks that print their figures and write them to results/ and the README."""
+"""``fl-node bench``: benchmarks that print their figures, saved to results/ and the README."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from fl_node.bench.readme import update_readme
 from fl_node.commands.common import positive_int
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bench", help="run a benchmark (fl, scoring) and record its figures")
     bsub = p.add_subparsers(dest="bench", metavar="<fl|scoring>")
     fl = bsub.add_parser(
@@ -58,7 +59,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     _outputs(gas)
     gas.set_defaults(handler=run_gas)
-    p.set_defaults(handler=lambda _a: p.print_help() or 2)
+
+    def show_help(_args: argparse.Namespace) -> int:
+        p.print_help()
+        return 2
+
+    p.set_defaults(handler=show_help)
 
 
 def _outputs(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +79,7 @@ def _outputs(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _record(args: argparse.Namespace, key: str, result: dict, markdown: str) -> None:  # type: ignore[type-arg]
+def _record(args: argparse.Namespace, key: str, result: dict[str, Any], markdown: str) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{key}.json").write_text(json.dumps(result, indent=2))
     (args.out / f"{key}.md").write_text(markdown + "\n")

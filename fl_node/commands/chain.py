@@ -10,7 +10,7 @@ from fl_node.commands.common import positive_int
 from fl_node.toolchain.localchain import LocalChain
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "chain",
         help="run a local Anvil chain in the foreground (Ctrl-C stops it)",

@@ -1,4 +1,4 @@
-"""``fl-node demo``: the main job, a whole federation on an embedded Anvil, ending in a report."""
+"""``fl-node demo``: the main job, a whole federation with investors on an embedded Anvil."""
 
 from __future__ import annotations
 
@@ -12,18 +12,20 @@ from tqdm import tqdm
 from fl_node.commands.common import positive_int
 from fl_node.configs import load_config
 from fl_node.federation.protocol import Phase
-from fl_node.simulation.localfed import LocalFederation, Progress
-from fl_node.simulation.report import summary_table, write_report
+from fl_node.simulation.localfed import Progress
+from fl_node.simulation.report import summary_table
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo",
-        help="the main job: a whole federation on an embedded Anvil, ending in a report",
+        help="the main job: a whole federation with investors on an embedded Anvil, and a report",
         description="Run a whole federation on one machine: an embedded Anvil chain owned by "
-        "this process, the contract suite deployed on it, a sponsor, an aggregator and every "
-        "client as separate processes, and a run folder with report.json and report.html. "
-        "The chain state and the artifact store stay in the run folder for audits.",
+        "this process, the contract suite deployed on it, a sponsor, an aggregator and 8 clients "
+        "of different quality as separate processes, and investors trading the client tokens "
+        "after every round. Ends with a summary and a run folder with report.json and "
+        "report.html; the chain state and the artifact store stay there for "
+        "`fl-node audit --run <folder> --all`.",
     )
     p.add_argument(
         "--config",
@@ -32,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--rounds", type=positive_int, help="override the config's number of rounds")
     p.add_argument("--seed", type=int, help="override the config's seed")
+    p.add_argument("--no-investors", action="store_true", help="run without investors")
     p.add_argument(
         "--out",
         type=Path,
@@ -43,31 +46,35 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from fl_node.simulation.experiment import SimulationSettings, run_simulation
+
     started = time.monotonic()
-    config = load_config(args.config)
-    if args.rounds is not None:
-        config = config.replace(
-            federation=dataclasses.replace(config.federation, rounds=args.rounds)
-        )
-    if args.seed is not None:
-        config = config.replace(seed=args.seed)
+    settings = SimulationSettings(rounds=args.rounds, seed=args.seed, timeout=args.timeout)
+    if args.no_investors:
+        settings = dataclasses.replace(settings, investors=())
+    config = settings.apply(load_config(args.config))
     run_dir = args.out / time.strftime(f"{config.name}-%Y%m%d-%H%M%S")
     print(f"run folder {run_dir}")
-    with LocalFederation(config, run_dir) as fed:
-        fed.setup(say=lambda m: print("  " + m))
-        fed.start_processes()
-        print(f"aggregator and {fed.n_clients} clients started (logs in {run_dir / 'logs'})")
-        total = config.federation.rounds
-        with tqdm(total=total, unit="round", desc="federation", dynamic_ncols=True) as bar:
+    with tqdm(total=config.federation.rounds, unit="round", desc="federation") as bar:
 
-            def tick(p: Progress) -> None:
+        def tick(p: Progress) -> None:
+            if bar.n != p.finalized or p.round != getattr(tick, "last", None):
                 bar.n = p.finalized
                 bar.set_postfix_str(f"round {p.round}: {Phase(p.phase).name.lower()}")
                 bar.refresh()
+            tick.last = p.round  # type: ignore[attr-defined]
 
-            fed.wait(timeout=args.timeout, on_tick=tick)
-        elapsed = time.monotonic() - started
-        report = write_report(fed.client, fed.run_dir, fed.config, {"wall_seconds": elapsed})
+        report = run_simulation(
+            config, run_dir, settings, say=lambda m: tqdm.write("  " + m), on_tick=tick
+        )
     print(summary_table(report))
+    market = report["market"]
+    rho = market.get("spearman_price_quality")
+    if rho is not None:
+        print(f"token prices vs true client quality: Spearman {rho:.2f}")
+    for name, inv in market.get("investors", {}).items():
+        print(f"investor {name:<12} return {inv['return']:+.1%} (marked to market)")
+    print(f"base tokens conserved: {'yes' if report['conservation']['ok'] else 'NO'}")
+    elapsed = time.monotonic() - started
     print(f"report: {run_dir / 'report.html'} (and report.json); done in {elapsed:.0f} s")
-    return 0
+    return 0 if report["conservation"]["ok"] else 1

@@ -11,7 +11,7 @@ from fl_node.commands.common import add_chain_options, add_key_options, connect,
 from fl_node.toolchain.build import compile_contracts
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "deploy",
         help="deploy the contract suite and write deployments/<chainId>.json",
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_mint(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register_mint(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "mint",
         help="mint dev base tokens to an address (local chains; needs the minter role)",

@@ -15,7 +15,7 @@ from fl_node.commands.taskopts import (
 from fl_node.federation.node import NodeDaemon
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "node",
         help="run a client: register, stake, train each round, commit, claim",

@@ -17,7 +17,7 @@ from fl_node.federation.protocol import Phase, TaskStatus, hex32
 from fl_node.federation.sponsor import create_task
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("task", help="create a training task, or show one")
     tsub = p.add_subparsers(dest="task_command", metavar="<create|show>")
     create = tsub.add_parser(
@@ -38,7 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_chain_options(show)
     show.add_argument("--task", type=int, required=True, help="on-chain task id")
     show.set_defaults(handler=run_show)
-    p.set_defaults(handler=lambda _args: p.print_help() or 2)
+
+    def show_help(_args: argparse.Namespace) -> int:
+        p.print_help()
+        return 2
+
+    p.set_defaults(handler=show_help)
 
 
 def run_create(args: argparse.Namespace) -> int:

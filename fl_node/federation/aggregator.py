@@ -25,10 +25,9 @@ from fl_node.errors import ChainError, ConfigError
 from fl_node.federation.context import TaskContext
 from fl_node.federation.engine import RoundOutput, compute_round
 from fl_node.federation.inputs import round_inputs
-from fl_node.federation.stats import RoundStats
 from fl_node.federation.protocol import FederationApi, Phase, TaskStatus, hex32
+from fl_node.federation.stats import RoundStats
 from fl_node.federation.storage import fetch_results, publish_results
-
 
 #: Reverts that only mean "a deadline has not passed on the chain's clock yet": try again later.
 NOT_YET = ("PhaseNotOver", "CommitWindowOpen")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from fl_node.training.local import Evaluator, TrainConfig
 from fl_node.training.models import ModelSpec, build_model
 from fl_node.training.params import ParamSpec, model_weights
 from fl_node.training.partition import partition
+
+if TYPE_CHECKING:
+    from fl_node.training.quality import ClientProfile
 
 
 def derive_seed(*parts: object) -> int:
@@ -116,7 +120,7 @@ class TaskContext:
             ds.x_train[idx], ds.y_train[idx], self.profile(index), ds.n_classes, rng
         )
 
-    def profile(self, index: int):  # type: ignore[no-untyped-def]
+    def profile(self, index: int) -> ClientProfile:
         from fl_node.training.quality import ClientProfile
 
         c = self.config.client(index)

@@ -115,10 +115,8 @@ def compute_round(inputs: RoundInputs, ctx: TaskContext) -> RoundOutput:
     strategy = make_strategy(
         cfg.aggregation.strategy, weighting=cfg.aggregation.weighting, **cfg.aggregation.params
     )
-    if valid:
-        new_g = strategy.aggregate(g, deltas, info)
-    else:
-        new_g = g.copy()  # nothing usable: the model stays where it was
+    # Nothing usable: the model stays where it was.
+    new_g = strategy.aggregate(g, deltas, info) if valid else g.copy()
     new_weights = unflatten(new_g, ctx.param_spec)
     model_blob = encode_weights(new_weights, {"kind": "global", "round": inputs.round})
     t_aggregate = time.perf_counter()

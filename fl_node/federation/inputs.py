@@ -6,6 +6,8 @@ The aggregator builds them to compute a round; an auditor rebuilds the very same
 
 from __future__ import annotations
 
+from web3.types import BlockIdentifier
+
 from fl_node.artifacts.store import ArtifactStore
 from fl_node.federation.engine import RoundInputs, submissions_from
 from fl_node.federation.protocol import FederationApi, Phase, hex32
@@ -29,7 +31,7 @@ def round_inputs(
     store: ArtifactStore,
     number: int,
     opened_block: int,
-    budget_block: int | str = "latest",
+    budget_block: BlockIdentifier = "latest",
 ) -> RoundInputs:
     """Inputs of round ``number``; ``budget_block`` is where the escrow's budget is read."""
     info = api.round(number)

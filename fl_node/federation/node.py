@@ -12,6 +12,7 @@ content-addressed, and every chain action is preceded by a read of the state it 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -249,8 +250,14 @@ class NodeDaemon:
                         raise
             elif not commitment.settled:
                 self._ignore_race(
-                    lambda: self.api.settle_stake(
-                        self.signer, number, self.address, row.score, row.reward, proof
+                    functools.partial(
+                        self.api.settle_stake,
+                        self.signer,
+                        number,
+                        self.address,
+                        row.score,
+                        row.reward,
+                        proof,
                     ),
                     "AlreadySettled",
                 )

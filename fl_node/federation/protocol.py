@@ -6,8 +6,8 @@ The node and the aggregator are loops over this state machine; they read it here
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any

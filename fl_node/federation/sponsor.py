@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
@@ -14,7 +15,7 @@ from fl_node.federation.context import TaskContext
 from fl_node.federation.protocol import hex32
 
 
-def task_params(ctx: TaskContext, aggregator: str, initial_hash: bytes) -> tuple:  # type: ignore[type-arg]
+def task_params(ctx: TaskContext, aggregator: str, initial_hash: bytes) -> tuple[Any, ...]:
     """The ``TaskParams`` struct of ``Federation.createTask`` for this config."""
     cfg, fed = ctx.config, ctx.config.federation
     metadata = json.dumps(

@@ -1,1 +1,1 @@
-"""Run reports: ``report.json`` collected from the chain and the store, ``report.html`` with plots."""
+"""Run reports: ``report.json`` read from the chain and the store, ``report.html`` with plots."""

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
+
+from web3.types import TxData
 
 from fl_node.artifacts.store import ArtifactStore
 from fl_node.chain.client import ChainClient
@@ -37,12 +40,13 @@ def gas_by_round(
 ) -> tuple[list[dict[str, int]], dict[str, int]]:
     """Gas of every transaction since ``from_block``, per round (by the block each round opened
     in; round i covers [open_i, open_{i+1})) and per sender role; and the set-up gas before."""
-    per_round: list[dict[str, int]] = [defaultdict(int) for _ in round_blocks]  # type: ignore[misc]
+    per_round: list[defaultdict[str, int]] = [defaultdict(int) for _ in round_blocks]
     setup: dict[str, int] = defaultdict(int)
     latest = client.block_number()
     for number in range(from_block, latest + 1):
         block = client.w3.eth.get_block(number, full_transactions=True)
-        for tx in block["transactions"]:
+        # full_transactions=True: the block holds whole transactions, not their hashes.
+        for tx in cast(Sequence[TxData], block["transactions"]):
             receipt = client.w3.eth.get_transaction_receipt(tx["hash"])
             role = roles.get(str(tx["from"]).lower(), "other")
             slot = bisect_right(round_blocks, number) - 1

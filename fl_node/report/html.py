@@ -10,7 +10,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def _png(fig: Any) -> str:
@@ -155,6 +155,10 @@ def render_html(report: dict[str, Any]) -> str:
         for t, png in figures
     )
     meta = report.get("run", {})
+    seed = html.escape(str(meta.get("seed", "")))
+    config_name = html.escape(str(meta.get("config_name", "")))
+    model = html.escape(report["latest_model_hash"])
+    gas = f"{report['gas']['total']:,}"
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>fl-node run: task {report["task_id"]}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
@@ -162,8 +166,8 @@ figure{{display:inline-block;margin:0.5em}} table{{border-collapse:collapse;marg
 td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}} code{{font-size:90%}}</style>
 </head><body>
 <h1>Federation run: task {report["task_id"]} ({html.escape(report["status"])})</h1>
-<p>Seed <code>{html.escape(str(meta.get("seed", "")))}</code>, config <code>{html.escape(str(meta.get("config_name", "")))}</code>,
-final model <code>{html.escape(report["latest_model_hash"])}</code>, total gas {report["gas"]["total"]:,}.</p>
+<p>Seed <code>{seed}</code>, config <code>{config_name}</code>,
+final model <code>{model}</code>, total gas {gas}.</p>
 {imgs}
 <h2>Clients</h2>{summary}
 <h2>Rounds</h2>{rounds}

@@ -34,6 +34,7 @@ from fl_node.federation.context import TaskContext
 from fl_node.federation.engine import compute_round
 from fl_node.federation.inputs import round_inputs
 from fl_node.federation.protocol import FederationApi, Phase, TaskStatus, hex32
+from fl_node.federation.stats import chain_share, load_all
 from fl_node.market.accounting import check_conservation
 from fl_node.report.collect import Participant, collect_report
 from fl_node.settlement.rewards import gini
@@ -396,6 +397,9 @@ def assemble_report(
         "investor_budget": settings.investor_budget,
         **market_part,
     }
+    shares = chain_share(load_all(fed.run_dir / "work"))
+    for entry in report["rounds"]:
+        entry["timing"] = shares.get(entry["round"], {})
     report["contribution_methods"] = method_shares(recomputed, names, quality)
     report["recomputation"] = recomputed
     report["conservation"] = conservation.to_json()

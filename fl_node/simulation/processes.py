@@ -38,7 +38,7 @@ class Child:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
-                preexec_fn=_set_parent_death_signal,  # noqa: PLW1509
+                preexec_fn=_set_parent_death_signal,
             )
         self.starts += 1
 

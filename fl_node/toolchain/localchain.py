@@ -207,14 +207,15 @@ class LocalChain:
 
     def _spawn(self, port: int) -> None:
         cmd = self.command(port)
-        self._log = tempfile.TemporaryFile()
+        # Kept open for the chain's whole life and closed by stop(), so no context manager.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115
         try:
             self.process = subprocess.Popen(
                 cmd,
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_set_parent_death_signal,  # noqa: PLW1509 - no threads at start-up
+                preexec_fn=_set_parent_death_signal,  # safe: no threads at start-up
                 start_new_session=True,
             )
         except OSError as exc:

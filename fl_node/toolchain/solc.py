@@ -67,7 +67,7 @@ def find_native_solc(version: str = SOLC_VERSION) -> Path | None:
 
 
 def ensure_solc(version: str = SOLC_VERSION) -> Path:
-    """Link ``solc-v<version>`` in :func:`solcx_dir` and export SOLCX_BINARY_PATH; returns the target.
+    """Link ``solc-v<version>`` in :func:`solcx_dir`, export SOLCX_BINARY_PATH; returns the target.
 
     A native compiler of the pinned version wins; otherwise the solc-js shim (which needs node
     and the npm package ``solc``, installed by ``make setup``).
@@ -79,16 +79,15 @@ def ensure_solc(version: str = SOLC_VERSION) -> Path:
             raise ToolchainError(f"the solc shim is missing at {shim}")
         if shutil.which("node") is None:
             raise ToolchainError(
-                "no native solc %s found and Node.js is missing for the solc-js shim: install "
-                "node (>= 18) and run `make setup`" % version
+                f"no native solc {version} found and Node.js is missing for the solc-js shim: "
+                "install node (>= 18) and run `make setup`"
             )
         target = shim
     folder = solcx_dir()
     folder.mkdir(parents=True, exist_ok=True)
     link = folder / f"solc-v{version}"
-    if link.is_symlink() or link.exists():
-        if link.resolve() != target.resolve():
-            link.unlink()
+    if (link.is_symlink() or link.exists()) and link.resolve() != target.resolve():
+        link.unlink()
     if not link.exists():
         link.symlink_to(target)
     reported = solc_version_of(link)

@@ -61,7 +61,7 @@ def test_unreachable_rpc_is_a_clear_error():
 
 def test_wrong_chain_id_is_refused(chain, deployment):
     other = Deployment(chain_id=11155111, contracts=deployment.contracts)
-    with pytest.raises(ChainError, match="wrong chain: .* chain id 31337 .* chain id 11155111"):
+    with pytest.raises(ChainError, match=r"wrong chain: .* chain id 31337 .* chain id 11155111"):
         ChainClient(chain.rpc_url, other)
 
 

@@ -51,7 +51,11 @@ def test_stake_payout_agrees_to_the_wei(federation) -> None:  # type: ignore[no-
     for stake, score, total, threshold, cap in cases:
         expected = stake_payout(stake, score, total, threshold, cap)
         assert federation.stakePayout(stake, score, total, threshold, cap) == expected, (
-            stake, score, total, threshold, cap
+            stake,
+            score,
+            total,
+            threshold,
+            cap,
         )
         signs.add((expected > 0) - (expected < 0))
     assert signs == {-1, 0, 1}  # the sample covered pays, burns and zeros
@@ -67,14 +71,17 @@ def test_result_leaves_agree(federation) -> None:  # type: ignore[no-untyped-def
             score=rng.randrange(-(2**200), 2**200),
             reward=rng.randrange(0, 2**200),
         )
-        expected = federation.resultLeaf(leaf.task_id, leaf.round, leaf.client, leaf.score, leaf.reward)
+        expected = federation.resultLeaf(
+            leaf.task_id, leaf.round, leaf.client, leaf.score, leaf.reward
+        )
         assert bytes(expected) == leaf.hash()
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 8, 13, 17])
 def test_every_proof_verifies_on_chain(probe, size: int) -> None:  # type: ignore[no-untyped-def]
     leaves = [
-        ResultLeaf(1, 2, accounts[i % 10].address, (i - 3) * 10**16, i * 10**18) for i in range(size)
+        ResultLeaf(1, 2, accounts[i % 10].address, (i - 3) * 10**16, i * 10**18)
+        for i in range(size)
     ]
     tree = MerkleTree.build(leaves)
     for leaf in leaves:

@@ -31,9 +31,7 @@ from fl_node.simulation.localfed import FIRST_CLIENT, LocalFederation
 @pytest.fixture(scope="module")
 def dishonest_round(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     config = load_config("tiny")
-    config = config.replace(
-        federation=dataclasses.replace(config.federation, challenge_window=600)
-    )
+    config = config.replace(federation=dataclasses.replace(config.federation, challenge_window=600))
     fed = LocalFederation(config, tmp_path_factory.mktemp("audit"))
     try:
         fed.setup(say=lambda _m: None)

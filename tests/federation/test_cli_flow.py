@@ -49,20 +49,33 @@ def test_mint_create_and_show(chain, deployed: Path, tmp_path: Path, capsys) -> 
 def test_bad_inputs(chain, deployed: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     common = _common(chain, deployed)
     cases = [
-        (["mint", *common, "--dev-account", "0", "--to", "0x12", "--amount", "5"], "not an address"),
-        (["mint", *common, "--dev-account", "0", "--to", "0x" + "11" * 20, "--amount", "-5"], "positive"),
+        (
+            ["mint", *common, "--dev-account", "0", "--to", "0x12", "--amount", "5"],
+            "not an address",
+        ),
+        (
+            ["mint", *common, "--dev-account", "0", "--to", "0x" + "11" * 20, "--amount", "-5"],
+            "positive",
+        ),
         (["task", "show", *common, "--task", "99"], "there is no task 99"),
-        (["task", "create", *common, "--dev-account", "1", "--aggregator", "bob"], "not an address"),
-        (["mint", *common, "--dev-account", "4", "--to", "0x" + "11" * 20, "--amount", "5"],
-         "AccessControlUnauthorizedAccount"),
-    ]  # fmt: skip
+        (
+            ["task", "create", *common, "--dev-account", "1", "--aggregator", "bob"],
+            "not an address",
+        ),
+        (
+            ["mint", *common, "--dev-account", "4", "--to", "0x" + "11" * 20, "--amount", "5"],
+            "AccessControlUnauthorizedAccount",
+        ),
+    ]
     for argv, message in cases:
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert message in err, (argv, err)
 
 
-def test_sponsor_without_funds_gets_a_clear_error(chain, deployed: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_sponsor_without_funds_gets_a_clear_error(
+    chain, deployed: Path, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
     argv = ["task", "create", *_common(chain, deployed), "--dev-account", "3", "--config", "tiny",
             "--store", f"file://{tmp_path}", "--aggregator", "0x" + "22" * 20]  # fmt: skip
     from fl_node.chain.client import ChainClient

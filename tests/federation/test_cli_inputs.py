@@ -31,7 +31,7 @@ def test_unknown_config_lists_the_bundled_ones(capsys: pytest.CaptureFixture[str
 def test_config_file_errors_name_the_setting(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("federation: {rounds: 0}\n")
-    with pytest.raises(ConfigError, match="federation.rounds"):
+    with pytest.raises(ConfigError, match=r"federation\.rounds"):
         load_config(bad)
     bad.write_text("federation: {roundz: 3}\n")
     with pytest.raises(ConfigError, match="roundz"):

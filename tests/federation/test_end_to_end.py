@@ -102,7 +102,7 @@ def test_report_scores_the_clients_by_quality(clean_run) -> None:  # type: ignor
 
 
 def test_kill_and_restart_gives_the_same_final_model(clean_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    clean_fed, clean_report = clean_run
+    _clean_fed, clean_report = clean_run
     fed, report = _run(tmp_path / "crash", crash=True)
     try:
         assert report["status"] == "completed"

@@ -68,7 +68,7 @@ def test_a_taken_port_is_a_clear_error():
 
 def test_a_missing_anvil_binary_is_a_clear_error(monkeypatch, tmp_path: Path):
     monkeypatch.setenv("FL_ANVIL_BIN", str(tmp_path / "nope"))
-    with pytest.raises(ToolchainError, match="FL_ANVIL_BIN=.* is not an executable"):
+    with pytest.raises(ToolchainError, match=r"FL_ANVIL_BIN=.* is not an executable"):
         LocalChain().start()
 
 

@@ -1,4 +1,4 @@
-"""The set-up script: quick and silent when everything is installed, clear when a tool is missing."""
+"""The set-up script: quick and silent when all is installed, clear when a tool is missing."""
 
 from __future__ import annotations
 

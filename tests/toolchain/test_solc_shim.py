@@ -149,7 +149,8 @@ def test_unsupported_usage_fails_with_a_message():
 
 def _fake_solc(path: Path, version_line: str) -> Path:
     path.write_text(
-        f"#!/bin/sh\necho 'solc, the solidity compiler commandline interface'\necho '{version_line}'\n"
+        "#!/bin/sh\necho 'solc, the solidity compiler commandline interface'\n"
+        f"echo '{version_line}'\n"
     )
     path.chmod(0o755)
     return path
