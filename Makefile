@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 ARGS ?=
 
 .PHONY: help setup demo test test-slow lint compile deploy console bench bench-gas bench-fl \
-        bench-scoring lock clean
+        bench-scoring bench-market lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -54,6 +54,9 @@ bench-fl: setup ## accuracy of FedAvg and robust aggregators vs centralized, cha
 
 bench-scoring: setup ## contribution methods vs exact Shapley: rank correlation and cost
 	@$(ROOT)/.venv/bin/fl-node bench scoring $(ARGS)
+
+bench-market: setup ## client tokens as investment vehicles: 20-round market experiment (~11 min)
+	@$(ROOT)/.venv/bin/fl-node simulate --measure --modes buyback,dividend,direct $(ARGS)
 
 lock: ## re-resolve requirements.in into requirements.lock (Brownie's pins as constraints)
 	@bash tools/lock.sh

@@ -283,7 +283,9 @@ class ChainClient:
         params: TxParams = {"from": sender, "value": Wei(value), "chainId": self.chain_id}
         if gas is None:
             try:
-                estimate = self.retry.run(action, lambda: fn.estimate_gas(params))
+                estimate = self.retry.run(
+                    action, lambda: fn.estimate_gas(params, block_identifier="pending")
+                )
             except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
                 raise self._reverted(action, exc) from None
             gas = int(estimate * 1.25) + 20_000

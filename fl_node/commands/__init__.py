@@ -1,5 +1,16 @@
 """Subcommands of ``fl-node``; each module has ``register(subparsers)``."""
 
-from fl_node.commands import aggregate, audit, bench, chain, demo, deploy, node, simulate, task
+from fl_node.commands import (
+    aggregate,
+    audit,
+    bench,
+    chain,
+    demo,
+    deploy,
+    node,
+    simulate,
+    stake,
+    task,
+)
 
-COMMANDS = (demo, simulate, chain, deploy, task, node, aggregate, audit, bench)
+COMMANDS = (demo, simulate, chain, deploy, task, node, stake, aggregate, audit, bench)

@@ -16,7 +16,7 @@ from fl_node.commands.taskopts import task_api, task_config, task_context
 from fl_node.config import TaskConfig
 from fl_node.errors import ConfigError
 from fl_node.federation.audit import Check, audit_round
-from fl_node.federation.protocol import FederationApi
+from fl_node.federation.protocol import FederationApi, Phase
 from fl_node.toolchain.localchain import LocalChain
 
 
@@ -52,6 +52,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument("--round", type=int, required=True, help="the round to challenge")
     c.add_argument("--reason", default="audit mismatch", help="reason (its hash goes on-chain)")
     c.set_defaults(handler=run_challenge)
+
+    r = sub.add_parser(
+        "resolve",
+        help="decide a challenged round (arbiter only): uphold the post or overturn it",
+        description="The arbiter's decision on a challenged round: --uphold finalizes it as "
+        "posted; --overturn voids the post (its reservation returns to the budget) and the "
+        "aggregator posts the round again.",
+    )
+    add_chain_options(r)
+    add_key_options(r)
+    r.add_argument("--task", type=int, required=True, help="on-chain task id")
+    r.add_argument("--round", type=int, required=True, help="the challenged round")
+    verdict = r.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--uphold", action="store_true", help="the post stands")
+    verdict.add_argument("--overturn", action="store_true", help="the post is voided")
+    r.set_defaults(handler=run_resolve)
 
 
 @contextlib.contextmanager
@@ -123,4 +139,16 @@ def run_challenge(args: argparse.Namespace) -> int:
     api: FederationApi = task_api(client, args.task)
     result = api.challenge(me, args.round, keccak(text=args.reason))
     print(f"round {args.round} of task {args.task} challenged (tx {result.tx_hash})")
+    return 0
+
+
+def run_resolve(args: argparse.Namespace) -> int:
+    client = connect(args)
+    me = signer(args, client.chain_id)
+    api = task_api(client, args.task)
+    fn = api.federation.functions.resolveChallenge(args.task, args.round, bool(args.uphold))
+    api.send(fn, me)
+    phase = Phase(api.round(args.round).phase).name.lower()
+    verdict = "upheld" if args.uphold else "overturned"
+    print(f"round {args.round} of task {args.task} {verdict}: now {phase}")
     return 0

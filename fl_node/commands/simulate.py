@@ -205,5 +205,8 @@ def _measure(args: argparse.Namespace, methods: tuple[str, ...]) -> int:
     (args.results / "market.json").write_text(json.dumps(result, indent=2))
     (args.results / "market.md").write_text(markdown + "\n")
     print(markdown)
-    print(f"written to {args.results / 'market.json'} and {args.results / 'market.md'}")
+    from fl_node.bench.readme import update_readme
+
+    where = " and the README" if update_readme(Path("README.md"), "market", markdown) else ""
+    print(f"written to {args.results / 'market.json'} and {args.results / 'market.md'}{where}")
     return 0

@@ -19,7 +19,7 @@ from fl_node.federation.sponsor import create_task
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("task", help="create a training task, or show one")
-    tsub = p.add_subparsers(dest="task_command", metavar="<create|show>")
+    tsub = p.add_subparsers(dest="task_command", metavar="<create|show|cancel|close>")
     create = tsub.add_parser(
         "create",
         help="upload the initial model, create the task on-chain, escrow its budget",
@@ -38,6 +38,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_chain_options(show)
     show.add_argument("--task", type=int, required=True, help="on-chain task id")
     show.set_defaults(handler=run_show)
+    for name, text in (
+        ("cancel", "cancel an active task and refund its unreleased budget (sponsor only)"),
+        ("close", "close a completed task and refund what no round used (sponsor only)"),
+    ):
+        end = tsub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        add_chain_options(end)
+        add_key_options(end)
+        end.add_argument("--task", type=int, required=True, help="on-chain task id")
+        end.set_defaults(handler=run_end, action=name)
 
     def show_help(_args: argparse.Namespace) -> int:
         p.print_help()
@@ -77,4 +86,25 @@ def run_show(args: argparse.Namespace) -> int:
             f"  round {number}: {Phase(info.phase).name.lower():<10} commits {info.commits:<3} "
             f"at risk {info.total_at_risk / 1e18:>10.2f}  model {hex32(info.model_hash)[:18]}"
         )
+    return 0
+
+
+def run_end(args: argparse.Namespace) -> int:
+    client = connect(args)
+    sponsor = signer(args, client.chain_id)
+    api = task_api(client, args.task)
+    assert client.deployment is not None
+    base = client.contract(client.deployment.base_token)
+    before = int(client.call(base.functions.balanceOf(sponsor.address)))
+    fn = (
+        api.federation.functions.cancelTask(args.task)
+        if args.action == "cancel"
+        else api.federation.functions.closeTask(args.task)
+    )
+    api.send(fn, sponsor)
+    refunded = int(client.call(base.functions.balanceOf(sponsor.address))) - before
+    status = TaskStatus(api.state().status).name.lower()
+    print(
+        f"task {args.task} {status}; {refunded / 1e18:g} base tokens refunded to {sponsor.address}"
+    )
     return 0

@@ -87,3 +87,63 @@ def test_sponsor_without_funds_gets_a_clear_error(
     assert main(argv) == 2
     assert "are needed to fund the task's budget" in capsys.readouterr().err
     assert client.call(tasks) == before  # nothing was created
+
+
+def test_stake_deposit_countdown_and_withdraw(chain, deployed: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from eth_account import Account
+
+    from fl_node.toolchain.localchain import rpc_call
+
+    common = _common(chain, deployed)
+    me = Account.from_key(dev_private_keys(3)[2]).address
+    assert main(["mint", *common, "--dev-account", "0", "--to", me, "--amount", "300"]) == 0
+    stake = ["stake", "deposit", *common, "--dev-account", "2", "--amount", "250"]
+    assert main(stake) == 0
+    assert "stake 250, locked 0, free 250" in capsys.readouterr().out
+    assert main(["stake", "request", *common, "--dev-account", "2", "--amount", "100"]) == 0
+    assert "withdrawal of 100 pending" in capsys.readouterr().out
+    # the countdown (60 s in the default deployment) is still running
+    assert main(["stake", "withdraw", *common, "--dev-account", "2"]) == 2
+    assert "CountdownRunning" in capsys.readouterr().err
+    rpc_call(chain.rpc_url, "evm_increaseTime", [61])
+    assert main(["stake", "withdraw", *common, "--dev-account", "2"]) == 0
+    assert "stake 150, locked 0, free 150" in capsys.readouterr().out
+    # more than the wallet holds, and nonsense amounts
+    assert main(["stake", "deposit", *common, "--dev-account", "2", "--amount", "1000"]) == 2
+    assert "cannot deposit 1000" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["stake", "deposit", *common, "--dev-account", "2", "--amount", "zero"])
+    assert "is not a number" in capsys.readouterr().err
+
+
+def test_sponsor_cancels_and_gets_the_budget_back(
+    chain, deployed: Path, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from eth_account import Account
+
+    common = _common(chain, deployed)
+    sponsor = Account.from_key(dev_private_keys(2)[1]).address
+    assert main(["mint", *common, "--dev-account", "0", "--to", sponsor, "--amount", "500"]) == 0
+    argv = ["task", "create", *common, "--dev-account", "1", "--config", "tiny",
+            "--store", f"file://{tmp_path}", "--aggregator", "0x" + "22" * 20]  # fmt: skip
+    assert main(argv) == 0
+    task_id = capsys.readouterr().out.strip().splitlines()[-1]
+    # only the sponsor may cancel; only the arbiter may resolve
+    assert main(["task", "cancel", *common, "--dev-account", "4", "--task", task_id]) == 2
+    assert "NotSponsor" in capsys.readouterr().err
+    resolve = [
+        "resolve",
+        *common,
+        "--dev-account",
+        "4",
+        "--task",
+        task_id,
+        "--round",
+        "1",
+        "--uphold",
+    ]
+    assert main(resolve) == 2
+    assert "AccessControlUnauthorizedAccount" in capsys.readouterr().err
+    assert main(["task", "cancel", *common, "--dev-account", "1", "--task", task_id]) == 0
+    out = capsys.readouterr().out
+    assert f"task {task_id} cancelled; 500 base tokens refunded" in out
