@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 
 import numpy as np
 
@@ -89,6 +90,14 @@ class Game:
             cached = self._evaluate(self.aggregate(members), label)
             self._values[members] = cached
         return cached
+
+    def known(self) -> Mapping[frozenset[int], float]:
+        """Every coalition valued so far (read-only view): estimators reuse them for free."""
+        return MappingProxyType(self._values)
+
+    def is_known(self, coalition: Iterable[int]) -> bool:
+        """Whether ``v(coalition)`` is memoized, i.e. would cost no evaluation."""
+        return self._coalition(coalition) in self._values
 
     @property
     def empty(self) -> float:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from fl_node.contribution import gtg as _gtg
 from fl_node.contribution.game import Game
 from fl_node.errors import ConfigError
 
@@ -92,16 +93,12 @@ def exact_shapley(game: Game, rng: np.random.Generator) -> np.ndarray:
     return values
 
 
-def _walk(game: Game, order: np.ndarray, tolerance: float | None) -> np.ndarray:
-    """Marginal contributions along one permutation; with a tolerance, stop evaluating once the
-    coalition is within it of ``v(N)`` (later players then add 0: within-round truncation)."""
+def _walk(game: Game, order: np.ndarray) -> np.ndarray:
+    """Marginal contributions along one permutation (they telescope to ``v(N) - v(empty)``)."""
     marginals = np.zeros(game.n, dtype=np.float64)
-    grand = game.grand
     prev = game.empty
     members: list[int] = []
     for player in order:
-        if tolerance is not None and abs(grand - prev) < tolerance:
-            break
         members.append(int(player))
         current = game.value(members)
         marginals[player] = current - prev
@@ -119,7 +116,7 @@ def mc_shapley(game: Game, rng: np.random.Generator, permutations: int = 50) -> 
     if n == 0:
         return total
     for _ in range(permutations):
-        total += _walk(game, rng.permutation(n), None)
+        total += _walk(game, rng.permutation(n))
     return total / permutations
 
 
@@ -128,8 +125,10 @@ def gtg_shapley(
     rng: np.random.Generator,
     truncation: float = 0.01,
     convergence: float = 0.05,
-    max_permutations: int = 30,
+    max_permutations: int = 2,
     skip_threshold: float = 1e-4,
+    guided_depth: int = 2,
+    max_evaluations: int | None = None,
 ) -> np.ndarray:
     """GTG-Shapley (Liu et al., 2022): Monte-Carlo Shapley made cheap for federated rounds.
 
@@ -137,37 +136,31 @@ def gtg_shapley(
       (``|v(N) - v(empty)| < skip_threshold``) nobody contributed: zeros after 2 evaluations.
     - Coalition models are reconstructed from the submitted updates (``agg_subset``), never
       retrained.
+    - Guided sampling: the permutations first put every choice of ``guided_depth`` clients in
+      front (each client first; with 2, also every pair first). They share their prefixes, so
+      this costs one evaluation per coalition of up to ``guided_depth`` clients and values the
+      noisiest (first) positions exactly. Then random permutations, client ``p mod n`` first.
     - Within-round truncation: a permutation stops being evaluated once its coalition is within
-      ``truncation * |v(N) - v(empty)|`` of ``v(N)``; the rest add 0.
-    - Guided sampling: permutation p puts client ``p mod n`` first (first positions carry the
-      largest marginals), the others in seeded random order.
-    - Convergence: after every full cycle of n permutations, stop when the estimate moved by
-      less than ``convergence`` (relative L1 change) since the previous cycle; at most
-      ``max_permutations`` permutations.
+      ``truncation * |v(N) - v(empty)|`` of ``v(N)``; the positions it skipped are left to the
+      surrogate below.
+    - Estimate: every memoized ``(S, S + i)`` is a marginal sample; a closed-form surrogate
+      (coalition size x membership of the dominant update) absorbs the common mode and the
+      samples estimate the rest, stratified by position (see :mod:`fl_node.contribution.gtg`).
+    - Convergence: after every full cycle of n random permutations, stop when the estimate moved
+      by less than ``convergence`` (relative L1 change) since the previous cycle; at most
+      ``max_permutations`` random permutations.
+    - Budget: never more than ``max_evaluations`` utility calls (None: no cap).
     """
-    n = game.n
-    if n == 0:
-        return np.zeros(0)
-    gain = game.grand - game.empty
-    if abs(gain) < skip_threshold:
-        return np.zeros(n, dtype=np.float64)
-    tolerance = truncation * abs(gain)
-    total = np.zeros(n, dtype=np.float64)
-    previous: np.ndarray | None = None
-    for p in range(max_permutations):
-        first = p % n
-        rest = np.array([i for i in range(n) if i != first], dtype=np.int64)
-        order = np.concatenate(([first], rng.permutation(rest))).astype(np.int64)
-        total += _walk(game, order, tolerance)
-        if (p + 1) % n == 0:
-            estimate = total / (p + 1)
-            if previous is not None:
-                scale = float(np.abs(estimate).sum())
-                change = float(np.abs(estimate - previous).sum())
-                if change <= convergence * scale:
-                    return estimate
-            previous = estimate
-    return total / max_permutations
+    return _gtg.gtg_shapley(
+        game,
+        rng,
+        truncation=truncation,
+        convergence=convergence,
+        max_permutations=max_permutations,
+        skip_threshold=skip_threshold,
+        guided_depth=guided_depth,
+        max_evaluations=max_evaluations,
+    )
 
 
 def cosine(game: Game, rng: np.random.Generator) -> np.ndarray:
@@ -215,13 +208,22 @@ METHODS: dict[str, tuple[Method, dict[str, Any]]] = {
     "mc_shapley": (mc_shapley, {"permutations": 50}),
     "gtg_shapley": (
         gtg_shapley,
-        {"truncation": 0.01, "convergence": 0.05, "max_permutations": 30, "skip_threshold": 1e-4},
+        {
+            "truncation": 0.01,
+            "convergence": 0.05,
+            "max_permutations": 2,
+            "skip_threshold": 1e-4,
+            "guided_depth": 2,
+            "max_evaluations": None,
+        },
     ),
     "cosine": (cosine, {}),
     "data_size": (data_size, {}),
 }
 
-_INT_PARAMS = {"permutations", "max_permutations"}
+#: Integer parameters and their minimum (None allowed where the minimum is in _OPTIONAL).
+_INT_PARAMS = {"permutations": 1, "max_permutations": 1, "guided_depth": 1, "max_evaluations": 2}
+_OPTIONAL = {"max_evaluations"}
 
 
 def compute_contributions(method: str, game: Game, seed: int, **params: Any) -> Contribution:
@@ -238,7 +240,9 @@ def compute_contributions(method: str, game: Game, seed: int, **params: Any) -> 
     func, defaults = METHODS[method]
     merged = _params(method, params, defaults)
     checked = {
-        name: _int_param(method, name, value, 1)
+        name: None
+        if value is None and name in _OPTIONAL
+        else _int_param(method, name, value, _INT_PARAMS[name])
         if name in _INT_PARAMS
         else _float_param(method, name, value)
         for name, value in merged.items()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
@@ -25,7 +25,7 @@ SEED = 11
 class Counter:
     """A utility that counts its calls, to check the game's evaluation bookkeeping."""
 
-    def __init__(self, fn):  # type: ignore[no-untyped-def]
+    def __init__(self, fn: Callable[[np.ndarray], float]) -> None:
         self.fn = fn
         self.calls = 0
 
@@ -184,9 +184,12 @@ def test_additive_game_values_are_the_individual_gains_and_null_player_gets_zero
         np.testing.assert_allclose(values, expected, atol=1e-6, err_msg=method)
         assert values[1] == 0.0, method  # the null player
     game, _ = additive_game(w, deltas)
-    gtg = compute_contributions("gtg_shapley", game, seed=SEED, truncation=0.0).values
-    np.testing.assert_allclose(gtg, expected, atol=1e-6)
-    assert gtg[1] == 0.0
+    # Once every coalition is valued, GTG's stratified estimate is exact.
+    gtg = compute_contributions(
+        "gtg_shapley", game, seed=SEED, truncation=0.0, convergence=0.0, max_permutations=30
+    ).values
+    np.testing.assert_allclose(gtg, expected, atol=1e-9)
+    assert gtg[1] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_exact_refuses_large_federations() -> None:
@@ -341,6 +344,78 @@ def test_gtg_is_deterministic_for_a_seed() -> None:
     assert a.evaluations == b.evaluations
 
 
+def poisoned_game(n: int, seed: int) -> tuple[Game, Counter]:
+    """A mean game with one sign-flipping update (client 0, scaled x3): its presence dominates
+    every coalition's worth, the common mode GTG's surrogate has to absorb."""
+    rng = np.random.default_rng(seed)
+    target = rng.normal(size=6)
+    g = np.zeros(6, dtype=np.float32)
+    ds = [
+        (target * rng.uniform(0.5, 1.2) + rng.normal(scale=0.4, size=6)).astype(np.float32)
+        for _ in range(n)
+    ]
+    ds[0] = (-3.0 * ds[0]).astype(np.float32)
+    utility = Counter(lambda v: -float(np.log1p(np.sum((v - target) ** 2))))
+
+    def agg(idx: Sequence[int]) -> np.ndarray:
+        return g + np.mean([ds[i] for i in idx], axis=0)
+
+    return build_game(g, ds, agg, utility), utility
+
+
+def test_gtg_ranks_like_exact_with_a_dominant_poisoner_at_a_fifth_of_the_cost() -> None:
+    rhos = []
+    for seed in range(21, 31):
+        exact = compute_contributions("exact_shapley", poisoned_game(8, seed)[0], seed=SEED)
+        game, _ = poisoned_game(8, seed)
+        gtg = compute_contributions("gtg_shapley", game, seed=SEED)
+        assert gtg.evaluations <= 0.2 * exact.evaluations
+        ranks = [np.argsort(np.argsort(v)) for v in (gtg.values, exact.values)]
+        rhos.append(float(np.corrcoef(ranks[0], ranks[1])[0, 1]))
+        assert int(np.argmin(gtg.values)) == 0  # the poisoner is always found
+    assert float(np.mean(rhos)) >= 0.85
+
+
+def test_gtg_guided_depth_two_values_every_pair_once() -> None:
+    n = 6
+    game, utility = mean_game(n, seed=18)
+    compute_contributions("gtg_shapley", game, seed=SEED, guided_depth=2, max_permutations=1)
+    sizes = [len(c) for c in game.known()]
+    assert sizes.count(1) == n
+    assert sizes.count(2) == math.comb(n, 2)
+    # Shared prefixes: one evaluation per coalition, every pair in front costs C(n, 2).
+    assert utility.calls == len(sizes)
+    shallow, _ = mean_game(n, seed=18)
+    compute_contributions("gtg_shapley", shallow, seed=SEED, guided_depth=1, max_permutations=1)
+    assert [len(c) for c in shallow.known()].count(2) == 1  # only the one permutation's prefix
+
+
+def test_gtg_respects_its_evaluation_budget() -> None:
+    for cap in (2, 5, 17, 40):
+        game, utility = mean_game(8, seed=19)
+        out = compute_contributions(
+            "gtg_shapley", game, seed=SEED, max_evaluations=cap, max_permutations=50
+        )
+        assert out.evaluations == utility.calls <= cap
+        assert np.all(np.isfinite(out.values))
+    uncapped, _ = mean_game(8, seed=19)
+    free = compute_contributions(
+        "gtg_shapley", uncapped, seed=SEED, max_evaluations=None, max_permutations=50
+    )
+    assert free.evaluations > 40
+
+
+def test_gtg_with_every_coalition_valued_is_exact() -> None:
+    """The stratified estimate over a complete memo is the Shapley value, however the game
+    interacts (mean game, not additive)."""
+    game, _ = mean_game(5, seed=20)
+    exact = compute_contributions("exact_shapley", game, seed=SEED).values
+    # exact_shapley filled the memo: GTG then reads every coalition for free
+    gtg = compute_contributions("gtg_shapley", game, seed=SEED, truncation=0.0)
+    assert gtg.evaluations == 0
+    np.testing.assert_allclose(gtg.values, exact, atol=1e-9)
+
+
 # -- cosine and data size ---------------------------------------------------------------------
 def test_cosine_by_hand() -> None:
     g = np.zeros(2, dtype=np.float32)
@@ -398,6 +473,9 @@ def test_unknown_method_is_a_config_error() -> None:
         ("gtg_shapley", {"truncation": -0.1}, ">= 0"),
         ("gtg_shapley", {"convergence": float("nan")}, "finite"),
         ("gtg_shapley", {"skip_threshold": "small"}, "must be a number"),
+        ("gtg_shapley", {"guided_depth": 0}, "integer >= 1"),
+        ("gtg_shapley", {"max_evaluations": 1}, "integer >= 2"),
+        ("gtg_shapley", {"max_evaluations": 20.5}, "integer >= 2"),
     ],
 )
 def test_bad_params_are_config_errors(method: str, params: dict[str, object], match: str) -> None:
