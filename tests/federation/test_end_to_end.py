@@ -112,3 +112,16 @@ def test_kill_and_restart_gives_the_same_final_model(clean_run, tmp_path: Path) 
         ]
     finally:
         fed.stop()
+
+
+def test_a_finished_run_folder_can_be_audited(clean_run, capsys) -> None:  # type: ignore[no-untyped-def]
+    # Runs last in this module: stops the chain (saving its state) and reopens it from the folder.
+    from fl_node.cli import main
+
+    fed, _report = clean_run
+    fed.stop()
+    assert (fed.run_dir / "chain-state.json").is_file()
+    assert main(["audit", "--run", str(fed.run_dir), "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "0 mismatch(es)" in out
+    assert out.count("global model hash") == 2  # both rounds were recomputed
