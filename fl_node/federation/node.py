@@ -163,7 +163,12 @@ class NodeDaemon:
             if info.phase == Phase.COMMIT and self.api.now() <= info.commit_deadline:
                 commitment = self.api.commitment(number, self.address)
                 if not commitment.exists:
-                    self._commit(number, info.parent_model_hash)
+                    try:
+                        self._commit(number, info.parent_model_hash)
+                    except ArtifactError as exc:
+                        # The store may lag the chain (another machine, an eventually consistent
+                        # bucket): wait and try again rather than train on anything else.
+                        self._warn_once(f"round {number}: global model not available yet ({exc})")
         pending = self._claim_finalized(number)
         return state.status != TaskStatus.ACTIVE and not pending
 
@@ -275,6 +280,11 @@ class NodeDaemon:
         except TxReverted:  # no market yet: the escrow pays the reward directly instead
             return 0
         return quote * (10_000 - SLIPPAGE_BPS) // 10_000
+
+    def _warn_once(self, message: str) -> None:
+        if message != getattr(self, "_last_warning", None):
+            self.log(message)
+            self._last_warning = message
 
     @staticmethod
     def _ignore_race(action: Callable[[], object], benign: str) -> None:
