@@ -134,25 +134,6 @@ def _parse_header(raw: bytes) -> tuple[dict[str, Any], list[tuple[str, tuple[int
     return meta, layout
 
 
-def _check_expected(layout: list[tuple[str, tuple[int, ...]]], expected: ParamSpec) -> None:
-    got = dict(layout)
-    want = dict(zip(expected.names, expected.shapes, strict=True))
-    missing = sorted(set(want) - set(got))
-    extra = sorted(set(got) - set(want))
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing tensors {missing}")
-        if extra:
-            parts.append(f"unexpected tensors {extra}")
-        raise ArtifactError("tensor names do not match the model: " + "; ".join(parts))
-    for name, shape in layout:
-        if tuple(want[name]) != shape:
-            raise ArtifactError(
-                f"tensor {name!r} has shape {list(shape)} but the model expects {list(want[name])}"
-            )
-
-
 def decode_weights(
     blob: bytes, expected: ParamSpec | None = None
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -177,7 +158,7 @@ def decode_weights(
         )
     meta, layout = _parse_header(data[8:end])
     if expected is not None:
-        _check_expected(layout, expected)
+        expected.check_shapes(dict(layout), "tensor names")
     need = sum(math.prod(shape) for _, shape in layout) * 4
     have = len(data) - end
     if have < need:

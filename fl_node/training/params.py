@@ -45,17 +45,22 @@ class ParamSpec:
 
     def check(self, weights: Mapping[str, np.ndarray]) -> None:
         """ArtifactError unless ``weights`` has exactly these names and shapes."""
-        missing = sorted(set(self.names) - set(weights))
-        extra = sorted(set(weights) - set(self.names))
+        self.check_shapes({name: tuple(np.shape(w)) for name, w in weights.items()}, "weights")
+
+    def check_shapes(self, shapes: Mapping[str, tuple[int, ...]], what: str = "tensors") -> None:
+        """ArtifactError naming what differs unless ``shapes`` has exactly these names and
+        shapes (``what`` names the thing checked in the message)."""
+        missing = sorted(set(self.names) - set(shapes))
+        extra = sorted(set(shapes) - set(self.names))
         if missing or extra:
             parts = []
             if missing:
                 parts.append(f"missing tensors {missing}")
             if extra:
                 parts.append(f"unexpected tensors {extra}")
-            raise ArtifactError("weights do not match the model: " + "; ".join(parts))
+            raise ArtifactError(f"{what} do not match the model: " + "; ".join(parts))
         for name, shape in zip(self.names, self.shapes, strict=True):
-            got = tuple(np.shape(weights[name]))
+            got = tuple(shapes[name])
             if got != shape:
                 raise ArtifactError(
                     f"tensor {name!r} has shape {list(got)} but the model expects {list(shape)}"
