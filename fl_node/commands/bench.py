@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fl_node.bench.readme import update_readme
-from fl_node.commands.common import positive_int
+from fl_node.commands.common import help_handler, positive_int
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,11 +60,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _outputs(gas)
     gas.set_defaults(handler=run_gas)
 
-    def show_help(_args: argparse.Namespace) -> int:
-        p.print_help()
-        return 2
-
-    p.set_defaults(handler=show_help)
+    p.set_defaults(handler=help_handler(p))
 
 
 def _outputs(parser: argparse.ArgumentParser) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
 
@@ -11,6 +14,10 @@ from fl_node.chain.client import ChainClient
 from fl_node.chain.deployments import Deployment, default_path
 from fl_node.chain.keys import account_from_key, load_account
 from fl_node.errors import ConfigError
+from fl_node.federation.protocol import Phase
+
+if TYPE_CHECKING:
+    from fl_node.simulation.localfed import Progress
 from fl_node.toolchain.localchain import DEV_CHAIN_ID, dev_private_keys
 
 DEFAULT_RPC = "http://127.0.0.1:8545"
@@ -72,3 +79,36 @@ def signer(args: argparse.Namespace, chain_id: int) -> LocalAccount:
             raise ConfigError("--dev-account must be between 0 and 255")
         return account_from_key(dev_private_keys(index + 1)[index])
     return load_account(key_file=getattr(args, "key_file", None))
+
+
+def help_handler(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """The handler of a command group called without a subcommand: its help, and exit code 2."""
+
+    def show_help(_args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    return show_help
+
+
+@contextmanager
+def round_progress(
+    total: int,
+) -> Iterator[tuple[Callable[[Progress], None], Callable[[str], None]]]:
+    """A progress bar over a federation's rounds: ``(on_tick, say)``, where ``on_tick`` takes
+    the runner's progress and redraws only when it changed, and ``say`` prints above the bar."""
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="round", desc="federation", dynamic_ncols=True) as bar:
+        shown: list[tuple[int, int, int]] = []
+
+        def on_tick(p: Progress) -> None:
+            state = (p.finalized, p.round, int(p.phase))
+            if shown and shown[-1] == state:
+                return
+            shown[:] = [state]
+            bar.n = p.finalized
+            bar.set_postfix_str(f"round {p.round}: {Phase(p.phase).name.lower()}")
+            bar.refresh()
+
+        yield on_tick, lambda message: tqdm.write("  " + message)

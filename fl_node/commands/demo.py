@@ -7,12 +7,8 @@ import dataclasses
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
-from fl_node.commands.common import positive_int
+from fl_node.commands.common import positive_int, round_progress
 from fl_node.configs import load_config
-from fl_node.federation.protocol import Phase
-from fl_node.simulation.localfed import Progress
 from fl_node.simulation.report import summary_table
 
 
@@ -55,18 +51,8 @@ def run(args: argparse.Namespace) -> int:
     config = settings.apply(load_config(args.config))
     run_dir = args.out / time.strftime(f"{config.name}-%Y%m%d-%H%M%S")
     print(f"run folder {run_dir}")
-    with tqdm(total=config.federation.rounds, unit="round", desc="federation") as bar:
-
-        def tick(p: Progress) -> None:
-            if bar.n != p.finalized or p.round != getattr(tick, "last", None):
-                bar.n = p.finalized
-                bar.set_postfix_str(f"round {p.round}: {Phase(p.phase).name.lower()}")
-                bar.refresh()
-            tick.last = p.round  # type: ignore[attr-defined]
-
-        report = run_simulation(
-            config, run_dir, settings, say=lambda m: tqdm.write("  " + m), on_tick=tick
-        )
+    with round_progress(config.federation.rounds) as (tick, say):
+        report = run_simulation(config, run_dir, settings, say=say, on_tick=tick)
     print(summary_table(report))
     market = report["market"]
     rho = market.get("spearman_price_quality")

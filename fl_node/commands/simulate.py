@@ -8,16 +8,12 @@ import json
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
-from fl_node.commands.common import positive_int
+from fl_node.commands.common import positive_int, round_progress
 from fl_node.config import MODES
 from fl_node.configs import load_config
 from fl_node.errors import ConfigError
-from fl_node.federation.protocol import Phase
 from fl_node.market.agents import parse_population
 from fl_node.simulation.investors import DEFAULT_POPULATION
-from fl_node.simulation.localfed import Progress
 
 
 def _population(text: str) -> tuple[str, ...]:
@@ -155,17 +151,8 @@ def run(args: argparse.Namespace) -> int:
     config = settings.apply(config)
     run_dir = args.out / time.strftime(f"{config.name}-%Y%m%d-%H%M%S")
     print(f"run folder {run_dir}")
-    total = config.federation.rounds
-    with tqdm(total=total, unit="round", desc="federation", dynamic_ncols=True) as bar:
-
-        def tick(p: Progress) -> None:
-            bar.n = p.finalized
-            bar.set_postfix_str(f"round {p.round}: {Phase(p.phase).name.lower()}")
-            bar.refresh()
-
-        report = run_simulation(
-            config, run_dir, settings, say=lambda m: tqdm.write("  " + m), on_tick=tick
-        )
+    with round_progress(config.federation.rounds) as (tick, say):
+        report = run_simulation(config, run_dir, settings, say=say, on_tick=tick)
     market = report["market"]
     print(f"{'client':<12} {'quality':>8} {'reward':>9} {'final price':>12} {'wealth':>12}")
     for name, data in market["clients"].items():

@@ -6,7 +6,13 @@ import argparse
 import time
 from decimal import Decimal, InvalidOperation
 
-from fl_node.commands.common import add_chain_options, add_key_options, connect, signer
+from fl_node.commands.common import (
+    add_chain_options,
+    add_key_options,
+    connect,
+    help_handler,
+    signer,
+)
 from fl_node.errors import ConfigError
 
 WAD = 10**18
@@ -45,11 +51,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             q.add_argument("--amount", type=_amount, required=True, help="base tokens, e.g. 250")
         q.set_defaults(handler=run, action=name)
 
-    def show_help(_args: argparse.Namespace) -> int:
-        p.print_help()
-        return 2
-
-    p.set_defaults(handler=show_help)
+    p.set_defaults(handler=help_handler(p))
 
 
 def run(args: argparse.Namespace) -> int:

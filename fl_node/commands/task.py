@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from fl_node.commands.common import add_chain_options, add_key_options, connect, signer
+from fl_node.commands.common import (
+    add_chain_options,
+    add_key_options,
+    connect,
+    help_handler,
+    signer,
+)
 from fl_node.commands.taskopts import (
     add_task_options,
     task_api,
@@ -48,11 +54,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         end.add_argument("--task", type=int, required=True, help="on-chain task id")
         end.set_defaults(handler=run_end, action=name)
 
-    def show_help(_args: argparse.Namespace) -> int:
-        p.print_help()
-        return 2
-
-    p.set_defaults(handler=show_help)
+    p.set_defaults(handler=help_handler(p))
 
 
 def run_create(args: argparse.Namespace) -> int:

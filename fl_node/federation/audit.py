@@ -13,7 +13,6 @@ from typing import Any
 
 from fl_node.artifacts.codec import keccak
 from fl_node.artifacts.store import ArtifactStore
-from fl_node.chain.events import EventLog
 from fl_node.errors import ArtifactError
 from fl_node.federation.context import TaskContext
 from fl_node.federation.engine import compute_round
@@ -35,16 +34,6 @@ class Check:
         return self.posted == self.recomputed
 
 
-def _posted_block(api: FederationApi, number: int, from_block: int) -> int | None:
-    log = EventLog(api.client, ["Federation"])
-    blocks = [
-        e.block_number
-        for e in log.fetch(from_block, api.client.block_number(), names=["RoundPosted"])
-        if int(e.args["taskId"]) == api.task_id and int(e.args["round"]) == number
-    ]
-    return blocks[-1] if blocks else None
-
-
 def audit_round(
     api: FederationApi, store: ArtifactStore, ctx: TaskContext, number: int, from_block: int = 0
 ) -> list[Check]:
@@ -53,7 +42,7 @@ def audit_round(
         return [Check(number, "phase", Phase(info.phase).name.lower(), "posted or finalized")]
     checks: list[Check] = []
     opened = api.round_opened_block(number, from_block)
-    posted_at = _posted_block(api, number, from_block)
+    posted_at = api.round_posted_block(number, from_block)
     if opened is None or posted_at is None:
         return [Check(number, "events", "missing RoundOpened/RoundPosted", "present")]
     for commit in api.commits(number, opened):

@@ -160,11 +160,23 @@ class FederationApi:
         ]
 
     def round_opened_block(self, number: int, from_block: int = 0) -> int | None:
+        """Block of the round's RoundOpened event (None before it is opened)."""
+        blocks = self._round_event_blocks("RoundOpened", number, from_block)
+        return blocks[0] if blocks else None
+
+    def round_posted_block(self, number: int, from_block: int = 0) -> int | None:
+        """Block of the round's latest RoundPosted event (a voided post can be followed by
+        another); None while it is unposted."""
+        blocks = self._round_event_blocks("RoundPosted", number, from_block)
+        return blocks[-1] if blocks else None
+
+    def _round_event_blocks(self, name: str, number: int, from_block: int) -> list[int]:
         latest = self.client.block_number()
-        for e in self._events.fetch(from_block, latest, names=["RoundOpened"]):
-            if int(e.args["taskId"]) == self.task_id and int(e.args["round"]) == number:
-                return e.block_number
-        return None
+        return [
+            e.block_number
+            for e in self._events.fetch(from_block, latest, names=[name])
+            if int(e.args["taskId"]) == self.task_id and int(e.args["round"]) == number
+        ]
 
     def now(self) -> int:
         """The timestamp the next block will carry, at least: the chain's clock never runs behind

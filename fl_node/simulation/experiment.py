@@ -26,7 +26,6 @@ import numpy as np
 
 from fl_node.artifacts.store import ArtifactStore
 from fl_node.bench.scoring import spearman, true_quality
-from fl_node.chain.events import EventLog
 from fl_node.config import MODES, TaskConfig
 from fl_node.contribution import EXACT_MAX_PLAYERS, METHODS
 from fl_node.errors import ConfigError, FlNodeError
@@ -95,18 +94,6 @@ class SimulationSettings:
 
 
 # -- offline recomputation of every round with every method -------------------------------------
-def _posted_block(api: FederationApi, number: int, from_block: int) -> int:
-    log = EventLog(api.client, ["Federation"])
-    blocks = [
-        e.block_number
-        for e in log.fetch(from_block, api.client.block_number(), names=["RoundPosted"])
-        if int(e.args["taskId"]) == api.task_id and int(e.args["round"]) == number
-    ]
-    if not blocks:
-        raise ConfigError(f"round {number} has no RoundPosted event")
-    return blocks[-1]
-
-
 def method_contexts(config: TaskConfig, methods: Sequence[str]) -> dict[str, TaskContext]:
     """One task context per contribution method (the task's own parameters for its method)."""
     base = TaskContext(config)
@@ -150,7 +137,9 @@ def recompute_rewards(
         opened = api.round_opened_block(number, from_block)
         if opened is None:
             raise ConfigError(f"round {number} has no RoundOpened event")
-        posted_at = _posted_block(api, number, from_block)
+        posted_at = api.round_posted_block(number, from_block)
+        if posted_at is None:
+            raise ConfigError(f"round {number} has no RoundPosted event")
         inputs = round_inputs(api, store, number, opened, budget_block=posted_at - 1)
         entry: dict[str, Any] = {"round": number, "rewards": {}}
         for method in usable:
