@@ -9,11 +9,12 @@ every client has opened its market, before any result exists (the passive holder
 A session starts only while no claim can be in flight (in a round's commit phase, or once every
 finalized round is fully claimed): a buyback claim quotes the pool and bounds its swap by that
 quote, and a trade landing between the two would make the client's claim revert. During the
-session the federation's processes are paused (SIGSTOP, then SIGCONT), so every finalized round
-gets its session however long the trades take on a busy machine, and the market the investors
-see does not move under them except by their own trades. The chain keeps running, and the pause
-is short next to the commit window and the post timeout. With ``freeze=False`` the processes run
-on, and each order waits for a quiet moment instead.
+session the federation's processes are paused (SIGSTOP, then SIGCONT), and from the moment a
+round is seen finalized until its session is over the aggregator is held, so every finalized round
+gets exactly one session however long the claims and trades take on a busy machine, and the
+market the investors see does not move under them except by their own trades. The chain keeps
+running, and the pause is short next to the commit window and the post timeout. With
+``freeze=False`` the processes run on, and each order waits for a quiet moment instead.
 
 Each investor is a dev account after the clients' (``LocalChain(accounts=...)`` is raised to
 cover them), funded with its budget in base tokens minted by the deployer. Its decisions are
@@ -85,6 +86,7 @@ class MarketSession:
     _reader: MarketReader | None = field(init=False, default=None)
     _client: ChainClient | None = field(init=False, default=None)
     _waiting_since: float | None = field(init=False, default=None)
+    _aggregator_held: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         if self.budget <= 0 and self.kinds:
@@ -160,6 +162,10 @@ class MarketSession:
             return
         if target == 0 and not self.reader.all_listed():
             return
+        if target > 0:
+            # Hold the aggregator until this round's session is done, so the next round cannot
+            # finalize while its claims settle: every round gets exactly one session.
+            self._hold_aggregator()
         if not self.quiet():
             if self._waiting_since is None:
                 self._waiting_since = time.monotonic()
@@ -172,6 +178,7 @@ class MarketSession:
             self._waiting_since = None
             # The processes may have moved on between the tick and the pause.
             self.trade(max(target, self.fed.progress().finalized) if frozen else target)
+        self._release_aggregator()
 
     def _waited_enough(self) -> bool:
         return (
@@ -179,26 +186,40 @@ class MarketSession:
             and time.monotonic() - self._waiting_since >= self.claim_wait
         )
 
+    def _hold_aggregator(self) -> None:
+        child = self.fed.processes.children.get("aggregator")
+        if self.freeze and not self._aggregator_held and child is not None:
+            self._aggregator_held = child.send(signal.SIGSTOP)
+
+    def _release_aggregator(self) -> None:
+        child = self.fed.processes.children.get("aggregator")
+        if self._aggregator_held and child is not None:
+            child.send(signal.SIGCONT)
+        self._aggregator_held = False
+
     @contextmanager
     def _frozen(self) -> Iterator[bool]:
         """Pause every running process of the federation for the block (if ``freeze``)."""
         paused = []
         try:
             if self.freeze:
-                for child in self.fed.processes.children.values():
-                    if child.process is not None and child.poll() is None:
-                        child.process.send_signal(signal.SIGSTOP)
-                        paused.append(child)
+                # A held aggregator stays held after the block: only what is paused here resumes.
+                paused = [
+                    child
+                    for name, child in self.fed.processes.children.items()
+                    if not (self._aggregator_held and name == "aggregator")
+                    and child.send(signal.SIGSTOP)
+                ]
             yield bool(paused)
         finally:
             for child in paused:
-                if child.process is not None and child.poll() is None:
-                    child.process.send_signal(signal.SIGCONT)
+                child.send(signal.SIGCONT)
 
     def finish(self, finalized: int) -> None:
         """After every process exited: the last session, if the last round was not traded on."""
         if finalized > self.last_round_traded:
             self.trade(finalized)
+        self._release_aggregator()
 
     # -- a session ------------------------------------------------------------------------------
     def trade(self, finalized: int) -> None:

@@ -45,6 +45,14 @@ class Child:
     def poll(self) -> int | None:
         return None if self.process is None else self.process.poll()
 
+    def send(self, sig: int) -> bool:
+        """Send ``sig`` if the child is running; True when it was sent."""
+        if self.process is None or self.process.poll() is not None:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(sig)
+        return True
+
     def kill(self, sig: int = signal.SIGKILL, timeout: float = 10.0) -> None:
         process = self.process
         if process is None or process.poll() is not None:
