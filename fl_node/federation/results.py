@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -65,12 +66,14 @@ class RoundResults:
     def total_burn(self) -> int:
         return -sum(r.payout for r in self.rows if r.payout < 0)
 
+    @cached_property
     def tree(self) -> MerkleTree:
+        """Built once per table: the root and every proof come from it."""
         return MerkleTree.build([row.leaf(self.task_id, self.round) for row in self.rows])
 
     @property
     def root(self) -> bytes:
-        return bytes(self.tree().root)
+        return bytes(self.tree.root)
 
     def row(self, client: str) -> ResultRow:
         wanted = client.lower()
@@ -81,7 +84,7 @@ class RoundResults:
 
     def proof(self, client: str) -> list[bytes]:
         row = self.row(client)
-        return [bytes(p) for p in self.tree().proof(row.leaf(self.task_id, self.round))]
+        return [bytes(p) for p in self.tree.proof(row.leaf(self.task_id, self.round))]
 
     # -- storage ------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
