@@ -113,13 +113,15 @@ contract ClientPool is IClientPool, Initializable, ERC20Upgradeable, ReentrancyG
     /// @inheritdoc IClientPool
     /// @dev The same formula and reserves as `swapExactBaseForTokens`; 0 without liquidity.
     function quoteBaseForTokens(uint256 baseIn) external view returns (uint256 tokensOut) {
-        return getAmountOut(baseIn, _reserveBase, _reserveToken, feeBps);
+        (uint256 rT, uint256 rB) = _tradingReserves();
+        return getAmountOut(baseIn, rB, rT, feeBps);
     }
 
     /// @inheritdoc IClientPool
     /// @dev The same formula and reserves as `swapExactTokensForBase`; 0 without liquidity.
     function quoteTokensForBase(uint256 tokenIn) external view returns (uint256 baseOut) {
-        return getAmountOut(tokenIn, _reserveToken, _reserveBase, feeBps);
+        (uint256 rT, uint256 rB) = _tradingReserves();
+        return getAmountOut(tokenIn, rT, rB, feeBps);
     }
 
     /// @notice Uniswap v2 output for an exact input with the fee taken on the input:
@@ -166,8 +168,9 @@ contract ClientPool is IClientPool, Initializable, ERC20Upgradeable, ReentrancyG
         returns (uint256 tokenUsed, uint256 baseUsed, uint256 liquidity)
     {
         if (tokenDesired == 0 || baseDesired == 0) revert ZeroAmount();
-        // Donations made since the last change belong to the current LPs: fold them in first, so
-        // the newcomer pays the ratio that includes them.
+        // Dividends the pool's tokens earned, and donations made since the last change, belong to
+        // the current LPs: fold them in first, so the newcomer pays the ratio that includes them.
+        _harvest();
         (uint256 rT, uint256 rB) = _balances();
         uint256 supply = totalSupply();
         if (supply == 0) {
@@ -217,6 +220,7 @@ contract ClientPool is IClientPool, Initializable, ERC20Upgradeable, ReentrancyG
         returns (uint256 tokenOut, uint256 baseOut)
     {
         if (liquidity == 0) revert ZeroAmount();
+        _harvest();
         (tokenOut, baseOut) = _shareOf(liquidity);
         if (tokenOut < tokenMin) revert InsufficientTokenAmount(tokenOut, tokenMin);
         if (baseOut < baseMin) revert InsufficientBaseAmount(baseOut, baseMin);
@@ -268,8 +272,9 @@ contract ClientPool is IClientPool, Initializable, ERC20Upgradeable, ReentrancyG
         _sync();
     }
 
-    /// @notice Claim the pool's own client-token dividends into the base reserve (a gift to the
-    /// LPs, who own the pool's client tokens), then sync.
+    /// @notice Claim the pool's own client-token dividends into the base reserve (they belong to
+    /// the LPs, who own the pool's client tokens), then sync. Every swap and liquidity change does
+    /// this first, so dividends never leak between LPs who come and go.
     /// @return amount Base tokens claimed.
     function harvestDividends() external nonReentrant returns (uint256 amount) {
         amount = IClientToken(token).claimDividend();
@@ -279,11 +284,35 @@ contract ClientPool is IClientPool, Initializable, ERC20Upgradeable, ReentrancyG
 
     // ------------------------------------------------------------------ internals
 
+    /// @dev Claims the pool's dividends and folds everything the pool received since the last
+    /// change (those dividends, dividends someone pushed with `claimDividendFor`, donations) into
+    /// its reserves, so every swap and liquidity change prices them in: they belong to the LPs
+    /// of that moment. A token without dividends (or failing to pay them) never blocks trading.
+    function _harvest() private {
+        try IClientToken(token).claimDividend() returns (uint256 amount) {
+            if (amount > 0) emit DividendsHarvested(msg.sender, amount);
+        } catch {}
+        if (totalSupply() == 0) return; // before the first deposit there is nothing to price
+        (uint256 rT, uint256 rB) = _balances();
+        if (rT != _reserveToken || rB != _reserveBase) _sync();
+    }
+
+    /// @dev The reserves the next swap will trade against: the stored ones plus what `_harvest`
+    /// will fold in first (dividends owed to the pool, tokens received since the last change).
+    function _tradingReserves() private view returns (uint256 rT, uint256 rB) {
+        if (totalSupply() == 0) return (_reserveToken, _reserveBase);
+        (rT, rB) = _balances();
+        try IClientToken(token).dividendOf(address(this)) returns (uint256 owed) {
+            rB += owed;
+        } catch {}
+    }
+
     function _swap(address tokenIn, address tokenOut, uint256 amountIn, uint256 minOut, address to, bool baseIn)
         private
         returns (uint256 amountOut)
     {
         if (amountIn == 0) revert ZeroAmount();
+        _harvest();
         (uint256 rIn, uint256 rOut) = baseIn ? (_reserveBase, _reserveToken) : (_reserveToken, _reserveBase);
         if (rIn == 0 || rOut == 0) revert NoLiquidity();
 

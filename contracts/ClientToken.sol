@@ -16,13 +16,16 @@ import {IClientToken} from "./interfaces/IClientToken.sol";
 /// @title ClientToken
 /// @notice One federation client's ERC-20: a fixed supply minted to the client at registration, and
 /// a pull-based dividend accumulator in the base token (reward per token, as Synthetix
-/// StakingRewards). Anyone may `distribute` base tokens; each holder's share is fixed at that moment
-/// by its balance, and moving tokens afterwards never moves dividends already accrued.
-/// @dev Deployed once as an implementation (locked by its constructor) and used through
-/// minimal-proxy clones made by ClientRegistry. Rounding never favours holders: per distribution the
-/// amount actually allocated is rounded up and the rest (`undistributed`) is carried into the next
-/// distribution, while each holder's accrual is rounded down, so the sum of all claims can never
-/// exceed the base tokens distributed.
+/// StakingRewards). Anyone may `distribute` base tokens; they are streamed to the holders at a
+/// constant rate over `dividendDuration` seconds (a new distribution folds what is left of the
+/// current stream into a new one), so each holder earns in proportion to its balance times the
+/// time it held it. Buying just before a distribution and selling right after earns next to
+/// nothing, and moving tokens never moves dividends already accrued.
+/// @dev Deployed once as an implementation (locked by its constructor, which also fixes the stream
+/// duration for every clone) and used through minimal-proxy clones made by ClientRegistry. All
+/// amounts of the stream are kept scaled by PRECISION, and every rounding remainder is carried, so
+/// base tokens are conserved exactly: what was distributed equals what holders claimed, what they
+/// can claim, what is still streaming, and remainders below one wei per token carried forward.
 contract ClientToken is
     IClientToken,
     ERC20Upgradeable,
@@ -32,23 +35,34 @@ contract ClientToken is
 {
     using SafeERC20 for IERC20;
 
-    /// @notice Fixed-point scale of `dividendPerToken` (base wei per token wei, times 1e27).
+    /// @notice Fixed-point scale of `dividendPerToken` and of stream amounts.
     uint256 public constant PRECISION = 1e27;
+
+    /// @notice Seconds over which each distribution is streamed to holders (the same for every
+    /// clone of one implementation).
+    uint256 public immutable dividendDuration;
 
     /// @inheritdoc IClientToken
     address public client;
     /// @inheritdoc IClientToken
     address public baseToken;
 
-    /// @notice Base tokens accrued per token unit since creation, scaled by PRECISION.
+    /// @notice Base tokens allocated per token unit since creation, scaled by PRECISION.
     uint256 public dividendPerToken;
-    /// @notice Base tokens received by `distribute` but not yet allocated (rounding remainder),
-    /// added to the next distribution.
-    uint256 public undistributed;
+    /// @notice Stream rate: base tokens per second, scaled by PRECISION.
+    uint256 public rewardRate;
+    /// @notice When the current stream ends.
+    uint256 public periodFinish;
+    /// @notice Until when the stream has been allocated to `dividendPerToken`.
+    uint256 public lastAccrual;
     /// @notice Base tokens received by `distribute` over the token's life.
     uint256 public totalDistributed;
     /// @notice Base tokens paid out to holders over the token's life.
     uint256 public totalClaimed;
+    /// @dev Released but not allocated (below one unit per token), scaled by PRECISION.
+    uint256 private _carry;
+    /// @dev A distribution's remainder below one unit per second of the stream, scaled.
+    uint256 private _streamDust;
 
     /// @notice `dividendPerToken` at `holder`'s last settlement.
     mapping(address holder => uint256) public dividendPerTokenPaid;
@@ -61,9 +75,14 @@ contract ClientToken is
     error ZeroSupply();
     /// @notice `distribute` with a zero amount, or while no token exists to share it.
     error NothingToDistribute();
+    /// @notice The stream duration must be positive.
+    error ZeroDuration();
 
+    /// @param dividendDuration_ Seconds over which every distribution is streamed (positive).
     /// @custom:oz-upgrades-unsafe-allow constructor
-    constructor() {
+    constructor(uint256 dividendDuration_) {
+        if (dividendDuration_ == 0) revert ZeroDuration();
+        dividendDuration = dividendDuration_;
         _disableInitializers();
     }
 
@@ -100,28 +119,41 @@ contract ClientToken is
     }
 
     /// @inheritdoc IClientToken
-    /// @dev Counts what actually arrived (a fee-on-transfer base token delivers less than `amount`).
+    /// @dev Counts what actually arrived (a fee-on-transfer base token delivers less than `amount`)
+    /// and streams it, with what is left of the current stream, over `dividendDuration` from now.
     function distribute(uint256 amount) external nonReentrant {
-        uint256 supply = totalSupply();
-        if (amount == 0 || supply == 0) revert NothingToDistribute();
+        if (amount == 0 || totalSupply() == 0) revert NothingToDistribute();
+        _accrue();
         IERC20 base = IERC20(baseToken);
         uint256 before = base.balanceOf(address(this));
         base.safeTransferFrom(msg.sender, address(this), amount);
         uint256 received = base.balanceOf(address(this)) - before;
+        if (received == 0) revert NothingToDistribute();
         totalDistributed += received;
 
-        uint256 pool = received + undistributed;
-        uint256 increment = Math.mulDiv(pool, PRECISION, supply);
-        // What holders can ever claim from this increment, rounded up: never more than `pool`.
-        uint256 allocated = Math.mulDiv(increment, supply, PRECISION, Math.Rounding.Ceil);
-        undistributed = pool - allocated;
-        dividendPerToken += increment;
-        emit DividendDistributed(msg.sender, received, dividendPerToken);
+        uint256 pool = received * PRECISION + _streamDust;
+        if (block.timestamp < periodFinish) pool += rewardRate * (periodFinish - block.timestamp);
+        uint256 duration = dividendDuration;
+        rewardRate = pool / duration;
+        _streamDust = pool - rewardRate * duration;
+        lastAccrual = block.timestamp;
+        periodFinish = block.timestamp + duration;
+        emit DividendDistributed(msg.sender, received, periodFinish);
     }
 
     /// @inheritdoc IClientToken
     function dividendOf(address holder) public view returns (uint256) {
-        return owed[holder] + _pending(holder);
+        (uint256 perToken,) = _accrued();
+        return owed[holder] + _pending(holder, perToken);
+    }
+
+    /// @notice Base tokens distributed and not yet allocated to holders (still streaming, or
+    /// carried as remainders), rounded down.
+    function unallocated() external view returns (uint256) {
+        (, uint256 carry) = _accrued();
+        uint256 finish = periodFinish;
+        uint256 streaming = block.timestamp < finish ? rewardRate * (finish - block.timestamp) : 0;
+        return (streaming + carry + _streamDust) / PRECISION;
     }
 
     /// @inheritdoc IClientToken
@@ -139,10 +171,13 @@ contract ClientToken is
         super.burn(amount);
     }
 
-    /// @dev Settles both sides at the old balances before any balance moves (mint, burn, transfer).
+    /// @dev Allocates the stream up to now at the old supply, then settles both sides at their old
+    /// balances, before any balance moves (mint, burn, transfer).
     function _update(address from, address to, uint256 value) internal override {
-        if (from != address(0)) _settle(from);
-        if (to != address(0) && to != from) _settle(to);
+        _accrue();
+        uint256 perToken = dividendPerToken;
+        if (from != address(0)) _settle(from, perToken);
+        if (to != address(0) && to != from) _settle(to, perToken);
         super._update(from, to, value);
     }
 
@@ -164,21 +199,45 @@ contract ClientToken is
         _mint(holder, supply);
     }
 
-    /// @dev Accrual since `holder`'s last settlement, rounded down.
-    function _pending(address holder) private view returns (uint256) {
-        uint256 delta = dividendPerToken - dividendPerTokenPaid[holder];
+    /// @dev `dividendPerToken` and the carry as they would be after allocating the stream up to now.
+    function _accrued() private view returns (uint256 perToken, uint256 carry) {
+        perToken = dividendPerToken;
+        carry = _carry;
+        uint256 finish = periodFinish;
+        uint256 until = block.timestamp < finish ? block.timestamp : finish;
+        uint256 last = lastAccrual;
+        if (until <= last) return (perToken, carry);
+        uint256 released = rewardRate * (until - last) + carry;
+        uint256 supply = totalSupply();
+        if (supply == 0) return (perToken, released);
+        uint256 increment = released / supply;
+        return (perToken + increment, released - increment * supply);
+    }
+
+    function _accrue() private {
+        uint256 finish = periodFinish;
+        uint256 until = block.timestamp < finish ? block.timestamp : finish;
+        if (until <= lastAccrual) return;
+        (dividendPerToken, _carry) = _accrued();
+        lastAccrual = until;
+    }
+
+    /// @dev Accrual since `holder`'s last settlement at `perToken`, rounded down.
+    function _pending(address holder, uint256 perToken) private view returns (uint256) {
+        uint256 delta = perToken - dividendPerTokenPaid[holder];
         if (delta == 0) return 0;
         return Math.mulDiv(balanceOf(holder), delta, PRECISION);
     }
 
-    function _settle(address holder) private {
-        uint256 pending = _pending(holder);
+    function _settle(address holder, uint256 perToken) private {
+        uint256 pending = _pending(holder, perToken);
         if (pending != 0) owed[holder] += pending;
-        dividendPerTokenPaid[holder] = dividendPerToken;
+        if (dividendPerTokenPaid[holder] != perToken) dividendPerTokenPaid[holder] = perToken;
     }
 
     function _claim(address holder) private returns (uint256 amount) {
-        _settle(holder);
+        _accrue();
+        _settle(holder, dividendPerToken);
         amount = owed[holder];
         if (amount == 0) return 0;
         owed[holder] = 0;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
@@ -10,27 +11,41 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IClientRegistry} from "./interfaces/IClientRegistry.sol";
 import {StakeVault} from "./StakeVault.sol";
 import {RewardEscrow} from "./RewardEscrow.sol";
+import {SafeBurn} from "./utils/SafeBurn.sol";
 
 /// @title Federation
 /// @notice Training tasks and their rounds. A sponsor creates a task and funds its budget in the
-/// RewardEscrow; registered clients join it. Every round: the aggregator opens it, clients commit
-/// the hash of their update with a stake (locked in the StakeVault), the aggregator posts the new
-/// global model hash and the Merkle root of per-client results (score, reward), a challenge
-/// window follows (an arbiter decides challenged posts), and the round is finalized. Each client
-/// then settles its stake (paid from the escrow or partly burned, Numerai-style, clipped) and
-/// claims its reward with a Merkle proof, so the aggregator's gas does not grow with the clients.
-/// @dev Results leaf (OpenZeppelin StandardMerkleTree layout):
+/// RewardEscrow; registered clients join it by locking a join bond (or by the sponsor's allowlist).
+/// Every round: the aggregator (bonded) opens it; clients commit a hash binding their update to a
+/// secret salt, with a stake locked in the StakeVault; once commits close, they reveal the update's
+/// hash and upload the update, so nobody can copy an update before the commit window ends. The
+/// aggregator posts the new global model hash and the Merkle root of per-client results (score,
+/// reward), tied to the exact set of commits and reveals; a challenge window follows (a bonded
+/// challenger holds the round for an arbiter, who has a deadline), and the round is finalized. Each
+/// client then settles its stake (paid from the escrow or partly burned, Numerai-style, clipped)
+/// and claims its reward with a Merkle proof, so the aggregator's gas does not grow with clients.
+/// @dev Every stake has an exit: an aborted round returns it at once; a finalized round returns
+/// it, minus at most the clipped burn of the client's own proven result, and a committer with no
+/// valid leaf reclaims it after the claim window. A post that reserved too little is made up from
+/// the aggregator's bond, never from other clients. Results leaf (OpenZeppelin StandardMerkleTree):
 /// `keccak256(bytes.concat(keccak256(abi.encode(taskId, round, client, int256 score, uint256 reward))))`.
-contract Federation is AccessControl, ReentrancyGuardTransient {
-    /// @notice Role that decides challenged rounds.
-    bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
-    /// @notice Fixed-point one (scores, payout factors and caps are WAD-scaled).
+contract Federation is ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @notice Fixed-point one (scores, payout caps and ratios are WAD-scaled).
     uint256 public constant WAD = 1e18;
+    /// @notice Most stake one round may hold (the largest uint128): every commitment's stake fits
+    /// its 128-bit field, and every payout stays exact in 256-bit arithmetic.
+    uint256 public constant MAX_AT_RISK = type(uint128).max;
+    /// @notice Share of a slashed aggregator bond that goes to the challenger (WAD); the rest is
+    /// shared by the round's committers pro rata to their stakes.
+    uint256 public constant CHALLENGER_SHARE = 0.5e18;
 
     /// @notice A round's phase.
     enum Phase {
         None,
         Commit,
+        Reveal,
         Posted,
         Challenged,
         Finalized,
@@ -46,89 +61,184 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
         Closed
     }
 
+    /// @notice Why a round was aborted.
+    enum AbortReason {
+        Empty, // no commitment by the commit deadline
+        NoPost, // the aggregator did not post in time
+        ChallengeUpheld, // the arbiter found the post wrong
+        ArbiterTimeout, // the arbiter did not decide in time
+        Cancelled // the sponsor cancelled the task before the post
+    }
+
+    /// @notice The task parameters `createTask` checks (named by `InvalidParams`).
+    enum Param {
+        aggregator,
+        numRounds,
+        maxClients,
+        minClients,
+        commitWindow,
+        revealWindow,
+        postTimeout,
+        arbiterTimeout,
+        claimWindow,
+        payoutCap,
+        griefCap,
+        mode,
+        payoutThreshold,
+        stakeMin
+    }
+
     /// @notice What a sponsor fixes when it creates a task.
-    /// @dev Windows and timeouts in seconds; `payoutCap` in WAD (0.05e18 = 5 % of the stake);
-    /// `mode`: 0 direct, 1 buyback, 2 dividend (see RewardEscrow).
+    /// @dev Windows and timeouts in seconds; `payoutCap`, `griefRatio` and `griefCap` in WAD;
+    /// `mode`: 0 direct, 1 buyback, 2 dividend (see RewardEscrow). Griefing (Erasure): the sponsor
+    /// may burn up to `griefCap` of a round stake, paying `griefRatio` times the amount it burns
+    /// (0: free punishment); `griefCap = 0` means no punishment at all.
     struct TaskParams {
         bytes32 modelSpecHash;
         bytes32 validationSpecHash;
+        bytes32 configHash;
         bytes32 initialModelHash;
         address aggregator;
         uint64 commitWindow;
-        uint64 challengeWindow;
+        uint64 revealWindow;
         uint64 postTimeout;
+        uint64 challengeWindow;
+        uint64 arbiterTimeout;
+        uint64 claimWindow;
+        uint32 minClients;
         uint32 maxClients;
         uint32 numRounds;
+        bool allowlist;
+        uint8 mode;
         uint256 stakeMin;
+        uint256 joinBond;
+        uint256 aggregatorBond;
+        uint256 challengeBond;
         uint256 rewardPerRound;
         uint256 payoutThreshold;
         uint256 payoutCap;
-        uint8 mode;
-        string metadataURI;
+        uint256 griefRatio;
+        uint256 griefCap;
     }
 
+    /// @notice A task's state.
     struct Task {
         address sponsor;
         TaskStatus status;
         uint64 currentRound;
         uint32 participants;
+        uint64 bondLockedUntil; // the aggregator's bond covers claims until then
         bytes32 latestModelHash;
+        uint256 bond; // the aggregator's bond held
     }
 
+    /// @notice A round's state.
     struct Round {
         Phase phase;
+        uint32 commits;
+        uint32 reveals;
         uint64 commitDeadline;
-        uint64 postDeadline;
-        uint64 challengeDeadline;
+        uint64 revealDeadline; // set when the reveal phase opens
+        uint64 challengeDeadline; // set by the post
+        uint64 challengedAt;
+        uint64 endedAt; // when finalized or aborted: claim windows count from it
+        bool swept;
+        address challenger;
         bytes32 parentModelHash;
         bytes32 modelHash;
         bytes32 resultsRoot;
         uint256 totalAtRisk;
-        uint256 commits;
         uint256 totalReward;
         uint256 totalPayout;
         uint256 rewardPaid;
         uint256 payoutPaid;
+        uint256 challengeBond;
+        uint256 slashPool; // an upheld challenge's share for the committers
+        uint256 slashPaid;
     }
 
+    /// @notice A client's commitment to a round.
     struct Commitment {
-        bytes32 updateHash;
-        uint256 stake;
+        bytes32 commitHash;
+        uint128 stake;
+        uint128 griefed;
+        bool revealed;
         bool settled;
         bool claimed;
     }
 
+    /// @notice A client's seat in a task.
+    struct Seat {
+        bool active;
+        uint64 joinedAfterRound; // the task's current round when it joined
+        uint256 bond; // join bond locked in the vault
+    }
+
+    /// @notice The aggregator's post: the new model, the results root, the commit set it covers,
+    /// and the totals the escrow reserves.
+    struct Post {
+        bytes32 modelHash;
+        bytes32 resultsRoot;
+        uint32 commits;
+        uint32 reveals;
+        uint256 totalReward;
+        uint256 totalPayout;
+    }
+
     /// @notice The client registry (who may join).
     IClientRegistry public immutable registry;
-    /// @notice Where stakes are locked, released and burned.
+    /// @notice Where stakes and join bonds are locked, released and burned.
     StakeVault public immutable vault;
     /// @notice Where budgets are held and rewards paid from.
     RewardEscrow public immutable escrow;
+    /// @notice The base token (bonds, stakes, rewards).
+    IERC20 public immutable base;
+
+    /// @notice Decides challenged rounds, within each task's arbiter timeout.
+    address public arbiter;
+    /// @notice Names the arbiter: a TimelockController, so a change is public for the timelock's
+    /// delay before it takes effect. It has no other power.
+    address public immutable governor;
+
+    /// @notice Base tokens this contract holds for others: aggregator and challenge bonds, slash
+    /// pools and credits.
+    uint256 public totalHeld;
+    /// @notice Base tokens owed to each account (bond refunds, slashes, shortfalls), pulled with
+    /// `withdrawCredit`.
+    mapping(address account => uint256) public credit;
 
     uint256 private _taskCount;
     mapping(uint256 taskId => TaskParams) private _params;
     mapping(uint256 taskId => Task) private _tasks;
-    mapping(uint256 taskId => mapping(address client => bool)) private _participants;
+    mapping(uint256 taskId => mapping(address client => Seat)) private _seats;
+    mapping(uint256 taskId => mapping(address client => bool)) private _allowed;
     mapping(uint256 taskId => mapping(uint256 round => Round)) private _rounds;
     mapping(uint256 taskId => mapping(uint256 round => mapping(address client => Commitment))) private _commitments;
 
-    /// @notice `sponsor` created task `taskId`.
+    /// @notice `sponsor` created task `taskId`; `metadataURI` says where its config is published.
     event TaskCreated(
-        uint256 indexed taskId,
-        address indexed sponsor,
-        address indexed aggregator,
-        bytes32 modelSpecHash,
-        bytes32 initialModelHash,
-        uint32 numRounds
+        uint256 indexed taskId, address indexed sponsor, address indexed aggregator, bytes32 configHash, string metadataURI
     );
-    /// @notice `client` joined task `taskId`, which now has `participants` participants.
-    event ClientJoined(uint256 indexed taskId, address indexed client, uint256 participants);
+    /// @notice The sponsor allowed (or disallowed) `client` to join `taskId`.
+    event AllowlistUpdated(uint256 indexed taskId, address indexed client, bool allowed);
+    /// @notice `client` joined task `taskId` with a join bond of `bond`; `participants` now.
+    event ClientJoined(uint256 indexed taskId, address indexed client, uint256 participants, uint256 bond);
+    /// @notice `client` left task `taskId` (`removed`: for missing a round) and got its bond back.
+    event ClientLeft(uint256 indexed taskId, address indexed client, uint256 participants, bool removed);
+    /// @notice `payer` added `amount` to the aggregator bond of `taskId`, now `bond`.
+    event AggregatorBonded(uint256 indexed taskId, address indexed payer, uint256 amount, uint256 bond);
+    /// @notice The aggregator took its bond of `amount` back.
+    event AggregatorBondWithdrawn(uint256 indexed taskId, address indexed to, uint256 amount);
     /// @notice Round `round` opened on `parentModelHash`; commits are accepted until `commitDeadline`.
     event RoundOpened(uint256 indexed taskId, uint256 indexed round, bytes32 parentModelHash, uint256 commitDeadline);
-    /// @notice `client` committed `updateHash` with `stake` to round `round`.
+    /// @notice `client` committed `commitHash` (its update hash sealed with a salt) with `stake`.
     event UpdateCommitted(
-        uint256 indexed taskId, uint256 indexed round, address indexed client, bytes32 updateHash, uint256 stake
+        uint256 indexed taskId, uint256 indexed round, address indexed client, bytes32 commitHash, uint256 stake
     );
+    /// @notice Commits of round `round` are closed; reveals are accepted until `revealDeadline`.
+    event RevealOpened(uint256 indexed taskId, uint256 indexed round, uint256 revealDeadline);
+    /// @notice `client` revealed the hash of its update, `updateHash` (its blob in the store).
+    event UpdateRevealed(uint256 indexed taskId, uint256 indexed round, address indexed client, bytes32 updateHash);
     /// @notice The aggregator posted round `round`'s model and results.
     event RoundPosted(
         uint256 indexed taskId,
@@ -138,24 +248,51 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
         uint256 totalReward,
         uint256 totalPayout
     );
-    /// @notice `challenger` disputed round `round`'s post, for the reason behind `reasonHash`.
-    event RoundChallenged(uint256 indexed taskId, uint256 indexed round, address indexed challenger, bytes32 reasonHash);
-    /// @notice The arbiter kept (`upheld`) or overturned round `round`'s post.
-    event ChallengeResolved(uint256 indexed taskId, uint256 indexed round, bool upheld);
+    /// @notice `challenger` disputed round `round`'s post with a bond of `bond`.
+    event RoundChallenged(
+        uint256 indexed taskId, uint256 indexed round, address indexed challenger, bytes32 reasonHash, uint256 bond
+    );
+    /// @notice The arbiter kept the post; the challenger's bond went to the aggregator.
+    event ChallengeDismissed(uint256 indexed taskId, uint256 indexed round, address indexed challenger, uint256 bond);
+    /// @notice The arbiter voided the post: `slashed` of the aggregator's bond went to the
+    /// challenger (`toChallenger`, besides its bond back) and the round's committers (the rest).
+    event ChallengeUpheld(
+        uint256 indexed taskId, uint256 indexed round, address indexed challenger, uint256 slashed, uint256 toChallenger
+    );
     /// @notice Round `round` is final: `modelHash` is the task's latest model.
     event RoundFinalized(uint256 indexed taskId, uint256 indexed round, bytes32 modelHash);
-    /// @notice Round `round` ended without results (no post in time, or the task was cancelled).
-    event RoundAborted(uint256 indexed taskId, uint256 indexed round);
+    /// @notice Round `round` ended without results; its committers reclaim their stakes.
+    event RoundAborted(uint256 indexed taskId, uint256 indexed round, AbortReason reason);
     /// @notice Every round of task `taskId` has ended.
     event TaskCompleted(uint256 indexed taskId);
-    /// @notice `client` took back its `stake` from an aborted round.
-    event StakeReclaimed(uint256 indexed taskId, uint256 indexed round, address indexed client, uint256 stake);
+    /// @notice `client` took back its `stake` (and `slashShare` of an upheld challenge).
+    event StakeReclaimed(
+        uint256 indexed taskId, uint256 indexed round, address indexed client, uint256 stake, uint256 slashShare
+    );
     /// @notice `client`'s stake in round `round` was settled: `payout` paid (> 0) or burned (< 0).
     event StakeSettled(
         uint256 indexed taskId, uint256 indexed round, address indexed client, int256 score, int256 payout
     );
     /// @notice `client` claimed its `reward` for round `round`.
     event RewardClaimed(uint256 indexed taskId, uint256 indexed round, address indexed client, uint256 reward);
+    /// @notice The post reserved less than `client` is owed: `covered` of the `shortfall` was
+    /// credited from the aggregator's bond.
+    event ShortfallCovered(
+        uint256 indexed taskId, uint256 indexed round, address indexed client, uint256 shortfall, uint256 covered
+    );
+    /// @notice After its claim window, round `round` returned `unclaimed` of its reservation to the
+    /// budget, and `slashLeft` of a slash pool to the challenger.
+    event RoundSwept(uint256 indexed taskId, uint256 indexed round, uint256 unclaimed, uint256 slashLeft);
+    /// @notice The sponsor burned `amount` of `client`'s round stake, paying `cost` (also burned).
+    event StakeGriefed(
+        uint256 indexed taskId, uint256 indexed round, address indexed client, uint256 amount, uint256 cost
+    );
+    /// @notice `amount` was credited to `account` (pull it with `withdrawCredit`).
+    event Credited(address indexed account, uint256 amount);
+    /// @notice `account` withdrew its credit of `amount`.
+    event CreditWithdrawn(address indexed account, uint256 amount);
+    /// @notice The governor named `arbiter` (replacing `previous`).
+    event ArbiterChanged(address indexed previous, address indexed arbiter);
     /// @notice The sponsor cancelled task `taskId` and got `refunded` back.
     event TaskCancelled(uint256 indexed taskId, uint256 refunded);
     /// @notice The sponsor closed completed task `taskId` and got `refunded` back.
@@ -163,8 +300,14 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
 
     /// @notice A constructor argument is the zero address.
     error ZeroAddress();
-    /// @notice Task parameters are invalid; `reason` names the field.
-    error InvalidParams(string reason);
+    /// @notice Only the arbiter may do this.
+    error NotArbiter(address caller);
+    /// @notice Only the governor may do this.
+    error NotGovernor(address caller);
+    /// @notice The vault, escrow and registry do not share one base token.
+    error BaseMismatch();
+    /// @notice Task parameter `field` is invalid.
+    error InvalidParams(Param field);
     /// @notice The caller is not a registered client.
     error NotRegistered(address account);
     /// @notice The task is `current`, the call needs `expected`.
@@ -173,16 +316,27 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
     error TaskFull(uint256 maxClients);
     /// @notice `client` is a participant already.
     error AlreadyJoined(address client);
+    /// @notice The task admits only clients its sponsor allowed.
+    error NotAllowed(address client);
     /// @notice Only the task's aggregator may do this.
     error NotAggregator(address caller);
     /// @notice Only the task's sponsor may do this.
     error NotSponsor(address caller);
-    /// @notice `account` has not joined the task.
+    /// @notice `account` is not a participant of the task.
     error NotParticipant(address account);
+    /// @notice `client` committed to the last ended round, joined after it opened, or holds a
+    /// commitment to the round whose commits are still open.
+    error StillActive(address client);
     /// @notice The round is in phase `current`, the call needs `expected`.
     error WrongPhase(Phase current, Phase expected);
     /// @notice All `numRounds` rounds were opened.
     error NoRoundsLeft(uint256 numRounds);
+    /// @notice The first round needs `minClients` participants; `participants` joined.
+    error NotEnoughClients(uint256 participants, uint256 minClients);
+    /// @notice The aggregator's bond is `bond`, the task requires `required`.
+    error BondTooLow(uint256 bond, uint256 required);
+    /// @notice A round is in flight (or its claims may still draw on the bond) until `until`.
+    error BondLocked(uint256 until);
     /// @notice Commits closed at `commitDeadline`.
     error CommitClosed(uint256 commitDeadline);
     /// @notice The client committed to this round already.
@@ -191,8 +345,22 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
     error EmptyHash();
     /// @notice `stake` is below the task's minimum `min`.
     error StakeTooLow(uint256 stake, uint256 min);
+    /// @notice The round would hold more than MAX_AT_RISK.
+    error StakeTooHigh(uint256 totalAtRisk);
     /// @notice Commits are open until `commitDeadline` and not every participant has committed.
     error CommitWindowOpen(uint256 commitDeadline);
+    /// @notice Reveals closed at `revealDeadline`.
+    error RevealClosed(uint256 revealDeadline);
+    /// @notice The client revealed already.
+    error AlreadyRevealed(address client);
+    /// @notice The revealed hash and salt do not open the client's commitment.
+    error RevealMismatch();
+    /// @notice Reveals are open until `revealDeadline` and not every committer has revealed.
+    error RevealWindowOpen(uint256 revealDeadline);
+    /// @notice The post covers `commits`/`reveals`; the round has `actualCommits`/`actualReveals`.
+    error CommitSetChanged(uint256 commits, uint256 reveals, uint256 actualCommits, uint256 actualReveals);
+    /// @notice The round has no commitment to post results for (abort it instead).
+    error NothingToPost();
     /// @notice The post was due by `postDeadline`.
     error PostTimedOut(uint256 postDeadline);
     /// @notice `totalReward` exceeds the task's `rewardPerRound`.
@@ -201,8 +369,16 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
     error PayoutTooHigh(uint256 totalPayout, uint256 maxPayout);
     /// @notice Challenges closed at `challengeDeadline`.
     error ChallengeWindowClosed(uint256 challengeDeadline);
+    /// @notice With no challenge bond, only a committer of the round may challenge.
+    error NoStanding(address account);
+    /// @notice The arbiter's time to decide ended at `deadline`.
+    error ArbiterTimedOut(uint256 deadline);
     /// @notice The current phase lasts until `deadline`.
     error PhaseNotOver(uint256 deadline);
+    /// @notice Claims of this round closed at `deadline`.
+    error ClaimWindowClosed(uint256 deadline);
+    /// @notice Claims of this round are open until `deadline`.
+    error ClaimWindowOpen(uint256 deadline);
     /// @notice The proof does not prove this result under the round's results root.
     error InvalidProof();
     /// @notice `client` has no commitment in this round.
@@ -211,60 +387,165 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
     error AlreadySettled(address client);
     /// @notice `client` claimed this round's reward already.
     error AlreadyClaimed(address client);
-    /// @notice Claims would pay `claimed` in total, more than the `posted` total.
-    error RoundOverclaimed(uint256 posted, uint256 claimed);
+    /// @notice The round was swept already.
+    error AlreadySwept();
+    /// @notice The task allows no griefing, or `amount` exceeds what is left of the cap (`left`).
+    error GriefNotAllowed(uint256 amount, uint256 left);
+    /// @notice An amount that must be positive is zero, or nothing arrived.
+    error ZeroAmount();
+    /// @notice Only `received` of `required` base tokens arrived.
+    error PaymentShort(uint256 received, uint256 required);
 
     /// @param registry_ The client registry.
-    /// @param vault_ The stake vault (grant it FEDERATION_ROLE to this contract).
-    /// @param escrow_ The reward escrow (grant it FEDERATION_ROLE to this contract).
-    /// @param admin Receives DEFAULT_ADMIN_ROLE (grants ARBITER_ROLE).
-    constructor(address registry_, address vault_, address escrow_, address admin) {
-        if (registry_ == address(0) || vault_ == address(0) || escrow_ == address(0) || admin == address(0)) {
-            revert ZeroAddress();
-        }
+    /// @param vault_ The stake vault (bind it to this contract afterwards).
+    /// @param escrow_ The reward escrow (bind it to this contract afterwards).
+    /// @param governor_ Names the arbiter: a TimelockController, so every change is public for its
+    /// delay before it takes effect.
+    /// @param arbiter_ The first arbiter.
+    constructor(address registry_, address vault_, address escrow_, address governor_, address arbiter_) {
+        if (
+            registry_ == address(0) || vault_ == address(0) || escrow_ == address(0) || governor_ == address(0)
+                || arbiter_ == address(0)
+        ) revert ZeroAddress();
         registry = IClientRegistry(registry_);
         vault = StakeVault(vault_);
         escrow = RewardEscrow(escrow_);
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        base = vault.base();
+        if (address(escrow.base()) != address(base) || registry.baseToken() != address(base)) revert BaseMismatch();
+        governor = governor_;
+        arbiter = arbiter_;
+        emit ArbiterChanged(address(0), arbiter_);
+    }
+
+    /// @notice Name a new arbiter (governor only, through its timelock).
+    /// @param arbiter_ The new arbiter.
+    function setArbiter(address arbiter_) external {
+        if (msg.sender != governor) revert NotGovernor(msg.sender);
+        if (arbiter_ == address(0)) revert ZeroAddress();
+        emit ArbiterChanged(arbiter, arbiter_);
+        arbiter = arbiter_;
+    }
+
+    modifier onlyArbiter() {
+        if (msg.sender != arbiter) revert NotArbiter(msg.sender);
+        _;
     }
 
     // ------------------------------------------------------------------------------------- tasks
 
     /// @notice Create a task; the caller is its sponsor. Fund it with `RewardEscrow.fund`.
     /// @param params The task's parameters (see TaskParams).
+    /// @param metadataURI Where the task's config is published (logged, not stored).
     /// @return taskId The new task's id (from 1).
-    function createTask(TaskParams calldata params) external returns (uint256 taskId) {
+    function createTask(TaskParams calldata params, string calldata metadataURI) external returns (uint256 taskId) {
         _validate(params);
         taskId = ++_taskCount;
         _params[taskId] = params;
-        _tasks[taskId] = Task({
-            sponsor: msg.sender,
-            status: TaskStatus.Active,
-            currentRound: 0,
-            participants: 0,
-            latestModelHash: params.initialModelHash
-        });
-        emit TaskCreated(
-            taskId, msg.sender, params.aggregator, params.modelSpecHash, params.initialModelHash, params.numRounds
-        );
+        Task storage t = _tasks[taskId];
+        t.sponsor = msg.sender;
+        t.status = TaskStatus.Active;
+        t.latestModelHash = params.initialModelHash;
+        emit TaskCreated(taskId, msg.sender, params.aggregator, params.configHash, metadataURI);
     }
 
-    /// @notice Join an active task as a participant (the caller must be a registered client).
+    /// @notice Allow or disallow clients to join an allowlist task (sponsor only). Already seated
+    /// clients keep their seats.
+    /// @param taskId The task.
+    /// @param clients The clients (the caller bounds the list).
+    /// @param allowed Whether they may join.
+    function setAllowed(uint256 taskId, address[] calldata clients, bool allowed) external {
+        if (msg.sender != _tasks[taskId].sponsor) revert NotSponsor(msg.sender);
+        for (uint256 i = 0; i < clients.length; ++i) {
+            _allowed[taskId][clients[i]] = allowed;
+            emit AllowlistUpdated(taskId, clients[i], allowed);
+        }
+    }
+
+    /// @notice Join an active task as a participant (the caller must be a registered client, and
+    /// allowed when the task has an allowlist). Locks the task's join bond from the caller's free
+    /// vault stake until it leaves, so seats cannot be squatted for free.
     /// @param taskId The task.
     function joinTask(uint256 taskId) external {
         if (!registry.isRegistered(msg.sender)) revert NotRegistered(msg.sender);
         Task storage t = _tasks[taskId];
         _requireStatus(t, TaskStatus.Active);
-        if (_participants[taskId][msg.sender]) revert AlreadyJoined(msg.sender);
-        uint32 maxClients = _params[taskId].maxClients;
-        if (t.participants >= maxClients) revert TaskFull(maxClients);
-        _participants[taskId][msg.sender] = true;
+        TaskParams storage p = _params[taskId];
+        Seat storage seat = _seats[taskId][msg.sender];
+        if (seat.active) revert AlreadyJoined(msg.sender);
+        if (p.allowlist && !_allowed[taskId][msg.sender]) revert NotAllowed(msg.sender);
+        if (t.participants >= p.maxClients) revert TaskFull(p.maxClients);
+        uint256 bond = p.joinBond;
+        seat.active = true;
+        seat.joinedAfterRound = t.currentRound;
+        seat.bond = bond;
         t.participants += 1;
-        emit ClientJoined(taskId, msg.sender, t.participants);
+        emit ClientJoined(taskId, msg.sender, t.participants, bond);
+        vault.lock(msg.sender, bond);
     }
 
-    /// @notice Cancel an active task: its open round (if any) is aborted, its reservation released,
-    /// and the unreleased budget refunded to the sponsor. Finalized rounds stay claimable.
+    /// @notice Leave a task and get the join bond back (any time but while the caller's commitment
+    /// to the open round is still in its commit phase; commitments are settled as usual).
+    /// @param taskId The task.
+    function leaveTask(uint256 taskId) external {
+        _leave(taskId, msg.sender, false);
+    }
+
+    /// @notice Free the seat of a participant that committed nothing to the task's last ended
+    /// round although it had joined before that round opened (anyone). Its join bond is returned;
+    /// the seat stops holding back early closes of the commit window.
+    /// @param taskId The task.
+    /// @param client The idle participant.
+    function removeIdle(uint256 taskId, address client) external {
+        uint256 current = _tasks[taskId].currentRound;
+        if (current == 0) revert StillActive(client);
+        Phase phase = _rounds[taskId][current].phase;
+        // The last round that has ended: the current one once it is over, else the one before.
+        uint256 last = (phase == Phase.Finalized || phase == Phase.Aborted) ? current : current - 1;
+        Seat storage seat = _seats[taskId][client];
+        if (!seat.active) revert NotParticipant(client);
+        if (last == 0 || seat.joinedAfterRound >= last || _commitments[taskId][last][client].commitHash != 0) {
+            revert StillActive(client);
+        }
+        _leave(taskId, client, true);
+    }
+
+    /// @notice Add `amount` of the caller's base tokens to the task's aggregator bond (usually the
+    /// aggregator itself). Rounds open only while the bond is at least the task's requirement; an
+    /// upheld challenge slashes it, and claims a post under-reserved draw on it.
+    /// @param taskId The task.
+    /// @param amount Base tokens to bond.
+    function bondAggregator(uint256 taskId, uint256 amount) external nonReentrant {
+        Task storage t = _tasks[taskId];
+        _requireStatus(t, TaskStatus.Active);
+        uint256 received = _pull(msg.sender, amount);
+        t.bond += received;
+        emit AggregatorBonded(taskId, msg.sender, received, t.bond);
+    }
+
+    /// @notice Take the aggregator's bond back (aggregator only) while no round is in flight and no
+    /// finalized round's claims can still draw on it. Opening another round needs a new bond.
+    /// @param taskId The task.
+    /// @return amount Base tokens paid.
+    function withdrawAggregatorBond(uint256 taskId) external nonReentrant returns (uint256 amount) {
+        TaskParams storage p = _params[taskId];
+        if (msg.sender != p.aggregator) revert NotAggregator(msg.sender);
+        Task storage t = _tasks[taskId];
+        Phase phase = _rounds[taskId][t.currentRound].phase;
+        if (t.currentRound > 0 && phase != Phase.Finalized && phase != Phase.Aborted) {
+            revert WrongPhase(phase, Phase.Finalized);
+        }
+        if (block.timestamp <= t.bondLockedUntil) revert BondLocked(t.bondLockedUntil);
+        amount = t.bond;
+        if (amount == 0) revert ZeroAmount();
+        t.bond = 0;
+        totalHeld -= amount;
+        emit AggregatorBondWithdrawn(taskId, msg.sender, amount);
+        base.safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice Cancel an active task (sponsor only): a round still taking commits or reveals is
+    /// aborted (its stakes return), a posted or challenged round runs to its end as usual, and the
+    /// unreleased budget is refunded to the sponsor.
     /// @param taskId The task.
     function cancelTask(uint256 taskId) external nonReentrant {
         Task storage t = _tasks[taskId];
@@ -273,14 +554,7 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
         t.status = TaskStatus.Cancelled;
         uint256 number = t.currentRound;
         Round storage r = _rounds[taskId][number];
-        if (r.phase == Phase.Commit || r.phase == Phase.Posted || r.phase == Phase.Challenged) {
-            uint256 reserved = r.totalReward + r.totalPayout;
-            r.phase = Phase.Aborted;
-            r.totalReward = 0;
-            r.totalPayout = 0;
-            emit RoundAborted(taskId, number);
-            if (reserved > 0) escrow.unreserve(taskId, reserved);
-        }
+        if (r.phase == Phase.Commit || r.phase == Phase.Reveal) _abort(taskId, number, r, AbortReason.Cancelled);
         uint256 refunded = escrow.refund(taskId, t.sponsor);
         emit TaskCancelled(taskId, refunded);
     }
@@ -298,131 +572,178 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
 
     // ------------------------------------------------------------------------------------ rounds
 
-    /// @notice Open the next round (aggregator only), on the task's latest model.
+    /// @notice Open the next round (aggregator only), on the task's latest model. The first round
+    /// needs `minClients` participants; every round needs the aggregator's bond in place.
     /// @param taskId The task.
     /// @return round The new round's number.
     function openRound(uint256 taskId) external returns (uint256 round) {
         TaskParams storage p = _params[taskId];
         Task storage t = _tasks[taskId];
         if (msg.sender != p.aggregator) revert NotAggregator(msg.sender);
-        if (t.currentRound >= p.numRounds) revert NoRoundsLeft(p.numRounds);
         _requireStatus(t, TaskStatus.Active);
-        if (t.currentRound > 0) {
+        if (t.currentRound >= p.numRounds) revert NoRoundsLeft(p.numRounds);
+        if (t.currentRound == 0) {
+            if (t.participants < p.minClients) revert NotEnoughClients(t.participants, p.minClients);
+        } else {
             Phase previous = _rounds[taskId][t.currentRound].phase;
             if (previous != Phase.Finalized && previous != Phase.Aborted) revert WrongPhase(previous, Phase.Finalized);
         }
+        if (t.bond < p.aggregatorBond) revert BondTooLow(t.bond, p.aggregatorBond);
         round = ++t.currentRound;
         Round storage r = _rounds[taskId][round];
         r.phase = Phase.Commit;
         r.parentModelHash = t.latestModelHash;
         r.commitDeadline = uint64(block.timestamp) + p.commitWindow;
-        r.postDeadline = r.commitDeadline + p.postTimeout;
         emit RoundOpened(taskId, round, r.parentModelHash, r.commitDeadline);
     }
 
-    /// @notice Commit the hash of the caller's update to the open round and lock `stake` on it.
+    /// @notice Commit to the open round: `commitHash = commitmentHash(taskId, round, caller,
+    /// updateHash, salt)` hides the update until the reveal, and `stake` is locked on it.
     /// @param taskId The task.
     /// @param round The open round.
-    /// @param updateHash keccak-256 of the update's canonical bytes (non-zero).
+    /// @param commitHash The sealed commitment (non-zero).
     /// @param stake Base tokens locked from the caller's free vault stake (>= the task's minimum).
-    function commit(uint256 taskId, uint256 round, bytes32 updateHash, uint256 stake) external nonReentrant {
-        if (!_participants[taskId][msg.sender]) revert NotParticipant(msg.sender);
+    function commit(uint256 taskId, uint256 round, bytes32 commitHash, uint256 stake) external nonReentrant {
+        if (!_seats[taskId][msg.sender].active) revert NotParticipant(msg.sender);
         Round storage r = _rounds[taskId][round];
         if (round != _tasks[taskId].currentRound || r.phase != Phase.Commit) revert WrongPhase(r.phase, Phase.Commit);
         if (block.timestamp > r.commitDeadline) revert CommitClosed(r.commitDeadline);
         Commitment storage c = _commitments[taskId][round][msg.sender];
-        if (c.updateHash != bytes32(0)) revert AlreadyCommitted(msg.sender);
-        if (updateHash == bytes32(0)) revert EmptyHash();
+        if (c.commitHash != bytes32(0)) revert AlreadyCommitted(msg.sender);
+        if (commitHash == bytes32(0)) revert EmptyHash();
         uint256 stakeMin = _params[taskId].stakeMin;
         if (stake < stakeMin) revert StakeTooLow(stake, stakeMin);
-        c.updateHash = updateHash;
-        c.stake = stake;
-        r.totalAtRisk += stake;
+        uint256 total = r.totalAtRisk + stake;
+        if (total > MAX_AT_RISK) revert StakeTooHigh(total);
+        c.commitHash = commitHash;
+        c.stake = uint128(stake); // stake <= total <= MAX_AT_RISK = type(uint128).max
+        r.totalAtRisk = total;
         r.commits += 1;
-        emit UpdateCommitted(taskId, round, msg.sender, updateHash, stake);
+        emit UpdateCommitted(taskId, round, msg.sender, commitHash, stake);
         vault.lock(msg.sender, stake);
     }
 
-    /// @notice Post the round's new model and results (aggregator only), once commits are closed
-    /// or every participant has committed, and before the post deadline. Reserves
-    /// `totalReward + totalPayout` of the task's budget.
+    /// @notice Reveal the caller's update hash and salt. Reveals open when the commit window ends,
+    /// or as soon as every participant has committed; the first reveal closes commits for good.
+    /// Upload the update blob to the store before (or with) the reveal.
     /// @param taskId The task.
-    /// @param round The round in its commit phase.
-    /// @param modelHash Hash of the new global model (non-zero).
-    /// @param resultsRoot Merkle root of the per-client results.
-    /// @param totalReward Sum of the rewards in the results (<= rewardPerRound).
-    /// @param totalPayout Sum of the positive stake payouts the results imply.
-    function postRound(
-        uint256 taskId,
-        uint256 round,
-        bytes32 modelHash,
-        bytes32 resultsRoot,
-        uint256 totalReward,
-        uint256 totalPayout
-    ) external nonReentrant {
+    /// @param round The round.
+    /// @param updateHash keccak-256 of the update's canonical bytes.
+    /// @param salt The secret the commitment was sealed with.
+    function reveal(uint256 taskId, uint256 round, bytes32 updateHash, bytes32 salt) external {
+        Round storage r = _rounds[taskId][round];
+        Commitment storage c = _commitments[taskId][round][msg.sender];
+        if (c.commitHash == bytes32(0)) revert NoCommitment(msg.sender);
+        if (r.phase == Phase.Commit) {
+            if (block.timestamp <= r.commitDeadline && r.commits < _tasks[taskId].participants) {
+                revert CommitWindowOpen(r.commitDeadline);
+            }
+            uint64 start = block.timestamp < r.commitDeadline ? uint64(block.timestamp) : r.commitDeadline;
+            r.revealDeadline = start + _params[taskId].revealWindow;
+            r.phase = Phase.Reveal;
+            emit RevealOpened(taskId, round, r.revealDeadline);
+        } else if (r.phase != Phase.Reveal) {
+            revert WrongPhase(r.phase, Phase.Reveal);
+        }
+        if (block.timestamp > r.revealDeadline) revert RevealClosed(r.revealDeadline);
+        if (c.revealed) revert AlreadyRevealed(msg.sender);
+        if (updateHash == bytes32(0)) revert EmptyHash();
+        if (commitmentHash(taskId, round, msg.sender, updateHash, salt) != c.commitHash) revert RevealMismatch();
+        c.revealed = true;
+        r.reveals += 1;
+        emit UpdateRevealed(taskId, round, msg.sender, updateHash);
+    }
+
+    /// @notice Post the round's new model and results (aggregator only): once every committer has
+    /// revealed, or the reveal window has ended, and before the post deadline. The post names the
+    /// commit and reveal counts it was computed from, so a commitment it did not see makes it
+    /// revert instead of going without a result. Reserves `totalReward + totalPayout`.
+    /// @param taskId The task.
+    /// @param round The round.
+    /// @param post The model, results root, counts and totals (see Post).
+    function postRound(uint256 taskId, uint256 round, Post calldata post) external nonReentrant {
         TaskParams storage p = _params[taskId];
         if (msg.sender != p.aggregator) revert NotAggregator(msg.sender);
         Round storage r = _rounds[taskId][round];
-        if (r.phase != Phase.Commit) revert WrongPhase(r.phase, Phase.Commit);
-        if (modelHash == bytes32(0)) revert EmptyHash();
-        if (block.timestamp <= r.commitDeadline && r.commits < _tasks[taskId].participants) {
-            revert CommitWindowOpen(r.commitDeadline);
+        if (r.phase != Phase.Commit && r.phase != Phase.Reveal) revert WrongPhase(r.phase, Phase.Reveal);
+        if (post.modelHash == bytes32(0) || post.resultsRoot == bytes32(0)) revert EmptyHash();
+        if (r.commits == 0) revert NothingToPost();
+        if (post.commits != r.commits || post.reveals != r.reveals) {
+            revert CommitSetChanged(post.commits, post.reveals, r.commits, r.reveals);
         }
-        if (block.timestamp > r.postDeadline) revert PostTimedOut(r.postDeadline);
-        if (totalReward > p.rewardPerRound) revert RewardTooHigh(totalReward, p.rewardPerRound);
+        uint256 revealEnd = _revealEnd(r, p);
+        bool allRevealed = r.phase == Phase.Reveal && r.reveals == r.commits;
+        if (!allRevealed && block.timestamp <= revealEnd) revert RevealWindowOpen(revealEnd);
+        if (block.timestamp > revealEnd + p.postTimeout) revert PostTimedOut(revealEnd + p.postTimeout);
+        if (post.totalReward > p.rewardPerRound) revert RewardTooHigh(post.totalReward, p.rewardPerRound);
         uint256 maxPayout = Math.mulDiv(r.totalAtRisk, p.payoutCap, WAD);
-        if (totalPayout > maxPayout) revert PayoutTooHigh(totalPayout, maxPayout);
+        if (post.totalPayout > maxPayout) revert PayoutTooHigh(post.totalPayout, maxPayout);
         r.phase = Phase.Posted;
-        r.modelHash = modelHash;
-        r.resultsRoot = resultsRoot;
-        r.totalReward = totalReward;
-        r.totalPayout = totalPayout;
+        r.modelHash = post.modelHash;
+        r.resultsRoot = post.resultsRoot;
+        r.totalReward = post.totalReward;
+        r.totalPayout = post.totalPayout;
         r.challengeDeadline = uint64(block.timestamp) + p.challengeWindow;
-        emit RoundPosted(taskId, round, modelHash, resultsRoot, totalReward, totalPayout);
-        escrow.reserve(taskId, totalReward + totalPayout);
+        emit RoundPosted(taskId, round, post.modelHash, post.resultsRoot, post.totalReward, post.totalPayout);
+        escrow.reserve(taskId, post.totalReward + post.totalPayout);
     }
 
-    /// @notice Dispute a posted round during its challenge window (any participant of the task).
-    /// The round waits for the arbiter.
+    /// @notice Dispute a posted round during its challenge window, with the task's challenge bond
+    /// (approve this contract first). Anyone may challenge with a bond; when the task sets none,
+    /// only a committer of the round may. The round waits for the arbiter.
     /// @param taskId The task.
     /// @param round The posted round.
     /// @param reasonHash Hash of the challenger's evidence (published off-chain).
-    function challenge(uint256 taskId, uint256 round, bytes32 reasonHash) external {
-        if (!_participants[taskId][msg.sender]) revert NotParticipant(msg.sender);
+    function challenge(uint256 taskId, uint256 round, bytes32 reasonHash) external nonReentrant {
         Round storage r = _rounds[taskId][round];
         if (r.phase != Phase.Posted) revert WrongPhase(r.phase, Phase.Posted);
         if (block.timestamp > r.challengeDeadline) revert ChallengeWindowClosed(r.challengeDeadline);
+        uint256 required = _params[taskId].challengeBond;
+        uint256 bond = 0;
+        if (required == 0) {
+            if (_commitments[taskId][round][msg.sender].commitHash == bytes32(0)) revert NoStanding(msg.sender);
+        } else {
+            bond = _pull(msg.sender, required);
+            if (bond < required) revert PaymentShort(bond, required);
+        }
         r.phase = Phase.Challenged;
-        emit RoundChallenged(taskId, round, msg.sender, reasonHash);
+        r.challenger = msg.sender;
+        r.challengeBond = bond;
+        r.challengedAt = uint64(block.timestamp);
+        emit RoundChallenged(taskId, round, msg.sender, reasonHash, bond);
     }
 
-    /// @notice Decide a challenged round (ARBITER_ROLE). `upheld`: the post stands and the round is
-    /// finalized. Otherwise the post is discarded, its reservation released, and the aggregator
-    /// may post again within a fresh post timeout.
+    /// @notice The arbiter keeps a challenged post: the round is finalized and the challenger's
+    /// bond is credited to the aggregator.
     /// @param taskId The task.
     /// @param round The challenged round.
-    /// @param upheld Whether the posted results stand.
-    function resolveChallenge(uint256 taskId, uint256 round, bool upheld)
-        external
-        onlyRole(ARBITER_ROLE)
-        nonReentrant
-    {
-        Round storage r = _rounds[taskId][round];
-        if (r.phase != Phase.Challenged) revert WrongPhase(r.phase, Phase.Challenged);
-        emit ChallengeResolved(taskId, round, upheld);
-        if (upheld) {
-            _finalize(taskId, round, r);
-            return;
-        }
-        uint256 reserved = r.totalReward + r.totalPayout;
-        r.phase = Phase.Commit;
-        r.modelHash = bytes32(0);
-        r.resultsRoot = bytes32(0);
-        r.totalReward = 0;
-        r.totalPayout = 0;
-        r.challengeDeadline = 0;
-        r.postDeadline = uint64(block.timestamp) + _params[taskId].postTimeout;
-        escrow.unreserve(taskId, reserved);
+    function dismissChallenge(uint256 taskId, uint256 round) external onlyArbiter nonReentrant {
+        Round storage r = _challengedRound(taskId, round);
+        uint256 bond = r.challengeBond;
+        r.challengeBond = 0;
+        emit ChallengeDismissed(taskId, round, r.challenger, bond);
+        _credit(_params[taskId].aggregator, bond);
+        _finalize(taskId, round, r);
+    }
+
+    /// @notice The arbiter voids a challenged post: the round is aborted (every committer reclaims
+    /// its stake), its reservation returns to the budget, and the aggregator's bond is slashed: the
+    /// challenger gets its bond back plus CHALLENGER_SHARE of the slash, the committers the rest.
+    /// @param taskId The task.
+    /// @param round The challenged round.
+    function upholdChallenge(uint256 taskId, uint256 round) external onlyArbiter nonReentrant {
+        Round storage r = _challengedRound(taskId, round);
+        Task storage t = _tasks[taskId];
+        uint256 required = _params[taskId].aggregatorBond;
+        uint256 slashed = t.bond < required ? t.bond : required;
+        t.bond -= slashed;
+        uint256 toChallenger = Math.mulDiv(slashed, CHALLENGER_SHARE, WAD);
+        r.slashPool = slashed - toChallenger;
+        uint256 bond = r.challengeBond;
+        r.challengeBond = 0;
+        emit ChallengeUpheld(taskId, round, r.challenger, slashed, toChallenger);
+        _credit(r.challenger, bond + toChallenger);
+        _abort(taskId, round, r, AbortReason.ChallengeUpheld);
     }
 
     /// @notice Finalize a posted round after its challenge window (anyone).
@@ -435,40 +756,74 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
         _finalize(taskId, round, r);
     }
 
-    /// @notice Abort a round whose aggregator did not post by the post deadline (anyone). Its
-    /// committers reclaim their stakes with `reclaimStake`. An aborted round counts as a round.
+    /// @notice Abort a round that cannot end otherwise (anyone): no commitment by the commit
+    /// deadline; no post by the post deadline; or a challenge the arbiter left undecided past its
+    /// timeout (the challenger's bond is returned). Committers reclaim their stakes with
+    /// `reclaimStake`. An aborted round counts as a round.
     /// @param taskId The task.
-    /// @param round The round in its commit phase.
-    function abortRound(uint256 taskId, uint256 round) external {
+    /// @param round The round.
+    function abortRound(uint256 taskId, uint256 round) external nonReentrant {
         Round storage r = _rounds[taskId][round];
-        if (r.phase != Phase.Commit) revert WrongPhase(r.phase, Phase.Commit);
-        if (block.timestamp <= r.postDeadline) revert PhaseNotOver(r.postDeadline);
-        r.phase = Phase.Aborted;
-        emit RoundAborted(taskId, round);
-        _completeIfLast(taskId, round);
+        TaskParams storage p = _params[taskId];
+        AbortReason reason;
+        if (r.phase == Phase.Commit && r.commits == 0) {
+            if (block.timestamp <= r.commitDeadline) revert PhaseNotOver(r.commitDeadline);
+            reason = AbortReason.Empty;
+        } else if (r.phase == Phase.Commit || r.phase == Phase.Reveal) {
+            uint256 deadline = _revealEnd(r, p) + p.postTimeout;
+            if (block.timestamp <= deadline) revert PhaseNotOver(deadline);
+            reason = AbortReason.NoPost;
+        } else if (r.phase == Phase.Challenged) {
+            uint256 deadline = uint256(r.challengedAt) + p.arbiterTimeout;
+            if (block.timestamp <= deadline) revert PhaseNotOver(deadline);
+            uint256 bond = r.challengeBond;
+            r.challengeBond = 0;
+            _credit(r.challenger, bond);
+            reason = AbortReason.ArbiterTimeout;
+        } else {
+            revert WrongPhase(r.phase, Phase.Commit);
+        }
+        _abort(taskId, round, r, reason);
     }
 
     // ------------------------------------------------------------------------ stakes and rewards
 
-    /// @notice Release the caller's stake from an aborted round (or any unfinished round of a
-    /// cancelled task).
+    /// @notice Take back the caller's stake: from an aborted round at once (with its share of an
+    /// upheld challenge's slash), or from a finalized round whose claim window has ended without the
+    /// stake being settled (a committer the results left out, or with an unprovable leaf).
     /// @param taskId The task.
     /// @param round The round.
     function reclaimStake(uint256 taskId, uint256 round) external nonReentrant {
         Round storage r = _rounds[taskId][round];
         Commitment storage c = _commitments[taskId][round][msg.sender];
-        if (c.updateHash == bytes32(0)) revert NoCommitment(msg.sender);
+        if (c.commitHash == bytes32(0)) revert NoCommitment(msg.sender);
         if (c.settled) revert AlreadySettled(msg.sender);
-        bool cancelled = _tasks[taskId].status == TaskStatus.Cancelled && r.phase != Phase.Finalized;
-        if (r.phase != Phase.Aborted && !cancelled) revert WrongPhase(r.phase, Phase.Aborted);
+        uint256 share = 0;
+        if (r.phase == Phase.Finalized) {
+            uint256 closes = _claimDeadline(taskId, r);
+            if (block.timestamp <= closes) revert ClaimWindowOpen(closes);
+        } else if (r.phase == Phase.Aborted) {
+            if (r.slashPool > 0 && !r.swept) {
+                share = Math.mulDiv(r.slashPool, c.stake, r.totalAtRisk);
+                r.slashPaid += share;
+            }
+        } else {
+            revert WrongPhase(r.phase, Phase.Aborted);
+        }
         c.settled = true;
-        emit StakeReclaimed(taskId, round, msg.sender, c.stake);
-        vault.unlock(msg.sender, c.stake);
+        uint256 principal = c.stake - c.griefed;
+        emit StakeReclaimed(taskId, round, msg.sender, principal, share);
+        vault.unlock(msg.sender, principal);
+        if (share > 0) {
+            totalHeld -= share;
+            base.safeTransfer(msg.sender, share);
+        }
     }
 
-    /// @notice Settle `client`'s stake in a finalized round from its proven result (anyone may
-    /// call: keepers make sure negative results are burned). A positive payout is paid from the
-    /// escrow and the stake released; a negative one is burned from the stake.
+    /// @notice Settle `client`'s stake in a finalized round from its proven result, within the
+    /// claim window (anyone may call: keepers make sure negative results are burned). A positive
+    /// payout is paid from the escrow (any shortfall of the post's reservation from the
+    /// aggregator's bond) and the stake released; a negative one is burned from the stake.
     /// @param taskId The task.
     /// @param round The finalized round.
     /// @param client The committer.
@@ -489,33 +844,115 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
         _settleStake(taskId, round, r, c, client, score);
     }
 
-    /// @notice Claim the caller's reward for a finalized round (settling its stake first if
-    /// needed), paid in the task's mode.
+    /// @notice Claim the caller's reward for a finalized round within its claim window (settling
+    /// its stake first if needed), paid in the task's mode.
     /// @param taskId The task.
     /// @param round The finalized round.
     /// @param score The caller's score in the results.
     /// @param reward The caller's reward in the results.
     /// @param proof Merkle proof of the result leaf.
     /// @param minTokensOut Buyback mode: fewest client tokens the reward must buy.
+    /// @param deadline Buyback mode: latest block timestamp of the swap.
     function claimReward(
         uint256 taskId,
         uint256 round,
         int256 score,
         uint256 reward,
         bytes32[] calldata proof,
-        uint256 minTokensOut
+        uint256 minTokensOut,
+        uint256 deadline
     ) external nonReentrant {
         Round storage r = _provenRound(taskId, round, msg.sender, score, reward, proof);
-        _claim(taskId, round, r, score, reward, minTokensOut);
+        Commitment storage c = _commitmentOf(taskId, round, msg.sender);
+        if (c.claimed) revert AlreadyClaimed(msg.sender);
+        c.claimed = true;
+        if (!c.settled) _settleStake(taskId, round, r, c, msg.sender, score);
+        emit RewardClaimed(taskId, round, msg.sender, reward);
+        _payReward(taskId, round, r, reward, minTokensOut, deadline);
     }
 
-    /// @notice Numerai-style stake payout: `stake * clip(score * factor, -cap, +cap)`, with
-    /// `factor = min(1, threshold / totalAtRisk)`, all WAD-scaled, every division truncating
-    /// toward zero. Positive: paid to the staker; negative: burned from its stake.
-    /// @dev Equal to `factor = totalAtRisk <= threshold ? WAD : threshold*WAD/totalAtRisk;
-    /// raw = score*int(factor)/WAD; clipped = max(-cap, min(cap, raw)); payout = int(stake)*clipped/WAD`
-    /// (Solidity signed division), computed on magnitudes in 512 bits so no input overflows.
-    /// The Python mirror (fl_node.settlement.payout) follows the same formula.
+    /// @notice After a round's claim window (anyone): return what its claims left of the
+    /// reservation to the task's budget (refunded to the sponsor at once if the task has ended),
+    /// and what committers left of an upheld challenge's slash pool to the challenger.
+    /// @param taskId The task.
+    /// @param round The finalized or aborted round.
+    function sweepRound(uint256 taskId, uint256 round) external nonReentrant {
+        Round storage r = _rounds[taskId][round];
+        if (r.phase != Phase.Finalized && r.phase != Phase.Aborted) revert WrongPhase(r.phase, Phase.Finalized);
+        if (r.swept) revert AlreadySwept();
+        uint256 closes = _claimDeadline(taskId, r);
+        if (block.timestamp <= closes) revert ClaimWindowOpen(closes);
+        r.swept = true;
+        uint256 unclaimed = (r.totalReward - r.rewardPaid) + (r.totalPayout - r.payoutPaid);
+        uint256 slashLeft = r.slashPool - r.slashPaid;
+        emit RoundSwept(taskId, round, unclaimed, slashLeft);
+        if (slashLeft > 0) {
+            r.slashPaid = r.slashPool;
+            _credit(r.challenger, slashLeft);
+        }
+        if (unclaimed > 0) {
+            r.rewardPaid = r.totalReward;
+            r.payoutPaid = r.totalPayout;
+            escrow.unreserve(taskId, unclaimed);
+            Task storage t = _tasks[taskId];
+            if (t.status != TaskStatus.Active) escrow.refund(taskId, t.sponsor);
+        }
+    }
+
+    /// @notice Erasure griefing (sponsor only, if the task allows it): burn `amount` of `client`'s
+    /// unsettled stake in `round`, paying `amount * griefRatio` (also burned; approve this contract
+    /// first). At most `griefCap` of the stake can be burned this way.
+    /// @param taskId The task.
+    /// @param round The round.
+    /// @param client The committer.
+    /// @param amount Stake to burn.
+    /// @return cost Base tokens the sponsor paid (and burned).
+    function griefStake(uint256 taskId, uint256 round, address client, uint256 amount)
+        external
+        nonReentrant
+        returns (uint256 cost)
+    {
+        if (msg.sender != _tasks[taskId].sponsor) revert NotSponsor(msg.sender);
+        if (amount == 0) revert ZeroAmount();
+        TaskParams storage p = _params[taskId];
+        Round storage r = _rounds[taskId][round];
+        if (r.phase == Phase.Aborted || r.phase == Phase.None) revert WrongPhase(r.phase, Phase.Commit);
+        Commitment storage c = _commitmentOf(taskId, round, client);
+        if (c.settled) revert AlreadySettled(client);
+        uint256 cap = Math.mulDiv(c.stake, p.griefCap, WAD);
+        uint256 left = cap > c.griefed ? cap - c.griefed : 0;
+        if (amount > left) revert GriefNotAllowed(amount, left);
+        cost = Math.mulDiv(amount, p.griefRatio, WAD, Math.Rounding.Ceil);
+        c.griefed += uint128(amount); // amount <= stake < 2**128
+        emit StakeGriefed(taskId, round, client, amount, cost);
+        if (cost > 0) {
+            uint256 received = _pull(msg.sender, cost);
+            if (received < cost) revert PaymentShort(received, cost);
+            totalHeld -= received; // pulled for burning, not held for anyone
+            SafeBurn.burnOrBury(base, received);
+        }
+        vault.settle(client, amount, amount);
+    }
+
+    /// @notice Pay the caller its credit (bond refunds, slashes, shortfalls covered by a bond).
+    /// @return amount Base tokens paid.
+    function withdrawCredit() external nonReentrant returns (uint256 amount) {
+        amount = credit[msg.sender];
+        if (amount == 0) revert ZeroAmount();
+        credit[msg.sender] = 0;
+        totalHeld -= amount;
+        emit CreditWithdrawn(msg.sender, amount);
+        base.safeTransfer(msg.sender, amount);
+    }
+
+    // ------------------------------------------------------------------------------ pure math
+
+    /// @notice Numerai-style stake payout: `stake * clip(score * factor, -cap, +cap)` with
+    /// `factor = min(1, threshold / totalAtRisk)`, computed as one exact rational rounded toward
+    /// zero once (within one wei of the exact value). Positive: paid to the staker; negative:
+    /// burned from its stake. The Python mirror (fl_node.settlement.payout) is equal to the wei.
+    /// @dev Exact for `totalAtRisk <= MAX_AT_RISK` (commits enforce it) and `cap <= WAD`; reverts
+    /// (arithmetic overflow) where an intermediate product would not fit 256 bits.
     /// @param stake The committed stake.
     /// @param score The WAD-scaled score.
     /// @param totalAtRisk The round's total committed stake.
@@ -527,10 +964,21 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
         pure
         returns (int256)
     {
-        uint256 factor = totalAtRisk <= threshold ? WAD : Math.mulDiv(threshold, WAD, totalAtRisk);
-        uint256 raw = Math.mulDiv(SignedMath.abs(score), factor, WAD);
-        uint256 clipped = raw < cap ? raw : cap;
-        int256 payout = SafeCast.toInt256(Math.mulDiv(stake, clipped, WAD));
+        uint256 a = SignedMath.abs(score);
+        uint256 magnitude;
+        if (totalAtRisk <= threshold) {
+            magnitude = Math.mulDiv(stake, a < cap ? a : cap, WAD);
+        } else {
+            // Clipped when a * threshold / totalAtRisk >= cap, compared exactly in 512 bits.
+            (uint256 hi, uint256 lo) = Math.mul512(a, threshold);
+            uint256 limit = cap * totalAtRisk; // <= WAD * MAX_AT_RISK < 2**256
+            if (hi > 0 || lo >= limit) {
+                magnitude = Math.mulDiv(stake, cap, WAD);
+            } else {
+                magnitude = Math.mulDiv(stake, lo, totalAtRisk * WAD);
+            }
+        }
+        int256 payout = SafeCast.toInt256(magnitude);
         return score < 0 ? -payout : payout;
     }
 
@@ -549,6 +997,21 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
         return keccak256(bytes.concat(keccak256(abi.encode(taskId, round, client, score, reward))));
     }
 
+    /// @notice The commitment `client` sends to hide `updateHash` until the reveal.
+    /// @param taskId The task.
+    /// @param round The round.
+    /// @param client The committer (binds the commitment to it: copying it is useless).
+    /// @param updateHash keccak-256 of the update blob.
+    /// @param salt A secret of the client's.
+    /// @return The commitment hash.
+    function commitmentHash(uint256 taskId, uint256 round, address client, bytes32 updateHash, bytes32 salt)
+        public
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(taskId, round, client, updateHash, salt));
+    }
+
     // ------------------------------------------------------------------------------------- views
 
     /// @notice The parameters of `taskId`.
@@ -559,93 +1022,37 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
 
     /// @notice The state of `taskId`.
     /// @param taskId The task.
-    /// @return status TaskStatus as uint8.
-    /// @return currentRound The latest opened round (0 before the first).
-    /// @return latestModelHash The model of the last finalized round (initial model before).
-    /// @return participants Number of clients that joined.
-    function taskState(uint256 taskId)
-        external
-        view
-        returns (uint8 status, uint256 currentRound, bytes32 latestModelHash, uint256 participants)
-    {
-        Task storage t = _tasks[taskId];
-        return (uint8(t.status), t.currentRound, t.latestModelHash, t.participants);
+    function taskState(uint256 taskId) external view returns (Task memory) {
+        return _tasks[taskId];
     }
 
     /// @notice The state of round `round` of `taskId`.
     /// @param taskId The task.
     /// @param round The round.
-    /// @return phase Phase as uint8.
-    /// @return parentModelHash The model the round trains on.
-    /// @return modelHash The posted model (0 before a post).
-    /// @return resultsRoot The posted results root.
-    /// @return commitDeadline Last second of commits.
-    /// @return challengeDeadline Last second of challenges (0 before a post).
-    /// @return totalAtRisk Sum of the committed stakes.
-    /// @return commits Number of commitments.
-    /// @return rewardLeft Posted rewards not claimed yet.
-    /// @return payoutLeft Posted stake payouts not paid yet.
-    function roundInfo(uint256 taskId, uint256 round)
-        external
-        view
-        returns (
-            uint8 phase,
-            bytes32 parentModelHash,
-            bytes32 modelHash,
-            bytes32 resultsRoot,
-            uint256 commitDeadline,
-            uint256 challengeDeadline,
-            uint256 totalAtRisk,
-            uint256 commits,
-            uint256 rewardLeft,
-            uint256 payoutLeft
-        )
-    {
-        Round storage r = _rounds[taskId][round];
-        return (
-            uint8(r.phase),
-            r.parentModelHash,
-            r.modelHash,
-            r.resultsRoot,
-            r.commitDeadline,
-            r.challengeDeadline,
-            r.totalAtRisk,
-            r.commits,
-            r.totalReward - r.rewardPaid,
-            r.totalPayout - r.payoutPaid
-        );
-    }
-
-    /// @notice The last second round `round` of `taskId` may be posted (or re-posted after an
-    /// overturned challenge); after it anyone may abort the round.
-    /// @param taskId The task.
-    /// @param round The round.
-    function postDeadlineOf(uint256 taskId, uint256 round) external view returns (uint256) {
-        return _rounds[taskId][round].postDeadline;
+    function roundState(uint256 taskId, uint256 round) external view returns (Round memory) {
+        return _rounds[taskId][round];
     }
 
     /// @notice `client`'s commitment in round `round` of `taskId`.
     /// @param taskId The task.
     /// @param round The round.
     /// @param client The client.
-    /// @return updateHash The committed hash (0: no commitment).
-    /// @return stake The locked stake.
-    /// @return settled Whether the stake was settled or reclaimed.
-    /// @return claimed Whether the reward was claimed.
-    function commitmentOf(uint256 taskId, uint256 round, address client)
-        external
-        view
-        returns (bytes32 updateHash, uint256 stake, bool settled, bool claimed)
-    {
-        Commitment storage c = _commitments[taskId][round][client];
-        return (c.updateHash, c.stake, c.settled, c.claimed);
+    function commitmentOf(uint256 taskId, uint256 round, address client) external view returns (Commitment memory) {
+        return _commitments[taskId][round][client];
     }
 
-    /// @notice Whether `client` joined `taskId`.
+    /// @notice `client`'s seat in `taskId`.
     /// @param taskId The task.
     /// @param client The client.
-    function isParticipant(uint256 taskId, address client) external view returns (bool) {
-        return _participants[taskId][client];
+    function seatOf(uint256 taskId, address client) external view returns (Seat memory) {
+        return _seats[taskId][client];
+    }
+
+    /// @notice Whether the sponsor allowed `client` to join `taskId` (allowlist tasks).
+    /// @param taskId The task.
+    /// @param client The client.
+    function isAllowed(uint256 taskId, address client) external view returns (bool) {
+        return _allowed[taskId][client];
     }
 
     /// @notice Number of tasks created (the latest task id).
@@ -653,34 +1060,106 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
         return _taskCount;
     }
 
-    /// @notice The sponsor of `taskId` (zero for an unknown task).
-    /// @param taskId The task.
-    function sponsorOf(uint256 taskId) external view returns (address) {
-        return _tasks[taskId].sponsor;
-    }
-
     // --------------------------------------------------------------------------------- internals
 
     function _validate(TaskParams calldata p) private pure {
-        if (p.aggregator == address(0)) revert InvalidParams("aggregator");
-        if (p.numRounds < 1) revert InvalidParams("numRounds");
-        if (p.maxClients < 1) revert InvalidParams("maxClients");
-        if (p.commitWindow < 1) revert InvalidParams("commitWindow");
-        if (p.postTimeout < 1) revert InvalidParams("postTimeout");
-        if (p.payoutCap > WAD) revert InvalidParams("payoutCap");
-        if (p.mode > 2) revert InvalidParams("mode");
-        if (p.payoutThreshold == 0) revert InvalidParams("payoutThreshold");
+        if (p.aggregator == address(0)) revert InvalidParams(Param.aggregator);
+        if (p.numRounds < 1) revert InvalidParams(Param.numRounds);
+        if (p.maxClients < 1) revert InvalidParams(Param.maxClients);
+        if (p.minClients > p.maxClients) revert InvalidParams(Param.minClients);
+        if (p.commitWindow < 1) revert InvalidParams(Param.commitWindow);
+        if (p.revealWindow < 1) revert InvalidParams(Param.revealWindow);
+        if (p.postTimeout < 1) revert InvalidParams(Param.postTimeout);
+        if (p.arbiterTimeout < 1) revert InvalidParams(Param.arbiterTimeout);
+        if (p.claimWindow < 1) revert InvalidParams(Param.claimWindow);
+        if (p.payoutCap > WAD) revert InvalidParams(Param.payoutCap);
+        if (p.griefCap > WAD) revert InvalidParams(Param.griefCap);
+        if (p.mode > 2) revert InvalidParams(Param.mode);
+        if (p.payoutThreshold == 0) revert InvalidParams(Param.payoutThreshold);
+        if (p.stakeMin > MAX_AT_RISK) revert InvalidParams(Param.stakeMin);
     }
 
     function _requireStatus(Task storage t, TaskStatus expected) private view {
         if (t.status != expected) revert WrongStatus(t.status, expected);
     }
 
+    function _leave(uint256 taskId, address client, bool removed) private {
+        Seat storage seat = _seats[taskId][client];
+        if (!seat.active) revert NotParticipant(client);
+        Task storage t = _tasks[taskId];
+        // A committer keeps its seat while commits are open: its commitment counts toward the
+        // participants who have committed, which would otherwise close the window on the others.
+        uint256 current = t.currentRound;
+        if (
+            _rounds[taskId][current].phase == Phase.Commit
+                && _commitments[taskId][current][client].commitHash != bytes32(0)
+        ) revert StillActive(client);
+        uint256 bond = seat.bond;
+        seat.active = false;
+        seat.bond = 0;
+        t.participants -= 1;
+        emit ClientLeft(taskId, client, t.participants, removed);
+        vault.unlock(client, bond);
+    }
+
+    /// @dev Pull `amount` base tokens from `from`; returns what arrived (held by this contract).
+    function _pull(address from, uint256 amount) private returns (uint256 received) {
+        if (amount == 0) revert ZeroAmount();
+        uint256 before = base.balanceOf(address(this));
+        base.safeTransferFrom(from, address(this), amount);
+        received = base.balanceOf(address(this)) - before;
+        if (received == 0) revert ZeroAmount();
+        totalHeld += received;
+    }
+
+    /// @dev Credit `amount` already counted in `totalHeld` to `account`.
+    function _credit(address account, uint256 amount) private {
+        if (amount == 0) return;
+        credit[account] += amount;
+        emit Credited(account, amount);
+    }
+
+    function _revealEnd(Round storage r, TaskParams storage p) private view returns (uint256) {
+        return r.phase == Phase.Commit ? uint256(r.commitDeadline) + p.revealWindow : r.revealDeadline;
+    }
+
+    function _claimDeadline(uint256 taskId, Round storage r) private view returns (uint256) {
+        return uint256(r.endedAt) + _params[taskId].claimWindow;
+    }
+
+    function _challengedRound(uint256 taskId, uint256 round) private view returns (Round storage r) {
+        r = _rounds[taskId][round];
+        if (r.phase != Phase.Challenged) revert WrongPhase(r.phase, Phase.Challenged);
+        uint256 deadline = uint256(r.challengedAt) + _params[taskId].arbiterTimeout;
+        if (block.timestamp > deadline) revert ArbiterTimedOut(deadline);
+    }
+
     function _finalize(uint256 taskId, uint256 round, Round storage r) private {
         r.phase = Phase.Finalized;
-        _tasks[taskId].latestModelHash = r.modelHash;
+        r.endedAt = uint64(block.timestamp);
+        Task storage t = _tasks[taskId];
+        t.latestModelHash = r.modelHash;
+        uint64 until = r.endedAt + _params[taskId].claimWindow;
+        if (until > t.bondLockedUntil) t.bondLockedUntil = until;
         emit RoundFinalized(taskId, round, r.modelHash);
         _completeIfLast(taskId, round);
+    }
+
+    /// @dev Ends a round without results; a reservation it held goes back to the budget (and to
+    /// the sponsor at once when the task has ended: a cancelled task's budget takes no more rounds).
+    function _abort(uint256 taskId, uint256 round, Round storage r, AbortReason reason) private {
+        uint256 reserved = r.totalReward + r.totalPayout;
+        r.phase = Phase.Aborted;
+        r.endedAt = uint64(block.timestamp);
+        r.totalReward = 0;
+        r.totalPayout = 0;
+        emit RoundAborted(taskId, round, reason);
+        _completeIfLast(taskId, round);
+        if (reserved > 0) {
+            escrow.unreserve(taskId, reserved);
+            Task storage t = _tasks[taskId];
+            if (t.status != TaskStatus.Active) escrow.refund(taskId, t.sponsor);
+        }
     }
 
     function _completeIfLast(uint256 taskId, uint256 round) private {
@@ -691,7 +1170,8 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev The round, after checking it is finalized and that the result leaf is in its tree.
+    /// @dev The round, after checking it is finalized, its claim window is open, and the result
+    /// leaf is in its tree.
     function _provenRound(
         uint256 taskId,
         uint256 round,
@@ -702,6 +1182,8 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
     ) private view returns (Round storage r) {
         r = _rounds[taskId][round];
         if (r.phase != Phase.Finalized) revert WrongPhase(r.phase, Phase.Finalized);
+        uint256 closes = _claimDeadline(taskId, r);
+        if (block.timestamp > closes) revert ClaimWindowClosed(closes);
         bytes32 leaf = resultLeaf(taskId, round, client, score, reward);
         if (!MerkleProof.verifyCalldata(proof, r.resultsRoot, leaf)) revert InvalidProof();
     }
@@ -712,30 +1194,45 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
         returns (Commitment storage c)
     {
         c = _commitments[taskId][round][client];
-        if (c.updateHash == bytes32(0)) revert NoCommitment(client);
+        if (c.commitHash == bytes32(0)) revert NoCommitment(client);
     }
 
-    /// @dev The caller's claim of a proven result: marks it claimed, settles the stake if needed,
-    /// then has the escrow pay the reward in the task's mode.
-    function _claim(
+    /// @dev Takes `amount` from the round's reservation, as far as it goes; returns what it took.
+    function _fromReservation(Round storage r, uint256 amount, bool isReward) private returns (uint256 taken) {
+        uint256 left = isReward ? r.totalReward - r.rewardPaid : r.totalPayout - r.payoutPaid;
+        taken = amount < left ? amount : left;
+        if (isReward) r.rewardPaid += taken;
+        else r.payoutPaid += taken;
+    }
+
+    /// @dev Pays the caller's reward from the reservation in the task's mode, any shortfall from
+    /// the aggregator's bond.
+    function _payReward(
         uint256 taskId,
         uint256 round,
         Round storage r,
-        int256 score,
         uint256 reward,
-        uint256 minTokensOut
+        uint256 minTokensOut,
+        uint256 deadline
     ) private {
-        Commitment storage c = _commitmentOf(taskId, round, msg.sender);
-        if (c.claimed) revert AlreadyClaimed(msg.sender);
-        c.claimed = true;
-        r.rewardPaid += reward;
-        if (r.rewardPaid > r.totalReward) revert RoundOverclaimed(r.totalReward, r.rewardPaid);
-        if (!c.settled) _settleStake(taskId, round, r, c, msg.sender, score);
-        emit RewardClaimed(taskId, round, msg.sender, reward);
-        escrow.payReward(taskId, msg.sender, reward, _params[taskId].mode, minTokensOut);
+        uint256 fromEscrow = _fromReservation(r, reward, true);
+        if (reward > fromEscrow) _coverShortfall(taskId, round, msg.sender, reward - fromEscrow);
+        if (fromEscrow > 0) {
+            escrow.payReward(taskId, msg.sender, fromEscrow, _params[taskId].mode, minTokensOut, deadline);
+        }
     }
 
-    /// @dev Marks the stake settled, then pays (escrow) or burns (vault) its result.
+    /// @dev What a post under-reserved is credited to `client` from the aggregator's bond.
+    function _coverShortfall(uint256 taskId, uint256 round, address client, uint256 shortfall) private {
+        Task storage t = _tasks[taskId];
+        uint256 covered = shortfall < t.bond ? shortfall : t.bond;
+        t.bond -= covered;
+        emit ShortfallCovered(taskId, round, client, shortfall, covered);
+        _credit(client, covered);
+    }
+
+    /// @dev Marks the stake settled, then pays (escrow, bond) or burns (vault) its result. A stake
+    /// reduced by griefing burns at most what is left of it.
     function _settleStake(
         uint256 taskId,
         uint256 round,
@@ -746,18 +1243,18 @@ contract Federation is AccessControl, ReentrancyGuardTransient {
     ) private {
         TaskParams storage p = _params[taskId];
         c.settled = true;
+        uint256 locked = c.stake - c.griefed;
         int256 payout = stakePayout(c.stake, score, r.totalAtRisk, p.payoutThreshold, p.payoutCap);
         emit StakeSettled(taskId, round, client, score, payout);
         if (payout < 0) {
-            vault.settle(client, c.stake, uint256(-payout));
+            uint256 burn = uint256(-payout);
+            vault.settle(client, locked, burn < locked ? burn : locked);
             return;
         }
         uint256 amount = uint256(payout);
-        if (amount > 0) {
-            r.payoutPaid += amount;
-            if (r.payoutPaid > r.totalPayout) revert RoundOverclaimed(r.totalPayout, r.payoutPaid);
-        }
-        vault.unlock(client, c.stake);
-        if (amount > 0) escrow.payStakePayout(taskId, client, amount);
+        uint256 fromEscrow = _fromReservation(r, amount, false);
+        if (amount > fromEscrow) _coverShortfall(taskId, round, client, amount - fromEscrow);
+        vault.unlock(client, locked);
+        if (fromEscrow > 0) escrow.payStakePayout(taskId, client, fromEscrow);
     }
 }

@@ -3,8 +3,8 @@ pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {FederationBound} from "./utils/FederationBound.sol";
 import {IClientRegistry} from "./interfaces/IClientRegistry.sol";
 import {IClientPool} from "./interfaces/IClientPool.sol";
 import {IClientToken} from "./interfaces/IClientToken.sol";
@@ -15,14 +15,13 @@ import {IClientToken} from "./interfaces/IClientToken.sol";
 /// paid out). The Federation moves budget between the two and pays it out; rewards reach a client
 /// in the task's mode: direct (base tokens), buyback (the reward buys the client's token on its
 /// pool and burns it) or dividend (the reward is shared among the client token's holders).
-/// @dev Invariant: `base.balanceOf(this) == totalHeld == sum over tasks of (unreleased + owed)`
-/// (not counting tokens sent without `fund`). Every payment checks that exactly the paid amount
-/// left the escrow, so a pool or token that takes more or less cannot break it.
-contract RewardEscrow is AccessControl, ReentrancyGuardTransient {
+/// @dev Only the bound Federation moves budgets; there is no admin. Invariant:
+/// `base.balanceOf(this) >= totalHeld == sum over tasks of (unreleased + owed)` (equality but for
+/// tokens sent without `fund`). Funding credits what arrived, and every payment checks that exactly
+/// the paid amount left the escrow, so a pool or token that takes more or less cannot break it.
+contract RewardEscrow is FederationBound, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
-    /// @notice Role of the Federation contract: reserves, pays and refunds budgets.
-    bytes32 public constant FEDERATION_ROLE = keccak256("FEDERATION_ROLE");
     /// @notice Reward modes (the Federation's `TaskParams.mode`).
     uint8 public constant MODE_DIRECT = 0;
     uint8 public constant MODE_BUYBACK = 1;
@@ -57,11 +56,10 @@ contract RewardEscrow is AccessControl, ReentrancyGuardTransient {
     /// @notice The reward could not be paid in `requestedMode` (no pool liquidity, no token holders)
     /// and was paid directly instead.
     event DirectFallback(uint256 indexed taskId, address indexed client, uint8 requestedMode, uint256 amount);
-    /// @notice The unreleased budget of `taskId`, `amount`, went back to `to`; the budget is closed.
+    /// @notice The unreleased budget of `taskId`, `amount`, went back to `to`; the budget is closed
+    /// to new funds (later refunds return what rounds swept back).
     event Refunded(uint256 indexed taskId, address indexed to, uint256 amount);
 
-    /// @notice A constructor argument or receiver is the zero address.
-    error ZeroAddress();
     /// @notice The registry quotes its pools in another token than this escrow's base.
     error BaseMismatch(address registryBase, address base);
     /// @notice An amount that must be positive is zero.
@@ -79,30 +77,33 @@ contract RewardEscrow is AccessControl, ReentrancyGuardTransient {
 
     /// @param base_ The base token (must be the registry's).
     /// @param registry_ The client registry.
-    /// @param admin Receives DEFAULT_ADMIN_ROLE (grants FEDERATION_ROLE to the Federation).
-    constructor(address base_, address registry_, address admin) {
-        if (base_ == address(0) || registry_ == address(0) || admin == address(0)) revert ZeroAddress();
+    constructor(address base_, address registry_) {
+        if (base_ == address(0) || registry_ == address(0)) revert ZeroAddress();
         address registryBase = IClientRegistry(registry_).baseToken();
         if (registryBase != base_) revert BaseMismatch(registryBase, base_);
         base = IERC20(base_);
         registry = IClientRegistry(registry_);
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
     // ----------------------------------------------------------------------------------- funding
 
     /// @notice Add `amount` of the caller's base tokens to the budget of `taskId` (approve first).
-    /// Anyone may fund any task; the sponsor gets what is left when the task ends.
+    /// Anyone may fund any task; the sponsor gets what is left when the task ends. What arrives is
+    /// credited: a fee-on-transfer token credits less than `amount`.
     /// @param taskId The Federation's task id.
     /// @param amount Amount in wei.
-    function fund(uint256 taskId, uint256 amount) external nonReentrant {
+    /// @return credited The budget added.
+    function fund(uint256 taskId, uint256 amount) external nonReentrant returns (uint256 credited) {
         if (amount == 0) revert ZeroAmount();
         Budget storage b = _budgets[taskId];
         if (b.closed) revert BudgetClosed(taskId);
-        b.unreleased += amount;
-        totalHeld += amount;
-        emit Funded(taskId, msg.sender, amount);
+        uint256 before = base.balanceOf(address(this));
         base.safeTransferFrom(msg.sender, address(this), amount);
+        credited = base.balanceOf(address(this)) - before;
+        if (credited == 0) revert ZeroAmount();
+        b.unreleased += credited;
+        totalHeld += credited;
+        emit Funded(taskId, msg.sender, credited);
     }
 
     // ------------------------------------------------------------------------ federation controls
@@ -110,7 +111,7 @@ contract RewardEscrow is AccessControl, ReentrancyGuardTransient {
     /// @notice Reserve `amount` of the unreleased budget for a posted round.
     /// @param taskId The task.
     /// @param amount The round's rewards plus its positive stake payouts.
-    function reserve(uint256 taskId, uint256 amount) external onlyRole(FEDERATION_ROLE) {
+    function reserve(uint256 taskId, uint256 amount) external onlyFederation {
         Budget storage b = _budgets[taskId];
         if (amount > b.unreleased) revert InsufficientBudget(b.unreleased, amount);
         b.unreleased -= amount;
@@ -121,7 +122,7 @@ contract RewardEscrow is AccessControl, ReentrancyGuardTransient {
     /// @notice Give back a reservation (an overturned post, a cancelled task's open round).
     /// @param taskId The task.
     /// @param amount What the round had reserved and not paid.
-    function unreserve(uint256 taskId, uint256 amount) external onlyRole(FEDERATION_ROLE) {
+    function unreserve(uint256 taskId, uint256 amount) external onlyFederation {
         Budget storage b = _budgets[taskId];
         if (amount > b.owed) revert InsufficientOwed(b.owed, amount);
         b.owed -= amount;
@@ -135,7 +136,7 @@ contract RewardEscrow is AccessControl, ReentrancyGuardTransient {
     /// @param amount Base tokens.
     function payStakePayout(uint256 taskId, address to, uint256 amount)
         external
-        onlyRole(FEDERATION_ROLE)
+        onlyFederation
         nonReentrant
     {
         if (to == address(0)) revert ZeroAddress();
@@ -145,19 +146,27 @@ contract RewardEscrow is AccessControl, ReentrancyGuardTransient {
     }
 
     /// @notice Pay `client`'s reward of `amount` from the owed budget in `mode`.
-    /// @dev Buyback: swaps on `registry.poolOf(client)` with `minTokensOut` and deadline now, then
+    /// @dev Buyback: swaps on `registry.poolOf(client)` with `minTokensOut` and `deadline`, then
     /// burns what it bought; a pool without liquidity (or too little to buy one wei) falls back
-    /// to direct. Dividend: calls
-    /// `distribute` on the client's token; a token without supply falls back to direct.
+    /// to direct. Dividend: calls `distribute` on the client's token (streamed to its holders);
+    /// a token without supply falls back to direct.
     /// @param taskId The task.
     /// @param client The rewarded client.
     /// @param amount Base tokens.
     /// @param mode 0 direct, 1 buyback, 2 dividend.
     /// @param minTokensOut Fewest client tokens the buyback accepts (slippage bound).
+    /// @param deadline Latest block timestamp of the buyback swap.
     /// @return tokensBurned Client tokens bought and burned (buyback mode), else 0.
-    function payReward(uint256 taskId, address client, uint256 amount, uint8 mode, uint256 minTokensOut)
+    function payReward(
+        uint256 taskId,
+        address client,
+        uint256 amount,
+        uint8 mode,
+        uint256 minTokensOut,
+        uint256 deadline
+    )
         external
-        onlyRole(FEDERATION_ROLE)
+        onlyFederation
         nonReentrant
         returns (uint256 tokensBurned)
     {
@@ -170,7 +179,7 @@ contract RewardEscrow is AccessControl, ReentrancyGuardTransient {
         } else if (mode == MODE_BUYBACK) {
             address pool = registry.poolOf(client);
             if (_canBuy(pool, amount)) {
-                tokensBurned = _buyback(pool, registry.tokenOf(client), amount, minTokensOut);
+                tokensBurned = _buyback(pool, registry.tokenOf(client), amount, minTokensOut, deadline);
             } else {
                 used = _fallback(taskId, client, mode, amount);
             }
@@ -187,12 +196,12 @@ contract RewardEscrow is AccessControl, ReentrancyGuardTransient {
         emit RewardPaid(taskId, client, amount, used, tokensBurned);
     }
 
-    /// @notice Return the whole unreleased budget of `taskId` to `to` and close the budget (owed
-    /// amounts stay claimable).
+    /// @notice Return the whole unreleased budget of `taskId` to `to` and close the budget to new
+    /// funds (owed amounts stay claimable; what rounds later sweep back is refunded by another call).
     /// @param taskId The task.
     /// @param to The sponsor.
     /// @return amount Base tokens refunded.
-    function refund(uint256 taskId, address to) external onlyRole(FEDERATION_ROLE) nonReentrant returns (uint256 amount) {
+    function refund(uint256 taskId, address to) external onlyFederation nonReentrant returns (uint256 amount) {
         if (to == address(0)) revert ZeroAddress();
         Budget storage b = _budgets[taskId];
         amount = b.unreleased;
@@ -243,13 +252,13 @@ contract RewardEscrow is AccessControl, ReentrancyGuardTransient {
         return MODE_DIRECT;
     }
 
-    function _buyback(address pool, address token, uint256 amount, uint256 minTokensOut)
+    function _buyback(address pool, address token, uint256 amount, uint256 minTokensOut, uint256 deadline)
         private
         returns (uint256 bought)
     {
         uint256 before = base.balanceOf(address(this));
         base.forceApprove(pool, amount);
-        bought = IClientPool(pool).swapExactBaseForTokens(amount, minTokensOut, address(this), block.timestamp);
+        bought = IClientPool(pool).swapExactBaseForTokens(amount, minTokensOut, address(this), deadline);
         base.forceApprove(pool, 0);
         _checkPulled(before, amount);
         IClientToken(token).burn(bought);

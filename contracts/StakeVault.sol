@@ -3,26 +3,25 @@ pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ERC20Burnable} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Burnable.sol";
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {FederationBound} from "./utils/FederationBound.sol";
+import {SafeBurn} from "./utils/SafeBurn.sol";
 
 /// @title StakeVault
 /// @notice Holds the base-token stakes of federation clients, Erasure CountdownGriefing-style.
-/// A client deposits once and the Federation locks part of the deposit on every round it commits
-/// to. After the round, the lock is released (positive or zero result) or partly burned (negative
-/// result). Leaving the vault needs a countdown: `requestWithdrawal` marks free stake as pending,
-/// which stops new locks on it, and `withdraw` pays it once `withdrawDelay` seconds have passed.
-/// Stake locked before the request stays locked, and burnable, during the countdown.
-/// @dev Invariant kept by every function: `balance >= locked + pending` for every account, and
-/// `totalStaked` equals the sum of all balances (the vault's base balance, without donations).
-contract StakeVault is AccessControl, ReentrancyGuardTransient {
+/// A client deposits once and the Federation locks part of the deposit when the client itself
+/// joins a task (its join bond) or commits to a round (its round stake). After the round, the lock
+/// is released (positive or zero result, aborted round) or partly burned (negative result).
+/// Leaving the vault needs a countdown: `requestWithdrawal` marks free stake as pending, which stops
+/// new locks on it, and `withdraw` pays it once `withdrawDelay` seconds have passed. Stake locked
+/// before the request stays locked, and burnable, during the countdown.
+/// @dev Only the bound Federation can lock, unlock or burn, and it does so only for calls the
+/// client made itself (join, commit) or for results proven against a finalized round. There is no
+/// admin. Invariant kept by every function: `balance >= locked + pending` for every account, and
+/// `totalStaked` equals the sum of all balances; the vault holds at least `totalStaked` base tokens
+/// (more after donations, or after a burn the base token refused).
+contract StakeVault is FederationBound, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
-
-    /// @notice Role of the Federation contract: locks, unlocks and settles stakes.
-    bytes32 public constant FEDERATION_ROLE = keccak256("FEDERATION_ROLE");
-    /// @notice Where burned stake goes when the base token has no working `burn`.
-    address public constant DEAD = 0x000000000000000000000000000000000000dEaD;
 
     /// @dev One account's stake. `locked` and `pending` are both parts of `balance`.
     struct Stake {
@@ -36,24 +35,23 @@ contract StakeVault is AccessControl, ReentrancyGuardTransient {
     IERC20 public immutable base;
     /// @notice Seconds between a withdrawal request and the earliest withdrawal.
     uint256 public immutable withdrawDelay;
-    /// @notice Base tokens burned (or sent to `DEAD`) by negative round results, in total.
+    /// @notice Base tokens destroyed by negative round results and griefing, in total.
     uint256 public totalBurned;
     /// @notice Sum of every account's balance.
     uint256 public totalStaked;
 
     mapping(address account => Stake) private _stakes;
 
-    /// @notice `payer` added `amount` to `account`'s stake.
+    /// @notice `payer` added `amount` (what arrived) to `account`'s stake.
     event Deposited(address indexed payer, address indexed account, uint256 amount);
-    /// @notice `amount` of `account`'s stake was locked for a round.
+    /// @notice `amount` of `account`'s stake was locked for a round or a task seat.
     event StakeLocked(address indexed account, uint256 amount, uint256 lockedTotal);
     /// @notice `amount` of `account`'s locked stake was released.
     event StakeUnlocked(address indexed account, uint256 amount, uint256 lockedTotal);
-    /// @notice A round result released `unlocked` of `account`'s stake and burned `burned` of it.
+    /// @notice A settlement released `unlocked` of `account`'s stake and burned `burned` of it.
     event LockSettled(address indexed account, uint256 unlocked, uint256 burned);
-    /// @notice `amount` of `account`'s stake was destroyed; `viaDeadAddress` when the base token
-    /// could not burn and the tokens were sent to `DEAD` instead.
-    event StakeBurned(address indexed account, uint256 amount, bool viaDeadAddress);
+    /// @notice `amount` of `account`'s stake was destroyed, by `route` (see SafeBurn.Route).
+    event StakeBurned(address indexed account, uint256 amount, SafeBurn.Route route);
     /// @notice `account` asked to withdraw `amount` more; `pendingTotal` leaves at `unlockTime`.
     event WithdrawalRequested(address indexed account, uint256 amount, uint256 pendingTotal, uint256 unlockTime);
     /// @notice `account` cancelled its pending withdrawal of `amount`.
@@ -61,8 +59,6 @@ contract StakeVault is AccessControl, ReentrancyGuardTransient {
     /// @notice `amount` of stake was paid back to `account`.
     event Withdrawn(address indexed account, uint256 amount);
 
-    /// @notice A constructor argument or receiver is the zero address.
-    error ZeroAddress();
     /// @notice An amount that must be positive is zero.
     error ZeroAmount();
     /// @notice Only `free` stake is neither locked nor pending, `amount` was asked for.
@@ -75,49 +71,51 @@ contract StakeVault is AccessControl, ReentrancyGuardTransient {
     error NoPendingWithdrawal();
     /// @notice The withdrawal countdown ends at `unlockTime`.
     error CountdownRunning(uint256 unlockTime);
-    /// @notice The base token kept part of a burn: the vault balance did not drop by the amount.
-    error BurnFailed(uint256 amount);
 
     /// @param base_ The staked ERC-20 (the suite's base token).
     /// @param withdrawDelay_ Countdown between a withdrawal request and the withdrawal, in seconds.
-    /// @param admin Receives DEFAULT_ADMIN_ROLE (grants FEDERATION_ROLE to the Federation).
-    constructor(address base_, uint256 withdrawDelay_, address admin) {
-        if (base_ == address(0) || admin == address(0)) revert ZeroAddress();
+    constructor(address base_, uint256 withdrawDelay_) {
+        if (base_ == address(0)) revert ZeroAddress();
         base = IERC20(base_);
         withdrawDelay = withdrawDelay_;
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
     // ---------------------------------------------------------------------------------- deposits
 
-    /// @notice Stake `amount` base tokens of the caller (approve the vault first).
+    /// @notice Stake `amount` base tokens of the caller (approve the vault first). What arrives is
+    /// credited: a fee-on-transfer token credits less than `amount`.
     /// @param amount Amount in wei.
-    function deposit(uint256 amount) external nonReentrant {
-        _deposit(msg.sender, amount);
+    /// @return credited The stake added.
+    function deposit(uint256 amount) external nonReentrant returns (uint256 credited) {
+        return _deposit(msg.sender, amount);
     }
 
     /// @notice Stake `amount` of the caller's base tokens on behalf of `account`.
     /// @param account Receives the stake (only it can withdraw it).
     /// @param amount Amount in wei.
-    function depositFor(address account, uint256 amount) external nonReentrant {
+    /// @return credited The stake added.
+    function depositFor(address account, uint256 amount) external nonReentrant returns (uint256 credited) {
         if (account == address(0)) revert ZeroAddress();
-        _deposit(account, amount);
+        return _deposit(account, amount);
     }
 
-    function _deposit(address account, uint256 amount) private {
+    function _deposit(address account, uint256 amount) private returns (uint256 credited) {
         if (amount == 0) revert ZeroAmount();
-        _stakes[account].balance += amount;
-        totalStaked += amount;
-        emit Deposited(msg.sender, account, amount);
+        uint256 before = base.balanceOf(address(this));
         base.safeTransferFrom(msg.sender, address(this), amount);
+        credited = base.balanceOf(address(this)) - before;
+        if (credited == 0) revert ZeroAmount();
+        _stakes[account].balance += credited;
+        totalStaked += credited;
+        emit Deposited(msg.sender, account, credited);
     }
 
     // ---------------------------------------------------------------------- federation controls
 
-    /// @notice Lock `amount` of `account`'s free stake for a round commitment.
-    /// @param account The committing client.
-    /// @param amount Stake to lock (may be zero when the task's minimum is zero).
-    function lock(address account, uint256 amount) external onlyRole(FEDERATION_ROLE) {
+    /// @notice Lock `amount` of `account`'s free stake (a round commitment or a task seat).
+    /// @param account The client, which made the call that locks.
+    /// @param amount Stake to lock (may be zero when the task asks for none).
+    function lock(address account, uint256 amount) external onlyFederation {
         Stake storage s = _stakes[account];
         uint256 free = s.balance - s.locked - s.pending;
         if (amount > free) revert InsufficientFreeStake(free, amount);
@@ -125,27 +123,24 @@ contract StakeVault is AccessControl, ReentrancyGuardTransient {
         emit StakeLocked(account, amount, s.locked);
     }
 
-    /// @notice Release `amount` of `account`'s locked stake (round paid, aborted or cancelled).
+    /// @notice Release `amount` of `account`'s locked stake (round paid, aborted, seat left).
     /// @param account The client.
     /// @param amount Stake to release.
-    function unlock(address account, uint256 amount) external onlyRole(FEDERATION_ROLE) {
+    function unlock(address account, uint256 amount) external onlyFederation {
         Stake storage s = _stakes[account];
         if (amount > s.locked) revert InsufficientLocked(s.locked, amount);
         s.locked -= amount;
         emit StakeUnlocked(account, amount, s.locked);
     }
 
-    /// @notice Settle a negative round result: release `lockedAmount` and burn `burnAmount` of it.
-    /// @dev Tries `ERC20Burnable.burn` first; a base token without a working burn gets the tokens
-    /// sent to `DEAD`. Either way they leave the vault for good and count in `totalBurned`.
+    /// @notice Settle a negative result: release `lockedAmount` and burn `burnAmount` of it.
+    /// @dev The burn never blocks: SafeBurn destroys the tokens by `burn`, by a transfer to a dead
+    /// address, or writes them off in place. Either way they count in `totalBurned` and leave
+    /// `totalStaked`.
     /// @param account The client.
     /// @param lockedAmount The stake the round had locked.
     /// @param burnAmount The part of it destroyed (at most `lockedAmount`).
-    function settle(address account, uint256 lockedAmount, uint256 burnAmount)
-        external
-        onlyRole(FEDERATION_ROLE)
-        nonReentrant
-    {
+    function settle(address account, uint256 lockedAmount, uint256 burnAmount) external onlyFederation nonReentrant {
         if (burnAmount > lockedAmount) revert BurnExceedsLocked(lockedAmount, burnAmount);
         Stake storage s = _stakes[account];
         if (lockedAmount > s.locked) revert InsufficientLocked(s.locked, lockedAmount);
@@ -155,20 +150,8 @@ contract StakeVault is AccessControl, ReentrancyGuardTransient {
         emit LockSettled(account, lockedAmount, burnAmount);
         if (burnAmount > 0) {
             totalBurned += burnAmount;
-            emit StakeBurned(account, burnAmount, _burn(burnAmount));
+            emit StakeBurned(account, burnAmount, SafeBurn.burnOrBury(base, burnAmount));
         }
-    }
-
-    /// @dev Destroys `amount` base tokens held by the vault; returns true when they went to DEAD.
-    function _burn(uint256 amount) private returns (bool viaDeadAddress) {
-        uint256 before = base.balanceOf(address(this));
-        try ERC20Burnable(address(base)).burn(amount) {}
-        catch {
-            viaDeadAddress = true;
-            base.safeTransfer(DEAD, amount);
-        }
-        // A token whose `burn` returns without burning must not leave the stake in the vault.
-        if (before - base.balanceOf(address(this)) < amount) revert BurnFailed(amount);
     }
 
     // ---------------------------------------------------------------------------- withdrawals
@@ -226,7 +209,7 @@ contract StakeVault is AccessControl, ReentrancyGuardTransient {
     /// @notice The full stake record of `account`.
     /// @param account The client.
     /// @return balance Everything staked.
-    /// @return locked Part of `balance` locked by open rounds.
+    /// @return locked Part of `balance` locked by rounds and task seats.
     /// @return pending Part of `balance` waiting for withdrawal.
     /// @return unlockTime When `pending` becomes withdrawable (0 if nothing is pending).
     function stakeOf(address account)

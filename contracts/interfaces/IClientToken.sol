@@ -5,11 +5,12 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 /// @title IClientToken
 /// @notice One client's ERC-20 (a minimal-proxy clone made by the registry), with a dividend
-/// accumulator in the base token: `distribute` adds base tokens pro rata to every holder's balance
-/// (reward-per-token, as Synthetix StakingRewards), and holders pull them with `claimDividend`.
+/// accumulator in the base token: `distribute` streams base tokens to the holders pro rata to their
+/// balances over time (reward-per-token, as Synthetix StakingRewards), and holders pull them with
+/// `claimDividend`.
 interface IClientToken is IERC20 {
-    /// @notice Emitted when `amount` base tokens are added to the holders' dividends.
-    event DividendDistributed(address indexed from, uint256 amount, uint256 dividendPerToken);
+    /// @notice Emitted when `amount` base tokens join the stream, which now ends at `periodFinish`.
+    event DividendDistributed(address indexed from, uint256 amount, uint256 periodFinish);
     /// @notice Emitted when `holder`'s accrued dividends are paid to it.
     event DividendClaimed(address indexed holder, uint256 amount);
 
@@ -28,7 +29,7 @@ interface IClientToken is IERC20 {
     /// @notice The base token dividends are paid in.
     function baseToken() external view returns (address);
 
-    /// @notice Pull `amount` base tokens from the caller and share them among current holders.
+    /// @notice Pull `amount` base tokens from the caller and stream them to the holders.
     function distribute(uint256 amount) external;
 
     /// @notice Base tokens `holder` can claim now.

@@ -4,15 +4,17 @@ pragma solidity ^0.8.24;
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 
 /// @title TestBaseToken
-/// @notice Test-only base token: a mintable ERC-20 whose `burn` can be made to work, revert or
-/// silently do nothing, and which can re-enter a target once, during a transfer out of a chosen
-/// account (to probe the suite's reentrancy guards). Never deployed outside tests.
+/// @notice Test-only base token: a mintable ERC-20 whose `burn` can be made to work, revert,
+/// silently do nothing or burn only part, which can take a fee on transfers (the receiver gets
+/// less), and which can re-enter a target once, during a transfer out of a chosen account (to probe
+/// the suite's reentrancy guards). Never deployed outside tests.
 contract TestBaseToken is ERC20 {
     /// @notice How `burn` behaves.
     enum BurnMode {
         Burns,
         Reverts,
-        NoOp
+        NoOp,
+        Half
     }
 
     /// @notice The current burn behaviour.
@@ -21,6 +23,8 @@ contract TestBaseToken is ERC20 {
     address public hookFrom;
     /// @notice The contract called back during that transfer.
     address public hookTarget;
+    /// @notice Fee in basis points destroyed from every transfer between accounts.
+    uint256 public transferFeeBps;
     /// @notice The calldata of the call back.
     bytes public hookData;
 
@@ -43,7 +47,12 @@ contract TestBaseToken is ERC20 {
     function burn(uint256 amount) external {
         if (burnMode == BurnMode.Reverts) revert BurnDisabled();
         if (burnMode == BurnMode.NoOp) return;
-        _burn(msg.sender, amount);
+        _burn(msg.sender, burnMode == BurnMode.Half ? amount / 2 : amount);
+    }
+
+    /// @notice Destroy `bps` of every transfer between accounts (a fee-on-transfer token).
+    function setTransferFee(uint256 bps) external {
+        transferFeeBps = bps;
     }
 
     /// @notice On the next transfer out of `from`, call `target` with `data`, bubbling a revert.
@@ -54,7 +63,9 @@ contract TestBaseToken is ERC20 {
     }
 
     function _update(address from, address to, uint256 value) internal override {
-        super._update(from, to, value);
+        uint256 fee = (from == address(0) || to == address(0)) ? 0 : value * transferFeeBps / 10_000;
+        super._update(from, to, value - fee);
+        if (fee != 0) super._update(from, address(0), fee);
         if (from != address(0) && from == hookFrom) {
             hookFrom = address(0);
             (bool ok, bytes memory ret) = hookTarget.call(hookData);

@@ -9,6 +9,8 @@ import pytest
 from brownie import ClientPool, ClientRegistry, ClientToken, DevToken, TestCloner, accounts
 
 from tests.contracts.market import (
+    CLIENT_HOLDING,
+    DIVIDEND_DURATION,
     FAR,
     FEE_BPS,
     FUNDING,
@@ -16,6 +18,7 @@ from tests.contracts.market import (
     SEED_BASE,
     SEED_TOKENS,
     SUPPLY,
+    DividendMirror,
     register,
 )
 
@@ -32,7 +35,8 @@ def _isolated(fn_isolation):
 
 @pytest.fixture(scope="module")
 def base():
-    token = DevToken.deploy("Dev USD", "dUSD", accounts[0], {"from": accounts[0]})
+    """The base token (18 decimals); accounts[0] is its admin and minter."""
+    token = DevToken.deploy("Dev USD", "dUSD", 18, accounts[0], accounts[0], {"from": accounts[0]})
     for account in accounts[:10]:
         token.mint(account, FUNDING, {"from": accounts[0]})
     return token
@@ -40,7 +44,8 @@ def base():
 
 @pytest.fixture(scope="module")
 def token_impl():
-    return ClientToken.deploy({"from": accounts[0]})
+    """The ClientToken implementation: every clone streams dividends over DIVIDEND_DURATION."""
+    return ClientToken.deploy(DIVIDEND_DURATION, {"from": accounts[0]})
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +70,7 @@ def cloner():
 def market(registry, base):
     """Client accounts[1], registered, with its pool seeded by the client (LP shares to it).
     The client and investors (accounts 2..5) approve the pool for both assets and the token for
-    base (to distribute dividends)."""
+    base (to distribute dividends). No dividend has been distributed yet."""
     client = accounts[1]
     token, pool = register(registry, client)
     for account in accounts[1:6]:
@@ -74,3 +79,15 @@ def market(registry, base):
         base.approve(token, MAX, {"from": account})
     pool.addLiquidity(SEED_TOKENS, SEED_BASE, 0, 0, client, FAR, {"from": client})
     return SimpleNamespace(client=client, token=token, pool=pool, base=base, registry=registry)
+
+
+@pytest.fixture
+def mirror(market):
+    """A DividendMirror of the market's token as the fixture leaves it (client and pool holding,
+    nothing distributed). Feed it every transaction with ``mirror.apply(tx)``."""
+    return DividendMirror(
+        DIVIDEND_DURATION,
+        market.token,
+        market.pool,
+        {market.client: CLIENT_HOLDING, market.pool: SEED_TOKENS},
+    )

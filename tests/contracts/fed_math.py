@@ -6,7 +6,9 @@ Written from the formulas in the contracts' specification, independently of the 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
@@ -14,18 +16,25 @@ from eth_utils import keccak, to_checksum_address
 WAD = 10**18
 
 
-def sdiv(a: int, b: int) -> int:
-    """Integer division truncating toward zero, as Solidity's signed division."""
-    quotient = abs(a) // abs(b)
-    return quotient if (a >= 0) == (b > 0) else -quotient
-
-
 def stake_payout(stake: int, score: int, total_at_risk: int, threshold: int, cap: int) -> int:
-    """``Federation.stakePayout`` as specified, in unbounded Python integers."""
-    factor = WAD if total_at_risk <= threshold else threshold * WAD // total_at_risk
-    raw = sdiv(score * factor, WAD)
-    clipped = max(-cap, min(cap, raw))
-    return sdiv(stake * clipped, WAD)
+    """``Federation.stakePayout`` as specified: the exact rational
+    ``stake * clip(score * min(1, threshold / total_at_risk), -cap, cap) / WAD``, rounded toward
+    zero once."""
+    factor = Fraction(1) if total_at_risk <= threshold else Fraction(threshold, total_at_risk)
+    clipped = min(abs(score) * factor, Fraction(cap))
+    magnitude = math.floor(stake * clipped / WAD)
+    return -magnitude if score < 0 else magnitude
+
+
+def commitment_hash(
+    task_id: int, round_: int, client: str, update_hash: bytes, salt: bytes
+) -> bytes:
+    """``Federation.commitmentHash``: what a client commits to hide its update until the reveal."""
+    encoded = encode(
+        ["uint256", "uint256", "address", "bytes32", "bytes32"],
+        [task_id, round_, to_checksum_address(str(client)), update_hash, salt],
+    )
+    return keccak(encoded)
 
 
 def leaf_hash(task_id: int, round_: int, client: str, score: int, reward: int) -> bytes:

@@ -1,27 +1,36 @@
-"""ClientPool: initialization, liquidity, swaps (Uniswap v2 math), upkeep, and every revert."""
+"""ClientPool: initialization, liquidity, swaps (Uniswap v2 math), upkeep, every revert, and the
+harvest of the pool's own dividends that every swap and liquidity change runs first (try/catch:
+a token whose claim fails never blocks trading)."""
 
 from math import isqrt
 
 import pytest
-from brownie import AdversarialToken, ClientPool, accounts, chain, web3
+from brownie import AdversarialToken, ClientPool, ClientToken, TestBaseToken, accounts, chain
 
 from tests.contracts.helpers import reverts
 from tests.contracts.market import (
     DEAD,
+    DIVIDEND_DURATION,
     FAR,
     FEE_BPS,
     MAX,
     MINIMUM_LIQUIDITY,
     SEED_BASE,
     SEED_TOKENS,
+    SUPPLY,
     WAD,
+    ZERO,
     amount_out,
+    at,
+    follow,
     fresh_clone,
     ints,
+    latest,
+    mine_at,
     register,
 )
 
-ZERO = "0x" + "00" * 20
+D = DIVIDEND_DURATION
 SEED_LP = isqrt(SEED_TOKENS * SEED_BASE) - MINIMUM_LIQUIDITY
 
 
@@ -47,10 +56,6 @@ def hostile(cloner, pool_impl):
         asset.approve(pool, MAX, {"from": accounts[0]})
     pool.addLiquidity(1000 * WAD, 1000 * WAD, 0, 0, accounts[0], FAR, {"from": accounts[0]})
     return pool, tok, bas
-
-
-def _next_timestamp(ts: int) -> None:
-    web3.provider.make_request("evm_setNextBlockTimestamp", [ts])
 
 
 # ------------------------------------------------------------------ initialization
@@ -399,10 +404,10 @@ def test_swap_after_the_deadline_reverts(market):
 
 def test_swap_at_the_deadline_itself_passes(market):
     deadline = chain[-1].timestamp + 100
-    _next_timestamp(deadline)
+    at(deadline)
     market.pool.swapExactBaseForTokens(WAD, 0, accounts[2], deadline, {"from": accounts[2]})
     assert chain[-1].timestamp == deadline
-    _next_timestamp(deadline + 1)
+    at(deadline + 1)
     with reverts("Expired", deadline, deadline + 1):
         market.pool.swapExactBaseForTokens(WAD, 0, accounts[2], deadline, {"from": accounts[2]})
 
@@ -466,29 +471,235 @@ def test_sync_absorbs_donations(market):
     assert sync["price"] == reserves[1] * WAD // reserves[0] == pool.price()
 
 
-def test_quotes_ignore_pending_donations_until_synced(market):
+def test_swaps_and_quotes_price_in_pending_donations(market):
+    """A donation belongs to the LPs: the next swap folds it into the reserves before pricing,
+    and the quote already counts it (so nobody can trade against reserves that omit it)."""
     pool = market.pool
-    quote = pool.quoteBaseForTokens(100 * WAD)
+    before = pool.quoteBaseForTokens(100 * WAD)
     market.base.transfer(pool, 500 * WAD, {"from": accounts[3]})
+    quote = pool.quoteBaseForTokens(100 * WAD)
+    assert quote == amount_out(100 * WAD, SEED_BASE + 500 * WAD, SEED_TOKENS) < before
+    assert ints(pool.getReserves()) == (SEED_TOKENS, SEED_BASE)  # stored until the next action
     tx = pool.swapExactBaseForTokens(100 * WAD, 0, accounts[2], FAR, {"from": accounts[2]})
     assert tx.return_value == quote
     assert pool.getReserves()[1] == SEED_BASE + 600 * WAD  # the donation was folded in
 
 
-def test_harvest_moves_the_pools_dividends_into_the_base_reserve(market):
+# ------------------------------------------------------------------ dividends: the harvest
+
+
+@pytest.fixture
+def streaming(market, mirror):
+    """1,000 base distributed at the returned timestamp, streaming over D. accounts[2] got 50k
+    client tokens before (to add liquidity and sell); the pool holds 10 % of the supply."""
+    follow(
+        market, mirror, market.token.transfer(accounts[2], 50_000 * WAD, {"from": market.client})
+    )
+    t0 = latest() + 10
+    at(t0)
+    follow(market, mirror, market.token.distribute(1_000 * WAD, {"from": accounts[3]}))
+    return t0
+
+
+def near(value, exact, below=2):
+    assert exact - below <= value <= exact, f"{value} vs {exact}"
+
+
+def test_harvest_moves_the_pools_dividends_into_the_base_reserve(market, mirror, streaming):
     pool, token = market.pool, market.token
-    token.distribute(100 * WAD, {"from": accounts[2]})  # the pool holds 10 % of the supply
-    assert token.dividendOf(pool) == 10 * WAD
+    mine_at(streaming + D)
+    owed = token.dividendOf(pool)
+    near(owed, 100 * WAD)  # 10 % of 1,000
+    at(streaming + D)
     tx = pool.harvestDividends({"from": accounts[8]})
-    assert tx.return_value == 10 * WAD
-    assert tx.events["DividendsHarvested"]["amount"] == 10 * WAD
-    assert tx.events["DividendsHarvested"]["caller"] == accounts[8]
-    assert ints(pool.getReserves()) == (SEED_TOKENS, SEED_BASE + 10 * WAD)
+    follow(market, mirror, tx)
+    assert tx.return_value == owed
+    harvested = tx.events["DividendsHarvested"]
+    assert (harvested["caller"], harvested["amount"]) == (accounts[8], owed)
+    assert ints(pool.getReserves()) == (SEED_TOKENS, SEED_BASE + owed)
+    assert tx.events["Sync"]["reserveBase"] == SEED_BASE + owed
     assert token.dividendOf(pool) == 0
-    assert tx.events["Sync"]["reserveBase"] == SEED_BASE + 10 * WAD
 
 
 def test_harvest_with_nothing_owed_changes_nothing(market):
     tx = market.pool.harvestDividends({"from": accounts[8]})
     assert tx.return_value == 0
+    assert tx.events["DividendsHarvested"]["amount"] == 0
     assert ints(market.pool.getReserves()) == (SEED_TOKENS, SEED_BASE)
+
+
+OPERATIONS = {
+    "buy": "Swap",
+    "sell": "Swap",
+    "add": "LiquidityAdded",
+    "remove": "LiquidityRemoved",
+}
+
+
+def _operate(market, op, who):
+    pool, me = market.pool, {"from": who}
+    if op == "buy":
+        return pool.swapExactBaseForTokens(500 * WAD, 0, who, FAR, me)
+    if op == "sell":
+        return pool.swapExactTokensForBase(5_000 * WAD, 0, who, FAR, me)
+    if op == "add":
+        return pool.addLiquidity(10_000 * WAD, 10_000 * WAD, 0, 0, who, FAR, me)
+    return pool.removeLiquidity(SEED_LP // 4, 0, 0, who, FAR, me)
+
+
+def _reserves_after(op, reserves, lp_supply, harvested):
+    """What an operation leaves when it is priced on the reserves including the harvest."""
+    r_token, r_base = reserves[0], reserves[1] + harvested
+    if op == "buy":
+        return r_token - amount_out(500 * WAD, r_base, r_token), r_base + 500 * WAD
+    if op == "sell":
+        return r_token + 5_000 * WAD, r_base - amount_out(5_000 * WAD, r_token, r_base)
+    if op == "add":
+        return r_token + 10_000 * WAD, r_base + 10_000 * WAD * r_base // r_token
+    share = SEED_LP // 4
+    return r_token - share * r_token // lp_supply, r_base - share * r_base // lp_supply
+
+
+@pytest.mark.parametrize("op", OPERATIONS)
+def test_every_swap_and_liquidity_change_harvests_first(market, mirror, streaming, op):
+    pool, token = market.pool, market.token
+    who = market.client if op == "remove" else accounts[2]
+    when = streaming + D // 2
+    owed = mirror.dividend_of(pool, when)  # the pool's half of its 100 by then
+    near(owed, 50 * WAD)
+    reserves, lp_supply = ints(pool.getReserves()), pool.totalSupply()
+    at(when)
+    tx = _operate(market, op, who)
+    follow(market, mirror, tx)
+    harvested = tx.events["DividendsHarvested"]
+    assert (harvested["caller"], harvested["amount"]) == (who, owed)
+    names = [event.name for event in tx.events]
+    assert names.index("DividendsHarvested") < names.index(OPERATIONS[op])
+    assert ints(pool.getReserves()) == _reserves_after(op, reserves, lp_supply, owed)
+    assert ints(pool.getReserves()) == (token.balanceOf(pool), market.base.balanceOf(pool))
+    assert token.dividendOf(pool) == 0
+
+
+def test_nothing_to_harvest_emits_nothing(market, mirror, streaming):
+    pool = market.pool
+    at(streaming + 100)
+    first = pool.swapExactBaseForTokens(WAD, 0, accounts[2], FAR, {"from": accounts[2]})
+    follow(market, mirror, first)
+    assert first.events["DividendsHarvested"]["amount"] > 0
+    at(streaming + 100)  # same timestamp: nothing more has streamed
+    second = pool.swapExactBaseForTokens(WAD, 0, accounts[2], FAR, {"from": accounts[2]})
+    follow(market, mirror, second)
+    assert "DividendsHarvested" not in second.events
+    assert "DividendClaimed" not in second.events
+
+
+def test_without_distributions_trading_harvests_nothing(market):
+    tx = market.pool.swapExactBaseForTokens(WAD, 0, accounts[2], FAR, {"from": accounts[2]})
+    assert "DividendsHarvested" not in tx.events
+    assert ints(market.pool.getReserves())[1] == SEED_BASE + WAD
+
+
+def test_a_swap_is_priced_after_the_harvest_and_the_quote_knows_it(market, mirror, streaming):
+    pool = market.pool
+    mine_at(streaming + D // 2)
+    quote = pool.quoteBaseForTokens(500 * WAD)
+    owed = market.token.dividendOf(pool)
+    r_token, r_base = ints(pool.getReserves())
+    paid = amount_out(500 * WAD, r_base + owed, r_token)
+    assert owed > 0
+    assert quote == paid < amount_out(500 * WAD, r_base, r_token)
+    at(streaming + D // 2)
+    tx = pool.swapExactBaseForTokens(500 * WAD, quote, accounts[2], FAR, {"from": accounts[2]})
+    follow(market, mirror, tx)
+    assert tx.return_value == paid
+
+
+def test_the_quote_is_what_the_swap_pays_while_dividends_stream(market, streaming):
+    pool = market.pool
+    mine_at(streaming + D // 2)
+    quote = pool.quoteBaseForTokens(500 * WAD)
+    at(streaming + D // 2)
+    tx = pool.swapExactBaseForTokens(500 * WAD, 0, accounts[2], FAR, {"from": accounts[2]})
+    assert tx.return_value == quote
+
+
+def test_a_token_without_dividends_never_blocks_trading(hostile):
+    """The hostile pool's client token has no claimDividend at all: the harvest's call reverts
+    inside the try/catch and every operation goes on."""
+    pool, tok, bas = hostile
+    me = {"from": accounts[0]}
+    txs = [
+        pool.swapExactBaseForTokens(WAD, 0, accounts[0], FAR, me),
+        pool.swapExactTokensForBase(WAD, 0, accounts[0], FAR, me),
+        pool.addLiquidity(WAD, WAD, 0, 0, accounts[0], FAR, me),
+        pool.removeLiquidity(WAD, 0, 0, accounts[0], FAR, me),
+    ]
+    for tx in txs:
+        assert "DividendsHarvested" not in tx.events
+        assert "Sync" in tx.events
+    assert ints(pool.getReserves()) == (tok.balanceOf(pool), bas.balanceOf(pool))
+
+
+@pytest.fixture
+def jammed(cloner, token_impl, pool_impl):
+    """A real ClientToken whose base is a TestBaseToken, with its pool made by the TestCloner and
+    seeded 100k:10k by accounts[1]; accounts[2] holds 10k client tokens; 1,000 base distributed at
+    the returned timestamp."""
+    tb = TestBaseToken.deploy({"from": accounts[0]})
+    token = fresh_clone(cloner, token_impl, ClientToken)
+    token.initialize("Jam", "JAM", accounts[1], SUPPLY, tb, {"from": accounts[0]})
+    pool = fresh_clone(cloner, pool_impl, ClientPool)
+    pool.initialize(token, tb, FEE_BPS, {"from": accounts[0]})
+    for who in accounts[:3]:
+        tb.mint(who, 100_000 * WAD, {"from": who})
+        tb.approve(pool, MAX, {"from": who})
+        token.approve(pool, MAX, {"from": who})
+    tb.approve(token, MAX, {"from": accounts[0]})
+    pool.addLiquidity(SEED_TOKENS, SEED_BASE, 0, 0, accounts[1], FAR, {"from": accounts[1]})
+    token.transfer(accounts[2], 10_000 * WAD, {"from": accounts[1]})
+    t0 = latest() + 10
+    at(t0)
+    token.distribute(1_000 * WAD, {"from": accounts[0]})
+    return token, pool, tb, t0
+
+
+def test_a_reverting_dividend_claim_never_blocks_trading(jammed):
+    token, pool, tb, t0 = jammed
+    # every payment out of the token now reverts: the base token re-enters it on the way out
+    tb.arm(token, token, token.distribute.encode_input(WAD), {"from": accounts[0]})
+    mine_at(t0 + D // 2)
+    at(t0 + D // 2)
+    with reverts("ReentrancyGuardReentrantCall"):
+        token.claimDividend({"from": accounts[1]})
+    at(t0 + D // 2)
+    with reverts("ReentrancyGuardReentrantCall"):  # the explicit harvest is not shielded
+        pool.harvestDividends({"from": accounts[0]})
+    stuck = token.dividendOf(pool)
+    near(stuck, 50 * WAD)
+    trader, lp = accounts[2], accounts[1]
+    trades = [
+        lambda: pool.swapExactBaseForTokens(100 * WAD, 0, trader, FAR, {"from": trader}),
+        lambda: pool.swapExactTokensForBase(1_000 * WAD, 0, trader, FAR, {"from": trader}),
+        lambda: pool.addLiquidity(1_000 * WAD, 1_000 * WAD, 0, 0, trader, FAR, {"from": trader}),
+        lambda: pool.removeLiquidity(10**20, 0, 0, lp, FAR, {"from": lp}),
+    ]
+    reserve_token, reserve_base = ints(pool.getReserves())
+    txs = []
+    for trade in trades:
+        at(t0 + D // 2)
+        txs.append(trade())
+        assert "DividendsHarvested" not in txs[-1].events
+        assert "DividendClaimed" not in txs[-1].events
+    # priced without the dividends, which stay owed to the pool
+    assert txs[0].return_value == amount_out(100 * WAD, reserve_base, reserve_token)
+    assert ints(pool.getReserves()) == (token.balanceOf(pool), tb.balanceOf(pool))
+    assert token.dividendOf(pool) == stuck
+    # once claims work again the next operation harvests everything owed, nothing was lost
+    tb.arm(ZERO, ZERO, b"", {"from": accounts[0]})
+    mine_at(t0 + D)
+    owed = token.dividendOf(pool)
+    assert owed > stuck
+    at(t0 + D)
+    tx = pool.swapExactBaseForTokens(100 * WAD, 0, trader, FAR, {"from": trader})
+    assert tx.events["DividendsHarvested"]["amount"] == owed
+    assert token.dividendOf(pool) == 0

@@ -8,16 +8,19 @@ from brownie import ClientPool, ClientRegistry, ClientToken, accounts
 from tests.contracts.helpers import reverts
 from tests.contracts.market import (
     DEAD,
+    DIVIDEND_DURATION,
+    FAR,
     FEE_BPS,
     MAX,
     MINIMUM_LIQUIDITY,
     SUPPLY,
     WAD,
+    ZERO,
+    at,
+    latest,
+    mine_at,
     register,
 )
-
-ZERO = "0x" + "00" * 20
-
 
 # ------------------------------------------------------------------ constructor
 
@@ -95,6 +98,13 @@ def test_register_clones_token_and_pool_at_the_predicted_addresses(registry, bas
     assert registry.clientOf(token) == client
     assert registry.clientCount() == 1
     assert registry.clientAt(0) == client
+
+
+def test_registered_tokens_stream_over_the_implementations_duration(registry, token_impl):
+    token, _ = register(registry, accounts[2])
+    assert token_impl.dividendDuration() == DIVIDEND_DURATION
+    assert token.dividendDuration() == DIVIDEND_DURATION
+    assert token.periodFinish() == 0
 
 
 def test_clients_are_listed_in_registration_order_with_distinct_contracts(registry):
@@ -222,3 +232,29 @@ def test_a_too_small_offering_reverts_in_the_pool(registry, base):
     base.approve(registry, MAX, {"from": accounts[2]})
     with reverts("InsufficientLiquidityMinted"):
         registry.registerWithOffering("N", "S", 1000, 1000, {"from": accounts[2]})
+
+
+def test_an_offering_pool_earns_dividends_for_its_lp(registry, base):
+    """The seeded pool holds 20 % of the supply: it earns 20 % of a distribution, harvested into
+    its reserves by the next operation, and the client (its only LP) takes them out."""
+    client = accounts[2]
+    base.approve(registry, MAX, {"from": client})
+    tokens, base_amount = 200_000 * WAD, 20_000 * WAD
+    registry.registerWithOffering("Factory B", "FACB", tokens, base_amount, {"from": client})
+    token = ClientToken.at(registry.tokenOf(client))
+    pool = ClientPool.at(registry.poolOf(client))
+    assert token.dividendOf(registry) == 0  # the registry held the supply only in passing
+    base.approve(token, MAX, {"from": accounts[3]})
+    t0 = latest() + 10
+    at(t0)
+    token.distribute(1_000 * WAD, {"from": accounts[3]})
+    mine_at(t0 + DIVIDEND_DURATION)
+    owed = token.dividendOf(pool)
+    assert 200 * WAD - 2 <= owed <= 200 * WAD
+    assert token.dividendOf(registry) == 0
+    liquidity = pool.balanceOf(client)
+    at(t0 + DIVIDEND_DURATION)
+    tx = pool.removeLiquidity(liquidity, 0, 0, client, FAR, {"from": client})
+    assert tx.events["DividendsHarvested"]["amount"] == owed
+    supply = liquidity + MINIMUM_LIQUIDITY
+    assert tx.return_value[1] == liquidity * (base_amount + owed) // supply

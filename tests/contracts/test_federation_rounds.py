@@ -1,30 +1,56 @@
-"""Federation rounds after the post: challenges, finalization, aborts, stake settlements,
-reward claims in the three modes, and the ends of a task (cancel, close)."""
+"""Federation rounds: commit-reveal, posts, challenges and the arbiter, finalization, aborts,
+stake settlements, reward claims in the three modes, reclaims, sweeps and credits.
+
+Tasks, seats and the aggregator bond: test_federation.py. Shortfalls, griefing and the ends of a
+task: test_federation_lifecycle.py.
+"""
 
 from brownie import ClientToken, chain
 from eth_utils import keccak
 
 from tests.contracts.fed_fixtures import *  # noqa: F403
 from tests.contracts.fed_fixtures import (
+    AGGREGATOR_BOND,
+    ARBITER_TIMEOUT,
+    CAP,
+    CHALLENGE_BOND,
     CHALLENGE_WINDOW,
+    CLAIM_WINDOW,
     CLIENT_SUPPLY,
     COMMIT_WINDOW,
+    DIVIDEND_DURATION,
+    FAR,
+    JOIN_BOND,
     POST_TIMEOUT,
+    REVEAL_WINDOW,
     STAKE,
+    THRESHOLD,
     WAD,
+    commit,
     commit_all,
+    commit_reveal_all,
     finalized_round,
     new_task,
     open_round,
+    post,
     post_results,
+    reveal,
+    reveal_all,
+    salt_of,
     seed_pool,
+    update_of,
 )
-from tests.contracts.fed_math import Entry, Results
+from tests.contracts.fed_math import Entry, Results, commitment_hash, stake_payout
 from tests.contracts.helpers import reverts
 
-NONE, COMMIT, POSTED, CHALLENGED, FINALIZED, ABORTED = range(6)
-ACTIVE, COMPLETED, CANCELLED, CLOSED = 1, 2, 3, 4
+ZERO_HASH = b"\x00" * 32
+NONE, COMMIT, REVEAL, POSTED, CHALLENGED, FINALIZED, ABORTED = range(7)
+NO_TASK, ACTIVE, COMPLETED, CANCELLED, CLOSED = range(5)
+EMPTY, NO_POST, UPHELD, ARBITER_TIMED_OUT, ABORT_CANCELLED = range(5)
+MAX_AT_RISK = 2**128 - 1  # type(uint128).max
 REASON = keccak(text="the posted model does not match the updates")
+MODEL = keccak(text="model-1")
+ROOT = keccak(text="root")
 SCORES = [WAD // 50, WAD // 100, 0, -WAD // 10]  # +2 %, +1 %, 0, -10 % (clipped to -5 %)
 REWARDS = [4 * WAD, 3 * WAD, 2 * WAD, WAD]
 
@@ -33,107 +59,709 @@ def hx(value: bytes) -> str:
     return "0x" + value.hex()
 
 
+def phase(federation, task_id, round_=1):
+    return federation.roundState(task_id, round_)["phase"]
+
+
+def locked(vault, account) -> int:
+    return vault.stakeOf(account)[1]
+
+
+def results_of(task_id, round_, clients, scores=SCORES, rewards=REWARDS, stakes=None):
+    stakes = stakes or [STAKE] * len(clients)
+    entries = [Entry(*e) for e in zip(clients, scores, rewards, stakes, strict=True)]
+    return Results(task_id, round_, entries, THRESHOLD, CAP)
+
+
 def posted_round(federation, task_id, aggregator, clients, scores=SCORES, rewards=REWARDS):
+    """Open a round; every client commits STAKE and reveals; the aggregator posts."""
     round_ = open_round(federation, task_id, aggregator)
-    commit_all(federation, task_id, round_, clients)
+    commit_reveal_all(federation, task_id, round_, clients)
     entries = [(c, s, r, STAKE) for c, s, r in zip(clients, scores, rewards, strict=True)]
     return post_results(federation, task_id, round_, aggregator, entries)
 
 
-def phase(federation, task_id, round_=1):
-    return federation.roundInfo(task_id, round_)[0]
+def challenged_round(federation, task_id, aggregator, clients, challenger):
+    results = posted_round(federation, task_id, aggregator, clients)
+    tx = federation.challenge(task_id, 1, REASON, {"from": challenger})
+    return results, tx
 
 
-def status(federation, task_id):
-    return federation.taskState(task_id)[0]
+def held(federation, base) -> int:
+    """The federation's base balance, after checking totalHeld accounts for all of it."""
+    assert federation.totalHeld() == base.balanceOf(federation)
+    return federation.totalHeld()
+
+
+# ----------------------------------------------------------------------------------- commit
+
+
+def test_commit_records_the_sealed_hash_and_locks_the_stake(
+    federation, vault, task, aggregator, clients
+):
+    alice, bob = clients[:2]
+    open_round(federation, task, aggregator)
+    sealed = commitment_hash(
+        task, 1, str(alice), update_of(task, 1, alice), salt_of(task, 1, alice)
+    )
+    tx = federation.commit(task, 1, sealed, 3 * WAD, {"from": alice})
+    event = tx.events["UpdateCommitted"]
+    assert (event["taskId"], event["round"], event["client"], event["stake"]) == (
+        task,
+        1,
+        alice,
+        3 * WAD,
+    )
+    assert event["commitHash"] == hx(sealed)
+    assert tuple(federation.commitmentOf(task, 1, alice)) == (
+        hx(sealed),
+        3 * WAD,
+        0,
+        False,
+        False,
+        False,
+    )
+    state = federation.roundState(task, 1)
+    assert (state["commits"], state["totalAtRisk"], state["phase"]) == (1, 3 * WAD, COMMIT)
+    assert locked(vault, alice) == JOIN_BOND + 3 * WAD
+    commit(federation, task, 1, bob, stake=2 * WAD)
+    state = federation.roundState(task, 1)
+    assert (state["commits"], state["totalAtRisk"]) == (2, 5 * WAD)
+
+
+def test_commit_by_non_participants_reverts(federation, task, aggregator, clients, outsider):
+    open_round(federation, task, aggregator)
+    with reverts("NotParticipant", outsider):
+        commit(federation, task, 1, outsider)
+    federation.leaveTask(task, {"from": clients[0]})
+    with reverts("NotParticipant", clients[0]):
+        commit(federation, task, 1, clients[0])
+
+
+def test_commit_outside_the_commit_phase_reverts(federation, task, aggregator, clients):
+    alice = clients[0]
+    with reverts("WrongPhase", NONE, COMMIT):
+        commit(federation, task, 1, alice)
+    open_round(federation, task, aggregator)
+    with reverts("WrongPhase", NONE, COMMIT):
+        commit(federation, task, 2, alice)
+    chain.sleep(COMMIT_WINDOW + 1)
+    federation.abortRound(task, 1, {"from": alice})
+    open_round(federation, task, aggregator)
+    with reverts("WrongPhase", ABORTED, COMMIT):
+        commit(federation, task, 1, alice)
+    commit(federation, task, 2, alice)
+    assert federation.roundState(task, 2)["commits"] == 1
+
+
+def test_no_commit_after_the_first_reveal(federation, aggregator, sponsor, clients):
+    task_id = new_task(federation, aggregator, sponsor)
+    federation.bondAggregator(task_id, AGGREGATOR_BOND, {"from": aggregator})
+    for account in clients[:3]:
+        federation.joinTask(task_id, {"from": account})
+    open_round(federation, task_id, aggregator)
+    deadline = federation.roundState(task_id, 1)["commitDeadline"]
+    commit_all(federation, task_id, 1, clients[:3])
+    reveal(federation, task_id, 1, clients[0])  # every participant committed: reveals open
+    federation.joinTask(task_id, {"from": clients[3]})
+    with reverts("WrongPhase", REVEAL, COMMIT):
+        commit(federation, task_id, 1, clients[3])
+    assert chain[-1].timestamp < deadline  # closed by the reveal, not by the clock
+
+
+def test_late_commit_reverts(federation, task, aggregator, clients):
+    tx = federation.openRound(task, {"from": aggregator})
+    chain.sleep(COMMIT_WINDOW + 1)
+    with reverts("CommitClosed", tx.timestamp + COMMIT_WINDOW):
+        commit(federation, task, 1, clients[0])
+
+
+def test_double_commit_reverts(federation, task, aggregator, clients):
+    open_round(federation, task, aggregator)
+    commit(federation, task, 1, clients[0])
+    with reverts("AlreadyCommitted", clients[0]):
+        commit(federation, task, 1, clients[0], update=keccak(text="other"))
+
+
+def test_commit_rejects_an_empty_hash_and_a_low_or_unbacked_stake(
+    federation, vault, task, aggregator, clients
+):
+    alice = clients[0]
+    open_round(federation, task, aggregator)
+    with reverts("EmptyHash"):
+        federation.commit(task, 1, ZERO_HASH, WAD, {"from": alice})
+    with reverts("StakeTooLow", WAD - 1, WAD):
+        commit(federation, task, 1, alice, stake=WAD - 1)
+    free = 100 * WAD - JOIN_BOND
+    with reverts("InsufficientFreeStake", free, free + 1):
+        commit(federation, task, 1, alice, stake=free + 1)
+    vault.requestWithdrawal(free - 5 * WAD, {"from": alice})  # pending stake backs nothing
+    with reverts("InsufficientFreeStake", 5 * WAD, 6 * WAD):
+        commit(federation, task, 1, alice, stake=6 * WAD)
+    commit(federation, task, 1, alice, stake=5 * WAD)
+    assert vault.freeStake(alice) == 0
+
+
+def test_commit_caps_the_round_at_max_at_risk(federation, base, vault, task, aggregator, clients):
+    whale, bob = clients[:2]
+    assert federation.MAX_AT_RISK() == MAX_AT_RISK
+    base.mint(whale, MAX_AT_RISK, {"from": whale})
+    vault.deposit(MAX_AT_RISK, {"from": whale})
+    open_round(federation, task, aggregator)
+    with reverts("StakeTooHigh", MAX_AT_RISK + 1):
+        commit(federation, task, 1, bob, stake=MAX_AT_RISK + 1)
+    with reverts("StakeTooHigh", 2**128 + WAD):  # would not fit the commitment's 128 bits
+        commit(federation, task, 1, bob, stake=2**128 + WAD)
+    commit(federation, task, 1, whale, stake=MAX_AT_RISK - WAD)
+    commit(federation, task, 1, bob, stake=WAD)  # exactly the most a round may hold
+    assert federation.roundState(task, 1)["totalAtRisk"] == MAX_AT_RISK
+    with reverts("StakeTooHigh", MAX_AT_RISK + WAD):
+        commit(federation, task, 1, clients[2], stake=WAD)
+
+
+def test_the_largest_stake_keeps_its_exit(federation, base, vault, task, aggregator, clients):
+    """A stake at MAX_AT_RISK is recorded in full and comes back in full (a cap above the
+    commitment's 128 bits once truncated such stakes and left them locked for good)."""
+    whale = clients[0]
+    base.mint(whale, MAX_AT_RISK, {"from": whale})
+    vault.deposit(MAX_AT_RISK, {"from": whale})
+    open_round(federation, task, aggregator)
+    commit(federation, task, 1, whale, stake=MAX_AT_RISK)
+    assert federation.commitmentOf(task, 1, whale)["stake"] == MAX_AT_RISK
+    assert locked(vault, whale) == JOIN_BOND + MAX_AT_RISK
+    chain.sleep(COMMIT_WINDOW + REVEAL_WINDOW + POST_TIMEOUT + 1)
+    federation.abortRound(task, 1, {"from": whale})
+    tx = federation.reclaimStake(task, 1, {"from": whale})
+    assert tx.events["StakeReclaimed"]["stake"] == MAX_AT_RISK
+    assert locked(vault, whale) == JOIN_BOND
+
+
+# ----------------------------------------------------------------------------------- reveal
+
+
+def test_reveal_opens_early_once_every_participant_committed(federation, task, aggregator, clients):
+    alice, bob = clients[:2]
+    open_round(federation, task, aggregator)
+    commit_all(federation, task, 1, clients)
+    tx = reveal(federation, task, 1, alice)
+    opened = tx.events["RevealOpened"]
+    assert (opened["taskId"], opened["round"]) == (task, 1)
+    assert opened["revealDeadline"] == tx.timestamp + REVEAL_WINDOW  # from now, not the deadline
+    revealed = tx.events["UpdateRevealed"]
+    assert (revealed["taskId"], revealed["round"], revealed["client"]) == (task, 1, alice)
+    assert revealed["updateHash"] == hx(update_of(task, 1, alice))
+    state = federation.roundState(task, 1)
+    assert (state["phase"], state["reveals"], state["revealDeadline"]) == (
+        REVEAL,
+        1,
+        tx.timestamp + REVEAL_WINDOW,
+    )
+    assert federation.commitmentOf(task, 1, alice)["revealed"] is True
+    tx = reveal(federation, task, 1, bob)
+    assert "RevealOpened" not in tx.events
+    assert federation.roundState(task, 1)["reveals"] == 2
+
+
+def test_reveal_waits_for_the_commit_deadline_while_a_seat_has_not_committed(
+    federation, task, aggregator, clients
+):
+    tx = federation.openRound(task, {"from": aggregator})
+    deadline = tx.timestamp + COMMIT_WINDOW
+    commit_all(federation, task, 1, clients[:3])
+    with reverts("CommitWindowOpen", deadline):
+        reveal(federation, task, 1, clients[0])
+    chain.sleep(COMMIT_WINDOW + 5)
+    tx = reveal(federation, task, 1, clients[0])
+    assert tx.events["RevealOpened"]["revealDeadline"] == deadline + REVEAL_WINDOW
+    assert federation.roundState(task, 1)["revealDeadline"] == deadline + REVEAL_WINDOW
+    with reverts("WrongPhase", REVEAL, COMMIT):
+        commit(federation, task, 1, clients[3])
+
+
+def test_reveal_errors(federation, task, aggregator, clients, outsider):
+    alice, bob, carol, _ = clients
+    open_round(federation, task, aggregator)
+    commit(federation, task, 1, carol, update=ZERO_HASH)  # seals an empty update hash
+    for account in (alice, bob, clients[3]):
+        commit(federation, task, 1, account)
+    with reverts("NoCommitment", outsider):
+        reveal(federation, task, 1, outsider)
+    with reverts("RevealMismatch"):
+        reveal(federation, task, 1, alice, salt=keccak(text="wrong salt"))
+    with reverts("RevealMismatch"):
+        reveal(federation, task, 1, alice, update=keccak(text="another update"))
+    with reverts("EmptyHash"):
+        reveal(federation, task, 1, carol, update=ZERO_HASH)
+    assert phase(federation, task) == COMMIT  # failed reveals opened nothing
+    reveal(federation, task, 1, alice)
+    with reverts("AlreadyRevealed", alice):
+        reveal(federation, task, 1, alice)
+    deadline = federation.roundState(task, 1)["revealDeadline"]
+    chain.sleep(REVEAL_WINDOW + 1)
+    with reverts("RevealClosed", deadline):
+        reveal(federation, task, 1, bob)
+    assert federation.roundState(task, 1)["reveals"] == 1
+
+
+def test_reveal_closes_with_the_reveal_window_even_if_nobody_opened_it(
+    federation, task, aggregator, clients
+):
+    tx = federation.openRound(task, {"from": aggregator})
+    commit(federation, task, 1, clients[0])
+    chain.sleep(COMMIT_WINDOW + REVEAL_WINDOW + 5)
+    with reverts("RevealClosed", tx.timestamp + COMMIT_WINDOW + REVEAL_WINDOW):
+        reveal(federation, task, 1, clients[0])
+
+
+def test_a_copied_commitment_cannot_be_revealed_by_the_copier(
+    federation, task, aggregator, clients
+):
+    alice, copier = clients[:2]
+    open_round(federation, task, aggregator)
+    sealed = commit(federation, task, 1, alice).events["UpdateCommitted"]["commitHash"]
+    federation.commit(task, 1, sealed, STAKE, {"from": copier})  # the copier commits the same
+    commit_all(federation, task, 1, clients[2:])
+    update, salt = update_of(task, 1, alice), salt_of(task, 1, alice)
+    with reverts("RevealMismatch"):  # the commitment binds alice's address
+        federation.reveal(task, 1, update, salt, {"from": copier})
+    reveal(federation, task, 1, alice)  # now alice's update and salt are public
+    with reverts("RevealMismatch"):
+        federation.reveal(task, 1, update, salt, {"from": copier})
+    assert federation.commitmentOf(task, 1, copier)["revealed"] is False
+
+
+def test_reveal_after_the_post_reverts(federation, task, aggregator, clients):
+    open_round(federation, task, aggregator)
+    commit_all(federation, task, 1, clients)
+    reveal_all(federation, task, 1, clients[:3])
+    chain.sleep(REVEAL_WINDOW + 1)
+    post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0)
+    with reverts("WrongPhase", POSTED, REVEAL):
+        reveal(federation, task, 1, clients[3])
+
+
+def test_a_committer_leaving_does_not_close_commits_on_the_others(
+    federation, task, aggregator, clients
+):
+    """A committer keeps its seat while commits are open (else 3 commits would match 3 seats and
+    open reveals before dave committed); it may leave once reveals are open."""
+    alice, bob, carol, dave = clients
+    open_round(federation, task, aggregator)
+    deadline = federation.roundState(task, 1)["commitDeadline"]
+    commit_all(federation, task, 1, [alice, bob, carol])
+    with reverts("StillActive", carol):
+        federation.leaveTask(task, {"from": carol})
+    with reverts("StillActive", carol):
+        federation.removeIdle(task, carol, {"from": dave})
+    with reverts("CommitWindowOpen", deadline):
+        reveal(federation, task, 1, alice)
+    commit(federation, task, 1, dave)
+    reveal(federation, task, 1, alice)  # everyone seated committed: reveals open
+    federation.leaveTask(task, {"from": carol})  # now carol may go; her commitment stays
+    assert federation.commitmentOf(task, 1, carol)["stake"] == STAKE
+
+
+# ------------------------------------------------------------------------------------- post
+
+
+def test_post_records_the_results_and_reserves_the_budget(
+    federation, escrow, task, aggregator, clients
+):
+    open_round(federation, task, aggregator)
+    commit_reveal_all(federation, task, 1, clients)
+    results = results_of(task, 1, clients)
+    assert results.total_payout == 3 * WAD // 10  # 0.2 + 0.1, the -0.5 is burned
+    tx = post(federation, task, 1, aggregator, MODEL, results.root, 10 * WAD, results.total_payout)
+    event = tx.events["RoundPosted"]
+    assert (event["taskId"], event["round"], event["totalReward"], event["totalPayout"]) == (
+        task,
+        1,
+        10 * WAD,
+        3 * WAD // 10,
+    )
+    assert (event["modelHash"], event["resultsRoot"]) == (hx(MODEL), hx(results.root))
+    state = federation.roundState(task, 1)
+    assert (state["phase"], state["modelHash"], state["resultsRoot"]) == (
+        POSTED,
+        hx(MODEL),
+        hx(results.root),
+    )
+    assert (state["totalReward"], state["totalPayout"]) == (10 * WAD, 3 * WAD // 10)
+    assert state["challengeDeadline"] == tx.timestamp + CHALLENGE_WINDOW
+    reserved = 10 * WAD + 3 * WAD // 10
+    assert tx.events["Reserved"]["amount"] == reserved
+    assert tuple(escrow.budgetOf(task)) == (100 * WAD - reserved, reserved)
+    assert federation.taskState(task)["latestModelHash"] != hx(MODEL)  # only once final
+
+
+def test_only_the_aggregator_posts(federation, task, aggregator, sponsor, clients):
+    open_round(federation, task, aggregator)
+    commit_reveal_all(federation, task, 1, clients)
+    for intruder in (clients[0], sponsor):
+        with reverts("NotAggregator", intruder):
+            post(federation, task, 1, intruder, MODEL, ROOT, 0, 0)
+
+
+def test_post_needs_an_open_round(federation, task, aggregator, clients):
+    with reverts("WrongPhase", NONE, REVEAL):
+        post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0)
+    open_round(federation, task, aggregator)
+    commit_reveal_all(federation, task, 1, clients)
+    post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0)
+    with reverts("WrongPhase", POSTED, REVEAL):
+        post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0)
+
+
+def test_post_rejects_empty_hashes_and_empty_rounds(federation, task, aggregator, clients):
+    open_round(federation, task, aggregator)
+    with reverts("NothingToPost"):
+        post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0)
+    commit_reveal_all(federation, task, 1, clients)
+    with reverts("EmptyHash"):
+        post(federation, task, 1, aggregator, ZERO_HASH, ROOT, 0, 0)
+    with reverts("EmptyHash"):
+        post(federation, task, 1, aggregator, MODEL, ZERO_HASH, 0, 0)
+    post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0)
+    assert phase(federation, task) == POSTED
+
+
+def test_an_empty_round_cannot_be_posted_even_after_its_windows(federation, task, aggregator):
+    open_round(federation, task, aggregator)
+    chain.sleep(COMMIT_WINDOW + REVEAL_WINDOW + 1)
+    with reverts("NothingToPost"):
+        post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0)
+
+
+def test_post_must_name_the_round_commit_set(federation, task, aggregator, clients):
+    open_round(federation, task, aggregator)
+    commit_reveal_all(federation, task, 1, clients)
+    with reverts("CommitSetChanged", 3, 4, 4, 4):
+        post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0, commits=3)
+    with reverts("CommitSetChanged", 4, 3, 4, 4):
+        post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0, reveals=3)
+    with reverts("CommitSetChanged", 5, 5, 4, 4):
+        post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0, commits=5, reveals=5)
+    post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0, commits=4, reveals=4)
+
+
+def test_post_waits_for_the_reveal_end_while_nobody_revealed(federation, task, aggregator, clients):
+    tx = federation.openRound(task, {"from": aggregator})
+    commit_all(federation, task, 1, clients[:3])
+    reveal_end = tx.timestamp + COMMIT_WINDOW + REVEAL_WINDOW
+    with reverts("RevealWindowOpen", reveal_end):
+        post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0)
+    chain.sleep(COMMIT_WINDOW + 1)
+    with reverts("RevealWindowOpen", reveal_end):
+        post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0)
+    chain.sleep(REVEAL_WINDOW)
+    post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0)  # the round never left Commit
+    state = federation.roundState(task, 1)
+    assert (state["phase"], state["commits"], state["reveals"]) == (POSTED, 3, 0)
+
+
+def test_post_waits_for_the_reveal_deadline_while_a_reveal_is_missing(
+    federation, task, aggregator, clients
+):
+    open_round(federation, task, aggregator)
+    commit_all(federation, task, 1, clients)
+    reveal_all(federation, task, 1, clients[:3])
+    deadline = federation.roundState(task, 1)["revealDeadline"]
+    with reverts("RevealWindowOpen", deadline):
+        post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0)
+    chain.sleep(REVEAL_WINDOW + 1)
+    post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0)
+    assert federation.roundState(task, 1)["reveals"] == 3
+
+
+def test_post_after_the_timeout_reverts(federation, task, aggregator, clients):
+    open_round(federation, task, aggregator)
+    commit_reveal_all(federation, task, 1, clients)
+    deadline = federation.roundState(task, 1)["revealDeadline"] + POST_TIMEOUT
+    chain.sleep(REVEAL_WINDOW + POST_TIMEOUT + 1)
+    with reverts("PostTimedOut", deadline):
+        post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0)
+
+
+def test_post_timeout_counts_from_the_commit_deadline_when_nobody_revealed(
+    federation, task, aggregator, clients
+):
+    tx = federation.openRound(task, {"from": aggregator})
+    commit(federation, task, 1, clients[0])
+    chain.sleep(COMMIT_WINDOW + REVEAL_WINDOW + POST_TIMEOUT + 1)
+    with reverts("PostTimedOut", tx.timestamp + COMMIT_WINDOW + REVEAL_WINDOW + POST_TIMEOUT):
+        post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0)
+
+
+def test_post_rejects_totals_above_the_limits(federation, task, aggregator, clients):
+    open_round(federation, task, aggregator)
+    commit_reveal_all(federation, task, 1, clients)  # 4 x 10 at risk, cap 5 %: at most 2 paid
+    with reverts("RewardTooHigh", 10 * WAD + 1, 10 * WAD):
+        post(federation, task, 1, aggregator, MODEL, ROOT, 10 * WAD + 1, 0)
+    with reverts("PayoutTooHigh", 2 * WAD + 1, 2 * WAD):
+        post(federation, task, 1, aggregator, MODEL, ROOT, 0, 2 * WAD + 1)
+    post(federation, task, 1, aggregator, MODEL, ROOT, 10 * WAD, 2 * WAD)  # the limits pass
+    assert federation.roundState(task, 1)["totalPayout"] == 2 * WAD
+
+
+def test_post_needs_the_budget(federation, escrow, aggregator, sponsor, clients):
+    task_id = new_task(federation, aggregator, sponsor)
+    escrow.fund(task_id, 3 * WAD, {"from": sponsor})
+    federation.bondAggregator(task_id, AGGREGATOR_BOND, {"from": aggregator})
+    federation.joinTask(task_id, {"from": clients[0]})
+    open_round(federation, task_id, aggregator)
+    commit_reveal_all(federation, task_id, 1, clients[:1])
+    with reverts("InsufficientBudget", 3 * WAD, 4 * WAD):
+        post(federation, task_id, 1, aggregator, MODEL, ROOT, 4 * WAD, 0)
 
 
 # -------------------------------------------------------------------------------- challenge
 
 
-def test_a_participant_challenges_a_posted_round(federation, task, aggregator, clients):
+def test_anyone_challenges_a_post_with_the_bond(
+    federation, base, task, aggregator, clients, outsider
+):
     posted_round(federation, task, aggregator, clients)
-    tx = federation.challenge(task, 1, REASON, {"from": clients[2]})
+    before = base.balanceOf(outsider)
+    tx = federation.challenge(task, 1, REASON, {"from": outsider})
     event = tx.events["RoundChallenged"]
-    assert (event["taskId"], event["round"], event["challenger"]) == (task, 1, clients[2])
+    assert (event["taskId"], event["round"], event["challenger"], event["bond"]) == (
+        task,
+        1,
+        outsider,
+        CHALLENGE_BOND,
+    )
     assert event["reasonHash"] == hx(REASON)
-    assert phase(federation, task) == CHALLENGED
+    state = federation.roundState(task, 1)
+    assert (state["phase"], state["challenger"], state["challengeBond"], state["challengedAt"]) == (
+        CHALLENGED,
+        outsider,
+        CHALLENGE_BOND,
+        tx.timestamp,
+    )
+    assert base.balanceOf(outsider) == before - CHALLENGE_BOND
+    assert held(federation, base) == AGGREGATOR_BOND + CHALLENGE_BOND
     with reverts("WrongPhase", CHALLENGED, POSTED):
         federation.finalizeRound(task, 1, {"from": clients[0]})
+    with reverts("WrongPhase", CHALLENGED, POSTED):
+        federation.challenge(task, 1, REASON, {"from": clients[0]})
 
 
-def test_challenge_rejects_outsiders_wrong_phases_and_late_challenges(
-    federation, task, aggregator, clients, outsider
-):
+def test_challenge_only_a_post_in_its_window(federation, task, aggregator, clients):
     open_round(federation, task, aggregator)
     with reverts("WrongPhase", COMMIT, POSTED):
         federation.challenge(task, 1, REASON, {"from": clients[0]})
-    commit_all(federation, task, 1, clients)
-    tx = federation.postRound(task, 1, hx(REASON), hx(REASON), 0, 0, {"from": aggregator})
-    with reverts("NotParticipant", outsider):
-        federation.challenge(task, 1, REASON, {"from": outsider})
+    commit_reveal_all(federation, task, 1, clients)
+    with reverts("WrongPhase", REVEAL, POSTED):
+        federation.challenge(task, 1, REASON, {"from": clients[0]})
+    tx = post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0)
     chain.sleep(CHALLENGE_WINDOW + 1)
     with reverts("ChallengeWindowClosed", tx.timestamp + CHALLENGE_WINDOW):
         federation.challenge(task, 1, REASON, {"from": clients[0]})
 
 
-def test_arbiter_upholds_a_post_and_the_round_is_final(
-    federation, task, aggregator, arbiter, clients
+def test_without_a_challenge_bond_only_committers_challenge(
+    federation, base, escrow, aggregator, sponsor, clients, outsider
 ):
-    results = posted_round(federation, task, aggregator, clients)
-    federation.challenge(task, 1, REASON, {"from": clients[3]})
-    tx = federation.resolveChallenge(task, 1, True, {"from": arbiter})
-    assert tx.events["ChallengeResolved"]["upheld"] is True
-    assert tx.events["RoundFinalized"]["modelHash"] == hx(keccak(text=f"model-{task}-1"))
-    assert phase(federation, task) == FINALIZED
-    assert federation.taskState(task)[2] == hx(keccak(text=f"model-{task}-1"))
-    federation.claimReward(task, 1, *results.claim_args(clients[0]), 0, {"from": clients[0]})
+    task_id = new_task(federation, aggregator, sponsor, challengeBond=0)
+    federation.bondAggregator(task_id, AGGREGATOR_BOND, {"from": aggregator})
+    for account in clients:
+        federation.joinTask(task_id, {"from": account})
+    open_round(federation, task_id, aggregator)
+    commit_all(federation, task_id, 1, clients[:3])  # dave holds a seat, commits nothing
+    chain.sleep(COMMIT_WINDOW + REVEAL_WINDOW + 1)
+    post(federation, task_id, 1, aggregator, MODEL, ROOT, 0, 0)
+    for account in (outsider, clients[3]):
+        with reverts("NoStanding", account):
+            federation.challenge(task_id, 1, REASON, {"from": account})
+    before = base.balanceOf(clients[1])
+    tx = federation.challenge(task_id, 1, REASON, {"from": clients[1]})
+    assert tx.events["RoundChallenged"]["bond"] == 0
+    assert base.balanceOf(clients[1]) == before
+    assert federation.roundState(task_id, 1)["challenger"] == clients[1]
+    assert held(federation, base) == AGGREGATOR_BOND
 
 
-def test_arbiter_overturns_a_post_and_the_aggregator_posts_again(
-    federation, escrow, task, aggregator, arbiter, clients
-):
-    results = posted_round(federation, task, aggregator, clients)
-    federation.challenge(task, 1, REASON, {"from": clients[3]})
-    chain.sleep(COMMIT_WINDOW + POST_TIMEOUT)  # the original post deadline passes meanwhile
-    tx = federation.resolveChallenge(task, 1, False, {"from": arbiter})
-    assert tx.events["ChallengeResolved"]["upheld"] is False
-    assert tuple(escrow.budgetOf(task)) == (100 * WAD, 0)
-    info = federation.roundInfo(task, 1)
-    assert info[0] == COMMIT
-    assert info[2] == info[3] == hx(b"\x00" * 32)
-    assert (info[5], info[6], info[7], info[8], info[9]) == (0, 4 * STAKE, 4, 0, 0)
-    assert federation.postDeadlineOf(task, 1) == tx.timestamp + POST_TIMEOUT
-    federation.postRound(
-        task, 1, keccak(text="fixed"), results.root, 5 * WAD, 0, {"from": aggregator}
-    )
-    assert phase(federation, task) == POSTED
-    assert escrow.budgetOf(task)[1] == 5 * WAD
-
-
-def test_an_overturned_round_without_a_new_post_can_be_aborted(
-    federation, task, aggregator, arbiter, clients
+def test_a_challenge_bond_must_arrive_in_full(
+    federation, base, task, aggregator, clients, outsider
 ):
     posted_round(federation, task, aggregator, clients)
-    federation.challenge(task, 1, REASON, {"from": clients[3]})
-    tx = federation.resolveChallenge(task, 1, False, {"from": arbiter})
-    with reverts("PhaseNotOver", tx.timestamp + POST_TIMEOUT):
-        federation.abortRound(task, 1, {"from": clients[0]})
-    chain.sleep(POST_TIMEOUT + 1)
-    federation.abortRound(task, 1, {"from": clients[0]})
-    assert phase(federation, task) == ABORTED
+    base.setTransferFee(100, {"from": outsider})  # 1 % of every transfer is lost
+    with reverts("PaymentShort", CHALLENGE_BOND * 99 // 100, CHALLENGE_BOND):
+        federation.challenge(task, 1, REASON, {"from": outsider})
+    base.setTransferFee(0, {"from": outsider})
+    assert phase(federation, task) == POSTED
 
 
-def test_only_the_arbiter_resolves_and_only_challenged_rounds(
-    federation, task, aggregator, arbiter, clients
+# ---------------------------------------------------------------------------------- arbiter
+
+
+def test_dismissal_finalizes_the_post_and_pays_the_bond_to_the_aggregator(
+    federation, base, task, aggregator, arbiter, clients, outsider
+):
+    results, _ = challenged_round(federation, task, aggregator, clients, outsider)
+    tx = federation.dismissChallenge(task, 1, {"from": arbiter})
+    event = tx.events["ChallengeDismissed"]
+    assert (event["taskId"], event["round"], event["challenger"], event["bond"]) == (
+        task,
+        1,
+        outsider,
+        CHALLENGE_BOND,
+    )
+    assert (tx.events["Credited"]["account"], tx.events["Credited"]["amount"]) == (
+        aggregator,
+        CHALLENGE_BOND,
+    )
+    assert tx.events["RoundFinalized"]["modelHash"] == hx(keccak(text=f"model-{task}-1"))
+    state = federation.roundState(task, 1)
+    assert (state["phase"], state["endedAt"], state["challengeBond"]) == (
+        FINALIZED,
+        tx.timestamp,
+        0,
+    )
+    assert federation.taskState(task)["latestModelHash"] == hx(keccak(text=f"model-{task}-1"))
+    assert federation.credit(aggregator) == CHALLENGE_BOND
+    before = base.balanceOf(aggregator)
+    tx = federation.withdrawCredit({"from": aggregator})
+    assert tx.return_value == CHALLENGE_BOND
+    assert (tx.events["CreditWithdrawn"]["account"], tx.events["CreditWithdrawn"]["amount"]) == (
+        aggregator,
+        CHALLENGE_BOND,
+    )
+    assert base.balanceOf(aggregator) == before + CHALLENGE_BOND
+    assert federation.credit(aggregator) == 0
+    assert held(federation, base) == AGGREGATOR_BOND
+    with reverts("ZeroAmount"):
+        federation.withdrawCredit({"from": aggregator})
+    alice = clients[0]
+    before = base.balanceOf(alice)
+    federation.claimReward(task, 1, *results.claim_args(alice), 0, 0, {"from": alice})
+    assert base.balanceOf(alice) == before + 4 * WAD + results.payout(alice)
+
+
+def test_an_upheld_challenge_voids_the_post_and_slashes_the_aggregator(
+    federation, base, vault, escrow, task, aggregator, arbiter, clients, outsider
+):
+    federation.bondAggregator(task, 30 * WAD, {"from": aggregator})  # 80 bonded, 50 required
+    stakes = [10 * WAD, 10 * WAD, 10 * WAD, 3 * WAD]  # 33 at risk: shares do not divide evenly
+    total = sum(stakes)
+    open_round(federation, task, aggregator)
+    for account, stake in zip(clients, stakes, strict=True):
+        commit(federation, task, 1, account, stake=stake)
+    reveal_all(federation, task, 1, clients)
+    results = results_of(task, 1, clients, stakes=stakes)
+    post(federation, task, 1, aggregator, MODEL, results.root, 10 * WAD, results.total_payout)
+    federation.challenge(task, 1, REASON, {"from": outsider})
+    assert held(federation, base) == 80 * WAD + CHALLENGE_BOND
+
+    tx = federation.upholdChallenge(task, 1, {"from": arbiter})
+    slashed, to_challenger = AGGREGATOR_BOND, AGGREGATOR_BOND // 2  # min(80, 50), half of it
+    pool = slashed - to_challenger
+    event = tx.events["ChallengeUpheld"]
+    assert (event["taskId"], event["round"], event["challenger"]) == (task, 1, outsider)
+    assert (event["slashed"], event["toChallenger"]) == (slashed, to_challenger)
+    assert tx.events["RoundAborted"]["reason"] == UPHELD
+    assert tx.events["Credited"]["amount"] == CHALLENGE_BOND + to_challenger
+    assert federation.credit(outsider) == CHALLENGE_BOND + to_challenger
+    assert federation.taskState(task)["bond"] == 80 * WAD - slashed
+    state = federation.roundState(task, 1)
+    assert (state["phase"], state["slashPool"], state["challengeBond"]) == (ABORTED, pool, 0)
+    assert (state["totalReward"], state["totalPayout"], state["endedAt"]) == (0, 0, tx.timestamp)
+    assert tuple(escrow.budgetOf(task)) == (100 * WAD, 0)  # the reservation is back
+    assert federation.taskState(task)["latestModelHash"] != hx(MODEL)
+    assert held(federation, base) == 80 * WAD + CHALLENGE_BOND  # moved, nothing left
+
+    shares = []
+    for account, stake in zip(clients[:3], stakes[:3], strict=True):
+        before = base.balanceOf(account)
+        tx = federation.reclaimStake(task, 1, {"from": account})
+        share = pool * stake // total
+        event = tx.events["StakeReclaimed"]
+        assert (event["client"], event["stake"], event["slashShare"]) == (account, stake, share)
+        assert base.balanceOf(account) == before + share
+        assert locked(vault, account) == JOIN_BOND
+        shares.append(share)
+    assert federation.roundState(task, 1)["slashPaid"] == sum(shares)
+    held(federation, base)
+
+    closes = federation.roundState(task, 1)["endedAt"] + CLAIM_WINDOW
+    with reverts("ClaimWindowOpen", closes):
+        federation.sweepRound(task, 1, {"from": outsider})
+    chain.sleep(CLAIM_WINDOW + 1)
+    tx = federation.sweepRound(task, 1, {"from": outsider})  # dave never claimed his share
+    left = pool - sum(shares)
+    assert left == pool * stakes[3] // total + 2  # dave's share and two wei of rounding
+    swept = tx.events["RoundSwept"]
+    assert (swept["unclaimed"], swept["slashLeft"]) == (0, left)
+    assert federation.credit(outsider) == CHALLENGE_BOND + to_challenger + left
+    tx = federation.reclaimStake(task, 1, {"from": clients[3]})  # the stake still comes back
+    assert (tx.events["StakeReclaimed"]["stake"], tx.events["StakeReclaimed"]["slashShare"]) == (
+        stakes[3],
+        0,
+    )
+    assert locked(vault, clients[3]) == JOIN_BOND
+
+    before = base.balanceOf(outsider)
+    federation.withdrawCredit({"from": outsider})
+    received = base.balanceOf(outsider) - before
+    assert received == CHALLENGE_BOND + to_challenger + left
+    assert received - CHALLENGE_BOND + sum(shares) == slashed  # the whole slash is paid out
+    assert held(federation, base) == 80 * WAD - slashed
+
+
+def test_only_the_arbiter_decides_and_only_challenged_rounds(
+    federation, task, aggregator, arbiter, sponsor, governor, clients, outsider
 ):
     posted_round(federation, task, aggregator, clients)
     with reverts("WrongPhase", POSTED, CHALLENGED):
-        federation.resolveChallenge(task, 1, True, {"from": arbiter})
-    federation.challenge(task, 1, REASON, {"from": clients[3]})
-    for caller in (aggregator, clients[3]):
-        with reverts("AccessControlUnauthorizedAccount", caller):
-            federation.resolveChallenge(task, 1, True, {"from": caller})
+        federation.dismissChallenge(task, 1, {"from": arbiter})
+    with reverts("WrongPhase", POSTED, CHALLENGED):
+        federation.upholdChallenge(task, 1, {"from": arbiter})
+    federation.challenge(task, 1, REASON, {"from": outsider})
+    for intruder in (aggregator, sponsor, governor, clients[0], outsider):
+        with reverts("NotArbiter", intruder):
+            federation.dismissChallenge(task, 1, {"from": intruder})
+        with reverts("NotArbiter", intruder):
+            federation.upholdChallenge(task, 1, {"from": intruder})
+    assert phase(federation, task) == CHALLENGED
+
+
+def test_a_new_arbiter_takes_over(
+    federation, task, aggregator, arbiter, governor, admin, clients, outsider
+):
+    challenged_round(federation, task, aggregator, clients, outsider)
+    federation.setArbiter(admin, {"from": governor})
+    with reverts("NotArbiter", arbiter):
+        federation.dismissChallenge(task, 1, {"from": arbiter})
+    federation.dismissChallenge(task, 1, {"from": admin})
+    assert phase(federation, task) == FINALIZED
+
+
+def test_an_undecided_challenge_is_aborted_after_the_arbiter_timeout(
+    federation, base, escrow, task, aggregator, arbiter, clients, outsider
+):
+    _, tx = challenged_round(federation, task, aggregator, clients, outsider)
+    deadline = tx.timestamp + ARBITER_TIMEOUT
+    with reverts("PhaseNotOver", deadline):
+        federation.abortRound(task, 1, {"from": clients[0]})
+    chain.sleep(ARBITER_TIMEOUT + 1)
+    with reverts("ArbiterTimedOut", deadline):
+        federation.dismissChallenge(task, 1, {"from": arbiter})
+    with reverts("ArbiterTimedOut", deadline):
+        federation.upholdChallenge(task, 1, {"from": arbiter})
+    tx = federation.abortRound(task, 1, {"from": clients[0]})
+    assert tx.events["RoundAborted"]["reason"] == ARBITER_TIMED_OUT
+    assert (tx.events["Credited"]["account"], tx.events["Credited"]["amount"]) == (
+        outsider,
+        CHALLENGE_BOND,
+    )
+    assert federation.credit(outsider) == CHALLENGE_BOND  # the challenger's bond comes back
+    assert federation.taskState(task)["bond"] == AGGREGATOR_BOND  # nobody is slashed
+    state = federation.roundState(task, 1)
+    assert (state["phase"], state["slashPool"], state["challengeBond"]) == (ABORTED, 0, 0)
+    assert tuple(escrow.budgetOf(task)) == (100 * WAD, 0)
+    tx = federation.reclaimStake(task, 1, {"from": clients[0]})
+    assert tx.events["StakeReclaimed"]["slashShare"] == 0
+    assert held(federation, base) == AGGREGATOR_BOND + CHALLENGE_BOND
 
 
 # --------------------------------------------------------------------------------- finalize
@@ -141,15 +769,24 @@ def test_only_the_arbiter_resolves_and_only_challenged_rounds(
 
 def test_finalize_after_the_challenge_window(federation, task, aggregator, clients):
     posted_round(federation, task, aggregator, clients)
-    deadline = federation.roundInfo(task, 1)[5]
+    deadline = federation.roundState(task, 1)["challengeDeadline"]
     with reverts("PhaseNotOver", deadline):
         federation.finalizeRound(task, 1, {"from": clients[0]})
     chain.sleep(CHALLENGE_WINDOW + 1)
     tx = federation.finalizeRound(task, 1, {"from": clients[0]})
+    model = hx(keccak(text=f"model-{task}-1"))
     event = tx.events["RoundFinalized"]
-    assert (event["taskId"], event["round"]) == (task, 1)
-    assert phase(federation, task) == FINALIZED
-    assert status(federation, task) == ACTIVE
+    assert (event["taskId"], event["round"], event["modelHash"]) == (task, 1, model)
+    assert (phase(federation, task), federation.roundState(task, 1)["endedAt"]) == (
+        FINALIZED,
+        tx.timestamp,
+    )
+    state = federation.taskState(task)
+    assert (state["status"], state["latestModelHash"], state["bondLockedUntil"]) == (
+        ACTIVE,
+        model,
+        tx.timestamp + CLAIM_WINDOW,
+    )
     with reverts("WrongPhase", FINALIZED, POSTED):
         federation.finalizeRound(task, 1, {"from": clients[0]})
 
@@ -167,71 +804,155 @@ def test_the_last_finalized_round_completes_the_task(
 ):
     task_id = new_task(federation, aggregator, sponsor, numRounds=2)
     escrow.fund(task_id, 50 * WAD, {"from": sponsor})
+    federation.bondAggregator(task_id, AGGREGATOR_BOND, {"from": aggregator})
     for account in clients:
         federation.joinTask(task_id, {"from": account})
     finalized_round(federation, task_id, aggregator, clients, SCORES, REWARDS)
-    assert status(federation, task_id) == ACTIVE
+    assert federation.taskState(task_id)["status"] == ACTIVE
     round_ = open_round(federation, task_id, aggregator)
-    commit_all(federation, task_id, round_, clients)
-    federation.postRound(
-        task_id, 2, keccak(text="m2"), keccak(text="r2"), 0, 0, {"from": aggregator}
-    )
+    commit_reveal_all(federation, task_id, round_, clients)
+    post(federation, task_id, 2, aggregator, keccak(text="m2"), ROOT, 0, 0)
     chain.sleep(CHALLENGE_WINDOW + 1)
     tx = federation.finalizeRound(task_id, 2, {"from": clients[0]})
     assert tx.events["TaskCompleted"]["taskId"] == task_id
-    assert tuple(federation.taskState(task_id))[:3] == (COMPLETED, 2, hx(keccak(text="m2")))
+    state = federation.taskState(task_id)
+    assert (state["status"], state["currentRound"], state["latestModelHash"]) == (
+        COMPLETED,
+        2,
+        hx(keccak(text="m2")),
+    )
 
 
 # ------------------------------------------------------------------------------------ abort
 
 
+def test_an_empty_round_is_aborted_after_the_commit_deadline(federation, task, aggregator, clients):
+    tx = federation.openRound(task, {"from": aggregator})
+    deadline = tx.timestamp + COMMIT_WINDOW
+    with reverts("PhaseNotOver", deadline):
+        federation.abortRound(task, 1, {"from": clients[3]})
+    chain.sleep(COMMIT_WINDOW + 1)
+    tx = federation.abortRound(task, 1, {"from": clients[3]})
+    event = tx.events["RoundAborted"]
+    assert (event["taskId"], event["round"], event["reason"]) == (task, 1, EMPTY)
+    state = federation.roundState(task, 1)
+    assert (state["phase"], state["endedAt"]) == (ABORTED, tx.timestamp)
+    assert "TaskCompleted" not in tx.events
+    with reverts("NoCommitment", clients[0]):
+        federation.reclaimStake(task, 1, {"from": clients[0]})
+    tx = federation.openRound(task, {"from": aggregator})  # an aborted round lets the next open
+    assert tx.events["RoundOpened"]["parentModelHash"] == federation.taskParams(task)[3]
+
+
 def test_a_round_without_a_post_is_aborted_and_stakes_reclaimed(
     federation, vault, task, aggregator, clients
 ):
-    open_round(federation, task, aggregator)
-    commit_all(federation, task, 1, clients[:2])
-    deadline = federation.postDeadlineOf(task, 1)
+    tx = federation.openRound(task, {"from": aggregator})
+    commit_all(federation, task, 1, clients[:2])  # nobody reveals
+    deadline = tx.timestamp + COMMIT_WINDOW + REVEAL_WINDOW + POST_TIMEOUT
+    chain.sleep(COMMIT_WINDOW + 1)
     with reverts("PhaseNotOver", deadline):
         federation.abortRound(task, 1, {"from": clients[3]})
-    chain.sleep(COMMIT_WINDOW + POST_TIMEOUT + 1)
+    chain.sleep(REVEAL_WINDOW + POST_TIMEOUT)
     tx = federation.abortRound(task, 1, {"from": clients[3]})
-    assert tx.events["RoundAborted"]["round"] == 1
+    assert tx.events["RoundAborted"]["reason"] == NO_POST
     assert phase(federation, task) == ABORTED
     tx = federation.reclaimStake(task, 1, {"from": clients[0]})
-    assert tx.events["StakeReclaimed"]["stake"] == STAKE
-    assert tuple(vault.stakeOf(clients[0]))[:2] == (100 * WAD, 0)
-    assert federation.commitmentOf(task, 1, clients[0])[2] is True
+    event = tx.events["StakeReclaimed"]
+    assert (event["taskId"], event["round"], event["client"]) == (task, 1, clients[0])
+    assert (event["stake"], event["slashShare"]) == (STAKE, 0)
+    assert tuple(vault.stakeOf(clients[0]))[:2] == (100 * WAD, JOIN_BOND)
+    assert federation.commitmentOf(task, 1, clients[0])["settled"] is True
     with reverts("AlreadySettled", clients[0]):
         federation.reclaimStake(task, 1, {"from": clients[0]})
     with reverts("NoCommitment", clients[2]):
         federation.reclaimStake(task, 1, {"from": clients[2]})
-    tx = federation.openRound(task, {"from": aggregator})  # an aborted round lets the next open
-    assert tx.events["RoundOpened"]["parentModelHash"] == federation.taskParams(task)[2]
 
 
-def test_abort_only_in_the_commit_phase(federation, task, aggregator, clients):
+def test_a_reveal_phase_round_is_aborted_after_its_reveal_deadline_and_the_timeout(
+    federation, task, aggregator, clients
+):
+    open_round(federation, task, aggregator)
+    commit_all(federation, task, 1, clients)
+    reveal(federation, task, 1, clients[0])  # opens reveals early
+    deadline = federation.roundState(task, 1)["revealDeadline"] + POST_TIMEOUT
+    with reverts("PhaseNotOver", deadline):
+        federation.abortRound(task, 1, {"from": clients[0]})
+    chain.sleep(REVEAL_WINDOW + POST_TIMEOUT + 1)
+    tx = federation.abortRound(task, 1, {"from": clients[0]})
+    assert tx.events["RoundAborted"]["reason"] == NO_POST
+
+
+def test_abort_rejects_posted_and_ended_rounds(federation, task, aggregator, clients):
     with reverts("WrongPhase", NONE, COMMIT):
         federation.abortRound(task, 1, {"from": clients[0]})
     posted_round(federation, task, aggregator, clients)
-    chain.sleep(COMMIT_WINDOW + POST_TIMEOUT + 1)
+    chain.sleep(COMMIT_WINDOW + REVEAL_WINDOW + POST_TIMEOUT + 1)
     with reverts("WrongPhase", POSTED, COMMIT):
         federation.abortRound(task, 1, {"from": clients[0]})
+    federation.finalizeRound(task, 1, {"from": clients[0]})
+    with reverts("WrongPhase", FINALIZED, COMMIT):
+        federation.abortRound(task, 1, {"from": clients[0]})
+    open_round(federation, task, aggregator)
+    chain.sleep(COMMIT_WINDOW + 1)
+    federation.abortRound(task, 2, {"from": clients[0]})
+    with reverts("WrongPhase", ABORTED, COMMIT):
+        federation.abortRound(task, 2, {"from": clients[0]})
 
 
 def test_aborting_the_last_round_completes_the_task(federation, aggregator, sponsor, clients):
-    task_id = new_task(federation, aggregator, sponsor, numRounds=1)
+    task_id = new_task(federation, aggregator, sponsor, numRounds=1, minClients=0)
+    federation.bondAggregator(task_id, AGGREGATOR_BOND, {"from": aggregator})
     open_round(federation, task_id, aggregator)
-    chain.sleep(COMMIT_WINDOW + POST_TIMEOUT + 1)
+    chain.sleep(COMMIT_WINDOW + 1)
     tx = federation.abortRound(task_id, 1, {"from": clients[0]})
-    assert "TaskCompleted" in tx.events
-    assert status(federation, task_id) == COMPLETED
+    assert tx.events["TaskCompleted"]["taskId"] == task_id
+    assert federation.taskState(task_id)["status"] == COMPLETED
 
 
-def test_reclaim_needs_an_aborted_round(federation, task, aggregator, clients):
+# ---------------------------------------------------------------------------------- reclaim
+
+
+def test_reclaim_needs_an_ended_round(federation, task, aggregator, clients):
     open_round(federation, task, aggregator)
-    commit_all(federation, task, 1, clients)
-    with reverts("WrongPhase", COMMIT, ABORTED):
+    commit_reveal_all(federation, task, 1, clients)
+    with reverts("WrongPhase", REVEAL, ABORTED):
         federation.reclaimStake(task, 1, {"from": clients[0]})
+    post(federation, task, 1, aggregator, MODEL, ROOT, 0, 0)
+    with reverts("WrongPhase", POSTED, ABORTED):
+        federation.reclaimStake(task, 1, {"from": clients[0]})
+
+
+def test_a_committer_the_results_left_out_reclaims_after_the_claim_window(
+    federation, vault, task, aggregator, clients
+):
+    open_round(federation, task, aggregator)
+    commit_reveal_all(federation, task, 1, clients)
+    left_out = clients[3]
+    results = post_results(
+        federation, task, 1, aggregator, [(c, WAD // 100, WAD, STAKE) for c in clients[:3]]
+    )
+    chain.sleep(CHALLENGE_WINDOW + 1)
+    tx = federation.finalizeRound(task, 1, {"from": left_out})
+    closes = tx.timestamp + CLAIM_WINDOW
+    with reverts("ClaimWindowOpen", closes):
+        federation.reclaimStake(task, 1, {"from": left_out})
+    federation.claimReward(task, 1, *results.claim_args(clients[0]), 0, 0, {"from": clients[0]})
+    chain.sleep(CLAIM_WINDOW + 1)
+    tx = federation.reclaimStake(task, 1, {"from": left_out})
+    assert (tx.events["StakeReclaimed"]["stake"], tx.events["StakeReclaimed"]["slashShare"]) == (
+        STAKE,
+        0,
+    )
+    assert locked(vault, left_out) == JOIN_BOND
+    with reverts("AlreadySettled", clients[0]):  # settled by its claim
+        federation.reclaimStake(task, 1, {"from": clients[0]})
+    tx = federation.reclaimStake(task, 1, {"from": clients[1]})  # an unclaimed leaf, too late
+    assert tx.events["StakeReclaimed"]["stake"] == STAKE
+    with reverts("ClaimWindowClosed", closes):
+        federation.settleStake(
+            task, 1, clients[2], *results.claim_args(clients[2]), {"from": clients[2]}
+        )
 
 
 # ---------------------------------------------------------------------------------- settle
@@ -241,25 +962,57 @@ def test_positive_results_are_paid_and_negative_ones_burned(
     federation, vault, escrow, base, task, aggregator, clients
 ):
     results = finalized_round(federation, task, aggregator, clients, SCORES, REWARDS)
-    assert [results.payout(c) for c in clients] == [WAD // 5, WAD // 10, 0, -WAD // 2]
+    expected = [stake_payout(STAKE, s, 4 * STAKE, THRESHOLD, CAP) for s in SCORES]
+    assert expected == [WAD // 5, WAD // 10, 0, -WAD // 2]
+    assert [results.payout(c) for c in clients] == expected
     owed = escrow.budgetOf(task)[1]
     keeper = clients[1]
-    for client in clients:
+    for client, payout in zip(clients, expected, strict=True):
         before = base.balanceOf(client)
         tx = federation.settleStake(task, 1, client, *results.claim_args(client), {"from": keeper})
-        payout = results.payout(client)
         event = tx.events["StakeSettled"]
-        assert (event["client"], event["score"], event["payout"]) == (
-            client,
-            results.entry(client).score,
-            payout,
-        )
+        assert (event["taskId"], event["round"], event["client"]) == (task, 1, client)
+        assert (event["score"], event["payout"]) == (results.entry(client).score, payout)
         assert base.balanceOf(client) == before + max(payout, 0)
-        assert tuple(vault.stakeOf(client))[:2] == (100 * WAD + min(payout, 0), 0)
-        assert federation.commitmentOf(task, 1, client)[2:] == (True, False)
+        assert tuple(vault.stakeOf(client))[:2] == (100 * WAD + min(payout, 0), JOIN_BOND)
+        c = federation.commitmentOf(task, 1, client)
+        assert (c["settled"], c["claimed"]) == (True, False)
+        if payout < 0:
+            assert tx.events["StakeBurned"]["amount"] == -payout
+            assert tx.events["StakeBurned"]["route"] == 0
     assert vault.totalBurned() == WAD // 2
     assert escrow.budgetOf(task)[1] == owed - 3 * WAD // 10
-    assert federation.roundInfo(task, 1)[9] == 0  # payoutLeft
+    assert federation.roundState(task, 1)["payoutPaid"] == 3 * WAD // 10
+
+
+def test_payouts_shrink_when_the_stake_at_risk_passes_the_threshold(
+    federation, base, vault, task, aggregator, clients
+):
+    stakes = [40 * WAD, 33 * WAD, 25 * WAD, 17 * WAD + 3]  # 115 at risk > threshold 100
+    scores = [WAD // 30, 7 * WAD // 1000, -WAD // 70, -WAD]
+    total = sum(stakes)
+    open_round(federation, task, aggregator)
+    for account, stake in zip(clients, stakes, strict=True):
+        commit(federation, task, 1, account, stake=stake)
+    reveal_all(federation, task, 1, clients)
+    results = results_of(task, 1, clients, scores, [0] * 4, stakes)
+    post(federation, task, 1, aggregator, MODEL, results.root, 0, results.total_payout)
+    chain.sleep(CHALLENGE_WINDOW + 1)
+    federation.finalizeRound(task, 1, {"from": clients[0]})
+    for account, stake, score in zip(clients, stakes, scores, strict=True):
+        payout = stake_payout(stake, score, total, THRESHOLD, CAP)
+        assert payout == federation.stakePayout(stake, score, total, THRESHOLD, CAP)
+        before = vault.stakeOf(account)[0], base.balanceOf(account)
+        tx = federation.settleStake(
+            task, 1, account, *results.claim_args(account), {"from": account}
+        )
+        assert tx.events["StakeSettled"]["payout"] == payout
+        assert vault.stakeOf(account)[0] == before[0] + min(payout, 0)
+        assert base.balanceOf(account) == before[1] + max(payout, 0)
+    assert stake_payout(stakes[0], scores[0], total, THRESHOLD, CAP) == (
+        stakes[0] * scores[0] * THRESHOLD // (total * WAD)  # scaled by 100/115, not clipped
+    )
+    assert stake_payout(stakes[3], -WAD, total, THRESHOLD, CAP) == -(stakes[3] * CAP // WAD)
 
 
 def test_settle_rejects_unfinished_rounds_bad_proofs_and_repeats(
@@ -276,54 +1029,49 @@ def test_settle_rejects_unfinished_rounds_bad_proofs_and_repeats(
         federation.settleStake(task, 1, alice, score + 1, reward, proof, {"from": alice})
     with reverts("InvalidProof"):
         federation.settleStake(task, 1, alice, score, reward, proof[1:], {"from": alice})
+    with reverts("InvalidProof"):  # alice's leaf proves nothing for bob
+        federation.settleStake(task, 1, clients[1], score, reward, proof, {"from": alice})
     federation.settleStake(task, 1, alice, score, reward, proof, {"from": alice})
     with reverts("AlreadySettled", alice):
         federation.settleStake(task, 1, alice, score, reward, proof, {"from": alice})
 
 
-def test_settle_of_a_leaf_without_a_commitment_reverts(
-    federation, task, aggregator, clients, outsider
-):
-    round_ = open_round(federation, task, aggregator)
-    commit_all(federation, task, round_, clients[:1])
-    chain.sleep(COMMIT_WINDOW + 1)
-    entries = [(clients[0], 0, WAD, STAKE), (outsider, WAD // 100, WAD, 0)]
-    results = post_results(federation, task, round_, aggregator, entries)
+def test_a_leaf_without_a_commitment_pays_nothing(federation, task, aggregator, clients, outsider):
+    open_round(federation, task, aggregator)
+    commit_reveal_all(federation, task, 1, clients)
+    entries = [(c, 0, WAD, STAKE) for c in clients] + [(outsider, WAD // 100, WAD, 0)]
+    results = post_results(federation, task, 1, aggregator, entries)
     chain.sleep(CHALLENGE_WINDOW + 1)
-    federation.finalizeRound(task, round_, {"from": clients[0]})
+    federation.finalizeRound(task, 1, {"from": clients[0]})
     with reverts("NoCommitment", outsider):
         federation.settleStake(task, 1, outsider, *results.claim_args(outsider), {"from": outsider})
     with reverts("NoCommitment", outsider):
-        federation.claimReward(task, 1, *results.claim_args(outsider), 0, {"from": outsider})
+        federation.claimReward(task, 1, *results.claim_args(outsider), 0, 0, {"from": outsider})
 
 
-def test_payouts_above_the_posted_total_revert(federation, task, aggregator, clients):
-    round_ = open_round(federation, task, aggregator)
-    commit_all(federation, task, round_, clients)
-    entries = [(c, WAD // 50, 0, STAKE) for c in clients]  # each earns 0.2, 0.8 in total
-    results = Results(task, round_, [Entry(*e) for e in entries], 100 * WAD, WAD // 20)
-    under = 5 * WAD // 10  # the aggregator under-reports the payout total
-    federation.postRound(task, 1, keccak(text="m"), results.root, 0, under, {"from": aggregator})
-    chain.sleep(CHALLENGE_WINDOW + 1)
-    federation.finalizeRound(task, 1, {"from": clients[0]})
-    for client in clients[:2]:
-        federation.settleStake(task, 1, client, *results.claim_args(client), {"from": client})
-    with reverts("RoundOverclaimed", under, 6 * WAD // 10):
-        federation.settleStake(
-            task, 1, clients[2], *results.claim_args(clients[2]), {"from": clients[2]}
-        )
+def test_settlements_and_claims_close_with_the_claim_window(
+    federation, base, escrow, task, aggregator, clients
+):
+    results = finalized_round(federation, task, aggregator, clients, SCORES, REWARDS)
+    closes = federation.roundState(task, 1)["endedAt"] + CLAIM_WINDOW
+    chain.sleep(CLAIM_WINDOW + 1)
+    alice = clients[0]
+    with reverts("ClaimWindowClosed", closes):
+        federation.settleStake(task, 1, alice, *results.claim_args(alice), {"from": alice})
+    with reverts("ClaimWindowClosed", closes):
+        federation.claimReward(task, 1, *results.claim_args(alice), 0, 0, {"from": alice})
 
 
 # ----------------------------------------------------------------------------------- claims
 
 
 def test_claim_settles_the_stake_and_pays_the_reward(
-    federation, vault, escrow, base, task, aggregator, clients
+    federation, vault, base, task, aggregator, clients
 ):
     results = finalized_round(federation, task, aggregator, clients, SCORES, REWARDS)
     alice = clients[0]
     before = base.balanceOf(alice)
-    tx = federation.claimReward(task, 1, *results.claim_args(alice), 0, {"from": alice})
+    tx = federation.claimReward(task, 1, *results.claim_args(alice), 0, 0, {"from": alice})
     assert base.balanceOf(alice) == before + 4 * WAD + WAD // 5
     assert tx.events["StakeSettled"]["payout"] == WAD // 5
     claimed = tx.events["RewardClaimed"]
@@ -333,13 +1081,14 @@ def test_claim_settles_the_stake_and_pays_the_reward(
         alice,
         4 * WAD,
     )
-    assert tx.events["RewardPaid"]["mode"] == 0
-    assert tuple(federation.commitmentOf(task, 1, alice))[2:] == (True, True)
-    assert vault.stakeOf(alice)[1] == 0
-    info = federation.roundInfo(task, 1)
-    assert (info[8], info[9]) == (6 * WAD, WAD // 10)
+    assert (tx.events["RewardPaid"]["mode"], tx.events["RewardPaid"]["amount"]) == (0, 4 * WAD)
+    c = federation.commitmentOf(task, 1, alice)
+    assert (c["settled"], c["claimed"]) == (True, True)
+    assert locked(vault, alice) == JOIN_BOND
+    state = federation.roundState(task, 1)
+    assert (state["rewardPaid"], state["payoutPaid"]) == (4 * WAD, WAD // 5)
     with reverts("AlreadyClaimed", alice):
-        federation.claimReward(task, 1, *results.claim_args(alice), 0, {"from": alice})
+        federation.claimReward(task, 1, *results.claim_args(alice), 0, 0, {"from": alice})
 
 
 def test_claim_after_a_separate_settlement_pays_only_the_reward(
@@ -349,7 +1098,7 @@ def test_claim_after_a_separate_settlement_pays_only_the_reward(
     dave = clients[3]
     federation.settleStake(task, 1, dave, *results.claim_args(dave), {"from": clients[0]})
     before = base.balanceOf(dave)
-    tx = federation.claimReward(task, 1, *results.claim_args(dave), 0, {"from": dave})
+    tx = federation.claimReward(task, 1, *results.claim_args(dave), 0, 0, {"from": dave})
     assert "StakeSettled" not in tx.events
     assert base.balanceOf(dave) == before + WAD
     assert vault.stakeOf(dave)[0] == 100 * WAD - WAD // 2
@@ -361,151 +1110,133 @@ def test_claim_rejects_bad_proofs_unfinished_rounds_and_other_claimers(
     results = posted_round(federation, task, aggregator, clients)
     alice, bob = clients[:2]
     with reverts("WrongPhase", POSTED, FINALIZED):
-        federation.claimReward(task, 1, *results.claim_args(alice), 0, {"from": alice})
+        federation.claimReward(task, 1, *results.claim_args(alice), 0, 0, {"from": alice})
     chain.sleep(CHALLENGE_WINDOW + 1)
     federation.finalizeRound(task, 1, {"from": alice})
     score, reward, proof = results.claim_args(alice)
     with reverts("InvalidProof"):
-        federation.claimReward(task, 1, score, reward + 1, proof, 0, {"from": alice})
+        federation.claimReward(task, 1, score, reward + 1, proof, 0, 0, {"from": alice})
     with reverts("InvalidProof"):  # alice's leaf proves nothing for bob
-        federation.claimReward(task, 1, score, reward, proof, 0, {"from": bob})
+        federation.claimReward(task, 1, score, reward, proof, 0, 0, {"from": bob})
+    with reverts("WrongPhase", NONE, FINALIZED):
+        federation.claimReward(task, 2, score, reward, proof, 0, 0, {"from": alice})
 
 
-def test_rewards_above_the_posted_total_revert(federation, task, aggregator, clients):
-    round_ = open_round(federation, task, aggregator)
-    commit_all(federation, task, round_, clients[:2])
-    chain.sleep(COMMIT_WINDOW + 1)
-    entries = [Entry(clients[0], 0, 3 * WAD, STAKE), Entry(clients[1], 0, 3 * WAD, STAKE)]
-    results = Results(task, round_, entries, 100 * WAD, WAD // 20)
-    federation.postRound(task, 1, keccak(text="m"), results.root, 4 * WAD, 0, {"from": aggregator})
-    chain.sleep(CHALLENGE_WINDOW + 1)
-    federation.finalizeRound(task, 1, {"from": clients[0]})
-    federation.claimReward(task, 1, *results.claim_args(clients[0]), 0, {"from": clients[0]})
-    with reverts("RoundOverclaimed", 4 * WAD, 6 * WAD):
-        federation.claimReward(task, 1, *results.claim_args(clients[1]), 0, {"from": clients[1]})
-
-
-def test_buyback_task_burns_the_client_token(
-    federation, escrow, registry, base, aggregator, sponsor, clients
-):
-    task_id = new_task(federation, aggregator, sponsor, mode=1)
+def _mode_task(federation, escrow, aggregator, sponsor, clients, mode):
+    task_id = new_task(federation, aggregator, sponsor, mode=mode)
     escrow.fund(task_id, 100 * WAD, {"from": sponsor})
+    federation.bondAggregator(task_id, AGGREGATOR_BOND, {"from": aggregator})
     for account in clients:
         federation.joinTask(task_id, {"from": account})
+    return task_id
+
+
+def test_buyback_claims_burn_the_client_token(
+    federation, escrow, registry, base, aggregator, sponsor, clients
+):
+    task_id = _mode_task(federation, escrow, aggregator, sponsor, clients, 1)
     results = finalized_round(federation, task_id, aggregator, clients, SCORES, REWARDS)
     alice = clients[0]
     pool, token = seed_pool(registry, base, alice, 1_000 * WAD, 100 * WAD)
     quote = pool.quoteBaseForTokens(4 * WAD)
+    args = results.claim_args(alice)
     with reverts("InsufficientOutput", quote, quote + 1):
-        federation.claimReward(task_id, 1, *results.claim_args(alice), quote + 1, {"from": alice})
-    tx = federation.claimReward(task_id, 1, *results.claim_args(alice), quote, {"from": alice})
-    assert tx.events["RewardPaid"]["mode"] == 1
-    assert tx.events["RewardPaid"]["tokensBurned"] == quote
+        federation.claimReward(task_id, 1, *args, quote + 1, FAR, {"from": alice})
+    stale = chain[-1].timestamp - 1
+    with reverts("Expired", stale):
+        federation.claimReward(task_id, 1, *args, quote, stale, {"from": alice})
+    before = base.balanceOf(alice)
+    tx = federation.claimReward(task_id, 1, *args, quote, FAR, {"from": alice})
+    paid = tx.events["RewardPaid"]
+    assert (paid["mode"], paid["amount"], paid["tokensBurned"]) == (1, 4 * WAD, quote)
     assert token.totalSupply() == CLIENT_SUPPLY - quote
+    assert base.balanceOf(alice) == before + WAD // 5  # only the stake payout, in base
     bob = clients[1]  # no liquidity in bob's pool: paid directly
     before = base.balanceOf(bob)
-    tx = federation.claimReward(task_id, 1, *results.claim_args(bob), 0, {"from": bob})
-    assert "DirectFallback" in tx.events
+    tx = federation.claimReward(task_id, 1, *results.claim_args(bob), 0, FAR, {"from": bob})
+    assert tx.events["DirectFallback"]["requestedMode"] == 1
+    assert tx.events["RewardPaid"]["mode"] == 0
     assert base.balanceOf(bob) == before + 3 * WAD + WAD // 10
 
 
-def test_dividend_task_pays_the_token_holders(
-    federation, escrow, registry, aggregator, sponsor, clients, outsider
+def test_dividend_claims_stream_to_the_token_holders(
+    federation, escrow, registry, base, aggregator, sponsor, clients, outsider
 ):
-    task_id = new_task(federation, aggregator, sponsor, mode=2)
-    escrow.fund(task_id, 100 * WAD, {"from": sponsor})
-    for account in clients:
-        federation.joinTask(task_id, {"from": account})
+    task_id = _mode_task(federation, escrow, aggregator, sponsor, clients, 2)
     results = finalized_round(federation, task_id, aggregator, clients, SCORES, REWARDS)
     alice = clients[0]
     token = ClientToken.at(registry.tokenOf(alice))
     token.transfer(outsider, CLIENT_SUPPLY // 2, {"from": alice})  # an investor holds half
-    tx = federation.claimReward(task_id, 1, *results.claim_args(alice), 0, {"from": alice})
+    before = base.balanceOf(alice)
+    tx = federation.claimReward(task_id, 1, *results.claim_args(alice), 0, 0, {"from": alice})
     assert tx.events["RewardPaid"]["mode"] == 2
-    assert token.dividendOf(alice) == token.dividendOf(outsider) == 2 * WAD
+    assert tx.events["DividendDistributed"]["amount"] == 4 * WAD
+    assert base.balanceOf(alice) == before + WAD // 5  # the reward went to the holders
+    chain.sleep(DIVIDEND_DURATION + 1)
+    chain.mine()
+    for holder in (alice, outsider):
+        assert 2 * WAD - 10 <= token.dividendOf(holder) <= 2 * WAD
+    assert token.dividendOf(alice) + token.dividendOf(outsider) <= 4 * WAD
 
 
-# ----------------------------------------------------------------------------- task endings
+# ------------------------------------------------------------------------- sweep and credits
 
 
-def test_cancel_refunds_the_budget(federation, escrow, base, task, sponsor):
-    before = base.balanceOf(sponsor)
-    tx = federation.cancelTask(task, {"from": sponsor})
-    assert tx.events["TaskCancelled"]["refunded"] == 100 * WAD
-    assert base.balanceOf(sponsor) == before + 100 * WAD
-    assert status(federation, task) == CANCELLED
-    assert tuple(escrow.budgetOf(task)) == (0, 0)
-    with reverts("BudgetClosed", task):
-        escrow.fund(task, WAD, {"from": sponsor})
-
-
-def test_cancel_aborts_a_posted_round_and_frees_its_stakes(
-    federation, escrow, vault, base, task, aggregator, sponsor, clients
-):
-    posted_round(federation, task, aggregator, clients)
-    before = base.balanceOf(sponsor)
-    tx = federation.cancelTask(task, {"from": sponsor})
-    assert tx.events["RoundAborted"]["round"] == 1
-    assert tx.events["TaskCancelled"]["refunded"] == 100 * WAD
-    assert base.balanceOf(sponsor) == before + 100 * WAD
-    info = federation.roundInfo(task, 1)
-    assert (info[0], info[8], info[9]) == (ABORTED, 0, 0)
-    for client in clients:
-        federation.reclaimStake(task, 1, {"from": client})
-        assert vault.stakeOf(client)[1] == 0
-
-
-def test_cancel_keeps_finalized_rounds_claimable(
+def test_sweep_returns_what_claims_left_to_the_budget(
     federation, escrow, base, task, aggregator, sponsor, clients
 ):
     results = finalized_round(federation, task, aggregator, clients, SCORES, REWARDS)
-    open_round(federation, task, aggregator)
-    commit_all(federation, task, 2, clients[:1])
-    owed = escrow.budgetOf(task)[1]
-    tx = federation.cancelTask(task, {"from": sponsor})
-    assert tx.events["TaskCancelled"]["refunded"] == 100 * WAD - owed
-    federation.reclaimStake(task, 2, {"from": clients[0]})
-    for client in clients:
-        federation.claimReward(task, 1, *results.claim_args(client), 0, {"from": client})
-    assert tuple(escrow.budgetOf(task)) == (0, 0)
-    assert base.balanceOf(escrow) == 0
+    alice = clients[0]
+    federation.claimReward(task, 1, *results.claim_args(alice), 0, 0, {"from": alice})
+    closes = federation.roundState(task, 1)["endedAt"] + CLAIM_WINDOW
+    with reverts("ClaimWindowOpen", closes):
+        federation.sweepRound(task, 1, {"from": clients[1]})
+    chain.sleep(CLAIM_WINDOW + 1)
+    sponsor_before = base.balanceOf(sponsor)
+    tx = federation.sweepRound(task, 1, {"from": clients[1]})
+    unclaimed = (10 * WAD - 4 * WAD) + (results.total_payout - WAD // 5)
+    swept = tx.events["RoundSwept"]
+    assert (swept["taskId"], swept["round"], swept["unclaimed"], swept["slashLeft"]) == (
+        task,
+        1,
+        unclaimed,
+        0,
+    )
+    assert tx.events["Unreserved"]["amount"] == unclaimed
+    assert tuple(escrow.budgetOf(task)) == (100 * WAD - 4 * WAD - WAD // 5, 0)
+    assert "Refunded" not in tx.events and base.balanceOf(sponsor) == sponsor_before  # active
+    state = federation.roundState(task, 1)
+    assert (state["swept"], state["rewardPaid"], state["payoutPaid"]) == (
+        True,
+        10 * WAD,
+        results.total_payout,
+    )
+    with reverts("AlreadySwept"):
+        federation.sweepRound(task, 1, {"from": clients[1]})
 
 
-def test_only_the_sponsor_cancels_an_active_task(federation, task, sponsor, clients):
-    with reverts("NotSponsor", clients[0]):
-        federation.cancelTask(task, {"from": clients[0]})
-    federation.cancelTask(task, {"from": sponsor})
-    with reverts("WrongStatus", CANCELLED, ACTIVE):
-        federation.cancelTask(task, {"from": sponsor})
+def test_sweep_needs_an_ended_round(federation, task, aggregator, clients):
+    with reverts("WrongPhase", NONE, FINALIZED):
+        federation.sweepRound(task, 1, {"from": clients[0]})
+    posted_round(federation, task, aggregator, clients)
+    with reverts("WrongPhase", POSTED, FINALIZED):
+        federation.sweepRound(task, 1, {"from": clients[0]})
 
 
-def test_close_refunds_what_a_completed_task_left(
-    federation, escrow, base, aggregator, sponsor, clients
+def test_sweeping_an_aborted_round_returns_nothing_but_marks_it(
+    federation, escrow, task, aggregator, clients
 ):
-    task_id = new_task(federation, aggregator, sponsor, numRounds=1)
-    escrow.fund(task_id, 30 * WAD, {"from": sponsor})
-    for account in clients:
-        federation.joinTask(task_id, {"from": account})
-    with reverts("WrongStatus", ACTIVE, COMPLETED):
-        federation.closeTask(task_id, {"from": sponsor})
-    results = finalized_round(federation, task_id, aggregator, clients, SCORES, REWARDS)
-    with reverts("NotSponsor", clients[0]):
-        federation.closeTask(task_id, {"from": clients[0]})
-    before = base.balanceOf(sponsor)
-    owed = 10 * WAD + results.total_payout
-    tx = federation.closeTask(task_id, {"from": sponsor})
-    assert tx.events["TaskClosed"]["refunded"] == 30 * WAD - owed
-    assert base.balanceOf(sponsor) == before + 30 * WAD - owed
-    assert status(federation, task_id) == CLOSED
-    federation.claimReward(task_id, 1, *results.claim_args(clients[1]), 0, {"from": clients[1]})
-    with reverts("WrongStatus", CLOSED, COMPLETED):
-        federation.closeTask(task_id, {"from": sponsor})
+    open_round(federation, task, aggregator)
+    chain.sleep(COMMIT_WINDOW + 1)
+    federation.abortRound(task, 1, {"from": clients[0]})
+    chain.sleep(CLAIM_WINDOW + 1)
+    tx = federation.sweepRound(task, 1, {"from": clients[0]})
+    assert (tx.events["RoundSwept"]["unclaimed"], tx.events["RoundSwept"]["slashLeft"]) == (0, 0)
+    assert federation.roundState(task, 1)["swept"] is True
+    assert tuple(escrow.budgetOf(task)) == (100 * WAD, 0)
 
 
-def test_views_of_unknown_tasks_and_rounds_are_empty(federation, outsider):
-    assert tuple(federation.taskState(9)) == (0, 0, hx(b"\x00" * 32), 0)
-    info = tuple(federation.roundInfo(9, 1))
-    assert info[0] == 0 and info[4:] == (0, 0, 0, 0, 0, 0)
-    assert tuple(federation.commitmentOf(9, 1, outsider)) == (hx(b"\x00" * 32), 0, False, False)
-    assert not federation.isParticipant(9, outsider)
-    assert federation.sponsorOf(9) == "0x0000000000000000000000000000000000000000"
+def test_withdraw_credit_needs_a_credit(federation, outsider, aggregator):
+    for account in (outsider, aggregator):
+        with reverts("ZeroAmount"):
+            federation.withdrawCredit({"from": account})

@@ -1,11 +1,19 @@
 """Stateful market campaign: random swaps both ways, liquidity in and out, donations and syncs,
-dividend distributions, claims and harvests against one client's token and pool.
+client-token transfers and burns, dividend distributions streaming while time passes, claims (also
+the pool's, pushed by anyone) and harvests, against one client's token and pool.
+
+Time is explicit: every step may first let time pass, and every transaction is pinned to the
+machine's clock, so the Python models know the exact second of each step. Every step's outcome is
+predicted exactly: the pool's by its Uniswap v2 math on the reserves after the harvest each
+operation runs first, the dividends by a DividendMirror fed every transaction.
 
 After every step: reserves equal balances unless a donation is pending; the value of an LP share
-(k / S^2) never falls; the LP supply is the sum of the holders' shares; client and base token
-supplies are conserved across every account and contract; dividends owed plus claimed never exceed
-what was distributed, and the rounding dust left behind stays tiny. Every step's outcome is also
-predicted exactly by a Python mirror of the pool's math.
+(k / S^2) never falls, and k never falls on a swap; the LP supply is the sum of the holders'
+shares; base tokens are conserved across every account, the pool and the token contract; client
+tokens are conserved up to the burns; every holder's dividendOf and unallocated() equal the
+mirror's; and totalDistributed == totalClaimed + sum(dividendOf) + unallocated() + dust with
+0 <= dust <= mirror.dust_bound() (below one wei per holder settlement, one per holder with tokens,
+one for unallocated's floor), the token holding exactly what was distributed and not claimed.
 
 Brownie 1.22.2 ships its ``state_machine`` helper compiled with mypyc, and the compiled class
 refuses the subclass it builds (``TypeError: _BrownieStateMachine object expected``), so the
@@ -20,16 +28,37 @@ from dataclasses import dataclass
 
 from brownie import MarketLens, accounts, chain
 from brownie.test import given, strategy
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis import Phase, settings
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from tests.contracts.helpers import reverts
-from tests.contracts.market import DEAD, FAR, FEE_BPS, MINIMUM_LIQUIDITY, WAD, amount_out
+from tests.contracts.market import (
+    DEAD,
+    DIVIDEND_DURATION,
+    FAR,
+    FEE_BPS,
+    MINIMUM_LIQUIDITY,
+    WAD,
+    DividendMirror,
+    amount_out,
+    at,
+    latest,
+    mine_at,
+)
 
 ACTORS = 4  # accounts[1] (the client, holding most tokens) and investors accounts[2..4]
 ACTOR = strategy("uint8", max_value=ACTORS - 1)
 BASE_AMOUNT = strategy("uint256", min_value=1, max_value=5_000 * WAD)
 TOKEN_AMOUNT = strategy("uint256", min_value=1, max_value=60_000 * WAD)
 PERCENT = strategy("uint8", min_value=1, max_value=100)
+ELAPSED = strategy("uint256", max_value=DIVIDEND_DURATION // 3)  # time before a step
+WAIT = strategy("uint256", min_value=1, max_value=2 * DIVIDEND_DURATION)
 LENS_HEADER = 10  # MarketLens.HEADER: fields before the per-holder ones
 
 
@@ -73,15 +102,30 @@ class MarketMachine(RuleBasedStateMachine):
             market.registry.address,
             DEAD,
         ]
+        self._state: MarketState | None = None
         first = self.read()
         self.base_supply, self.token_supply = first.base_supply, first.token_supply
+        assert first.distributed == 0  # the mirror starts from a token with no dividends yet
+        self.mirror = DividendMirror(
+            DIVIDEND_DURATION,
+            market.token,
+            market.pool,
+            {h: holding.token for h, holding in first.holdings.items() if holding.token},
+        )
+        self.block_time = latest()  # the latest block's timestamp: views are evaluated at it
+        self.now = self.block_time + 1  # the machine's clock: every transaction is mined at it
         self.pending = False  # a donation not yet folded into the reserves
-        self.steps = 0
         self.share_value = self._share_value(first)
 
     # -------------------------------------------------------------- helpers
 
     def read(self) -> MarketState:
+        """The state at the latest block (cached until the next block)."""
+        if self._state is None:
+            self._state = self._read()
+        return self._state
+
+    def _read(self) -> MarketState:
         raw = [int(v) for v in self.lens.state(self.market.pool, self.holders)]
         header = LENS_HEADER
         holdings = {
@@ -103,6 +147,36 @@ class MarketMachine(RuleBasedStateMachine):
     def of(self, state: MarketState, who) -> Holding:
         return state.holdings[str(who)]
 
+    def send(self, fn, *args):
+        """Mine ``fn(*args)`` at the machine's clock and feed it to the mirror."""
+        at(self.now)
+        self._state = None
+        tx = fn(*args)
+        self.block_time = self.now
+        self.mirror.apply(tx)
+        return tx
+
+    def resync(self) -> None:
+        self._state = None
+        self.block_time = latest()
+
+    def pool_owed(self) -> int:
+        """The pool's dividends at the machine's clock: what its next operation harvests."""
+        return self.mirror.dividend_of(self.market.pool, self.now)
+
+    def check_harvest(self, tx, owed: int) -> None:
+        if owed:
+            assert tx.events["DividendsHarvested"]["amount"] == owed
+        else:
+            assert "DividendsHarvested" not in tx.events
+
+    def swap_reserves(self, state: MarketState, owed: int) -> tuple[int, int]:
+        """The reserves a swap is priced on: the harvest (when it claims anything) syncs first,
+        folding in the dividends and any pending donation; otherwise the stored reserves."""
+        if owed:
+            return state.balances[0], state.balances[1] + owed
+        return state.reserves
+
     @staticmethod
     def _share_value(state: MarketState) -> tuple[int, int]:
         """(k, S^2), compared by cross-multiplication: the value of an LP share, squared.
@@ -113,57 +187,91 @@ class MarketMachine(RuleBasedStateMachine):
         """
         return state.reserves[0] * state.reserves[1], state.lp_supply * state.lp_supply
 
+    # -------------------------------------------------------------- time
+
+    @initialize(actor=ACTOR, base_amount=BASE_AMOUNT, elapsed=ELAPSED)
+    def start_stream(self, actor, base_amount, elapsed):
+        """Every example starts with the investors holding some client tokens and a stream
+        running, so its steps meet dividends mid-stream."""
+        for investor in self.actors[1:]:
+            self.send(self.market.token.transfer, investor, 20_000 * WAD, {"from": self.actors[0]})
+        self.distribute(actor, base_amount * 5, elapsed)
+
+    @rule(seconds=WAIT)
+    def wait(self, seconds):
+        self.now += seconds
+        self._state = None
+        mine_at(self.now)
+        self.block_time = self.now
+
     # -------------------------------------------------------------- swaps
 
-    @rule(actor=ACTOR, base_amount=BASE_AMOUNT)
-    def buy(self, actor, base_amount):
+    @rule(actor=ACTOR, base_amount=BASE_AMOUNT, elapsed=ELAPSED)
+    def buy(self, actor, base_amount, elapsed):
+        self.now += elapsed
         pool, who = self.market.pool, self.actors[actor]
         before = self.read()
         amount = min(base_amount, self.of(before, who).base)
         if amount == 0:
             return
-        reserve_token, reserve_base = before.reserves
+        owed = self.pool_owed()
+        reserve_token, reserve_base = self.swap_reserves(before, owed)
         expected = amount_out(amount, reserve_base, reserve_token, FEE_BPS)
         if expected == 0:
+            at(self.now)
             with reverts("InsufficientOutput", 0, 0):
                 pool.swapExactBaseForTokens(amount, 0, who, FAR, {"from": who})
+            self.resync()  # a reverted transaction may still have mined a block
             return
-        pool.swapExactBaseForTokens(amount, expected, who, FAR, {"from": who})
+        tx = self.send(pool.swapExactBaseForTokens, amount, expected, who, FAR, {"from": who})
+        self.check_harvest(tx, owed)
         after = self.read()
         assert self.of(after, who).token - self.of(before, who).token == expected
-        assert after.reserves[0] * after.reserves[1] >= reserve_token * reserve_base
+        k_after = after.reserves[0] * after.reserves[1]
+        assert k_after >= reserve_token * reserve_base, "k fell on a swap"
+        assert k_after >= before.reserves[0] * before.reserves[1]
         self.pending = False
 
-    @rule(actor=ACTOR, token_amount=TOKEN_AMOUNT)
-    def sell(self, actor, token_amount):
+    @rule(actor=ACTOR, token_amount=TOKEN_AMOUNT, elapsed=ELAPSED)
+    def sell(self, actor, token_amount, elapsed):
+        self.now += elapsed
         pool, who = self.market.pool, self.actors[actor]
         before = self.read()
         amount = min(token_amount, self.of(before, who).token)
         if amount == 0:
             return
-        reserve_token, reserve_base = before.reserves
+        owed = self.pool_owed()
+        reserve_token, reserve_base = self.swap_reserves(before, owed)
         expected = amount_out(amount, reserve_token, reserve_base, FEE_BPS)
         if expected == 0:
+            at(self.now)
             with reverts("InsufficientOutput", 0, 0):
                 pool.swapExactTokensForBase(amount, 0, who, FAR, {"from": who})
+            self.resync()  # a reverted transaction may still have mined a block
             return
-        pool.swapExactTokensForBase(amount, expected, who, FAR, {"from": who})
+        tx = self.send(pool.swapExactTokensForBase, amount, expected, who, FAR, {"from": who})
+        self.check_harvest(tx, owed)
         after = self.read()
         assert self.of(after, who).base - self.of(before, who).base == expected
-        assert after.reserves[0] * after.reserves[1] >= reserve_token * reserve_base
+        k_after = after.reserves[0] * after.reserves[1]
+        assert k_after >= reserve_token * reserve_base, "k fell on a swap"
+        assert k_after >= before.reserves[0] * before.reserves[1]
         self.pending = False
 
     # -------------------------------------------------------------- liquidity
 
-    @rule(actor=ACTOR, token_amount=TOKEN_AMOUNT, base_amount=BASE_AMOUNT)
-    def add(self, actor, token_amount, base_amount):
+    @rule(actor=ACTOR, token_amount=TOKEN_AMOUNT, base_amount=BASE_AMOUNT, elapsed=ELAPSED)
+    def add(self, actor, token_amount, base_amount, elapsed):
+        self.now += elapsed
         pool, who = self.market.pool, self.actors[actor]
         before = self.read()
         tokens = min(token_amount, self.of(before, who).token)
         base = min(base_amount, self.of(before, who).base)
         if tokens == 0 or base == 0:
             return
-        balance_token, balance_base = before.balances  # donations are folded in first
+        owed = self.pool_owed()
+        # the harvest first, then balances: dividends and donations are folded in
+        balance_token, balance_base = before.balances[0], before.balances[1] + owed
         supply = before.lp_supply
         base_optimal = tokens * balance_base // balance_token
         if base_optimal <= base:
@@ -172,36 +280,45 @@ class MarketMachine(RuleBasedStateMachine):
             used = (base * balance_token // balance_base, base)
         minted = min(used[0] * supply // balance_token, used[1] * supply // balance_base)
         if minted == 0:
+            at(self.now)
             with reverts("InsufficientLiquidityMinted"):
                 pool.addLiquidity(tokens, base, 0, 0, who, FAR, {"from": who})
+            self.resync()  # a reverted transaction may still have mined a block
             return
-        pool.addLiquidity(tokens, base, *used, who, FAR, {"from": who})
+        tx = self.send(pool.addLiquidity, tokens, base, *used, who, FAR, {"from": who})
+        self.check_harvest(tx, owed)
         after = self.read()
         assert self.of(after, who).lp - self.of(before, who).lp == minted
         assert after.reserves == (balance_token + used[0], balance_base + used[1])
         self.pending = False
 
-    @rule(actor=ACTOR, percent=PERCENT)
-    def remove(self, actor, percent):
+    @rule(actor=ACTOR, percent=PERCENT, elapsed=ELAPSED)
+    def remove(self, actor, percent, elapsed):
+        self.now += elapsed
         pool, who = self.market.pool, self.actors[actor]
         before = self.read()
         liquidity = self.of(before, who).lp * percent // 100
         if liquidity == 0:
             return
-        balance_token, balance_base = before.balances
+        owed = self.pool_owed()
+        balance_token, balance_base = before.balances[0], before.balances[1] + owed
         supply = before.lp_supply
         outs = (liquidity * balance_token // supply, liquidity * balance_base // supply)
         if outs == (0, 0):
+            at(self.now)
             with reverts("InsufficientLiquidityBurned"):
                 pool.removeLiquidity(liquidity, 0, 0, who, FAR, {"from": who})
+            self.resync()  # a reverted transaction may still have mined a block
             return
-        pool.removeLiquidity(liquidity, *outs, who, FAR, {"from": who})
+        tx = self.send(pool.removeLiquidity, liquidity, *outs, who, FAR, {"from": who})
+        self.check_harvest(tx, owed)
         after = self.read()
         got = (
             self.of(after, who).token - self.of(before, who).token,
             self.of(after, who).base - self.of(before, who).base,
         )
         assert got == outs
+        assert after.reserves == (balance_token - outs[0], balance_base - outs[1])
         self.pending = False
 
     # -------------------------------------------------------------- donations
@@ -214,39 +331,76 @@ class MarketMachine(RuleBasedStateMachine):
         amount = min(base_amount, holding.base if donate_base else holding.token)
         if amount == 0:
             return
-        asset.transfer(self.market.pool, amount, {"from": who})
+        self.send(asset.transfer, self.market.pool, amount, {"from": who})
         self.pending = True
 
     @rule()
     def sync(self):
-        self.market.pool.sync({"from": accounts[0]})
+        self.send(self.market.pool.sync, {"from": accounts[0]})
         self.pending = False
+
+    # -------------------------------------------------------------- client-token moves
+
+    @rule(sender=ACTOR, receiver=ACTOR, token_amount=TOKEN_AMOUNT, elapsed=ELAPSED)
+    def transfer(self, sender, receiver, token_amount, elapsed):
+        self.now += elapsed
+        who, to = self.actors[sender], self.actors[receiver]
+        amount = min(token_amount, self.of(self.read(), who).token)
+        self.send(self.market.token.transfer, to, amount, {"from": who})
+
+    @rule(actor=ACTOR, token_amount=TOKEN_AMOUNT, elapsed=ELAPSED)
+    def burn(self, actor, token_amount, elapsed):
+        self.now += elapsed
+        who = self.actors[actor]
+        amount = min(token_amount // 10, self.of(self.read(), who).token)
+        if amount == 0:
+            return
+        self.send(self.market.token.burn, amount, {"from": who})
+        self.token_supply -= amount
 
     # -------------------------------------------------------------- dividends
 
-    @rule(actor=ACTOR, base_amount=BASE_AMOUNT)
-    def distribute(self, actor, base_amount):
+    @rule(actor=ACTOR, base_amount=BASE_AMOUNT, elapsed=ELAPSED)
+    def distribute(self, actor, base_amount, elapsed):
+        self.now += elapsed
         who = self.actors[actor]
         amount = min(base_amount // 5, self.of(self.read(), who).base)
         if amount == 0:
             return
-        self.market.token.distribute(amount, {"from": who})
+        tx = self.send(self.market.token.distribute, amount, {"from": who})
+        event = tx.events["DividendDistributed"]
+        assert (event["amount"], event["periodFinish"]) == (amount, self.now + DIVIDEND_DURATION)
 
-    @rule(actor=ACTOR)
-    def claim(self, actor):
+    @rule(actor=ACTOR, elapsed=ELAPSED)
+    def claim(self, actor, elapsed):
+        self.now += elapsed
         who = self.actors[actor]
+        owed = self.mirror.dividend_of(who, self.now)
         before = self.of(self.read(), who)
-        self.market.token.claimDividend({"from": who})
+        tx = self.send(self.market.token.claimDividend, {"from": who})
         after = self.of(self.read(), who)
-        assert after.base - before.base == before.dividend
+        assert tx.return_value == owed
+        assert after.base - before.base == owed
         assert after.dividend == 0
 
-    @rule()
-    def harvest(self):
+    @rule(elapsed=ELAPSED)
+    def push_pool_claim(self, elapsed):
+        """Anyone pays the pool its dividends: a base donation until the pool folds it in."""
+        self.now += elapsed
+        owed = self.pool_owed()
+        tx = self.send(self.market.token.claimDividendFor, self.market.pool, {"from": accounts[6]})
+        assert tx.return_value == owed
+        if owed:
+            self.pending = True
+
+    @rule(elapsed=ELAPSED)
+    def harvest(self, elapsed):
+        self.now += elapsed
         pool = self.market.pool
         before = self.read()
-        owed = self.of(before, pool).dividend
-        pool.harvestDividends({"from": accounts[0]})
+        owed = self.pool_owed()
+        tx = self.send(pool.harvestDividends, {"from": accounts[0]})
+        assert tx.return_value == tx.events["DividendsHarvested"]["amount"] == owed
         after = self.read()
         assert after.reserves == (before.balances[0], before.balances[1] + owed)
         self.pending = False
@@ -255,7 +409,6 @@ class MarketMachine(RuleBasedStateMachine):
 
     @invariant()
     def holds(self):
-        self.steps += 1
         state = self.read()
         if not self.pending:
             assert state.reserves == state.balances
@@ -272,14 +425,21 @@ class MarketMachine(RuleBasedStateMachine):
 
         assert state.base_supply == self.base_supply
         assert sum(h.base for h in holdings) == self.base_supply
-        assert state.token_supply == self.token_supply
+        assert state.token_supply == self.token_supply == self.mirror.supply
         assert sum(h.token for h in holdings) == self.token_supply
 
-        owed = sum(h.dividend for h in holdings)
+        now = self.block_time
+        mirror = self.mirror
+        for holder, holding in state.holdings.items():
+            assert holding.dividend == mirror.dividend_of(holder, now), f"dividendOf {holder}"
+        unallocated = int(self.market.token.unallocated())
+        assert unallocated == mirror.unallocated(now)
+        assert (state.distributed, state.claimed) == (mirror.distributed, mirror.claimed)
         assert state.token_contract_base == state.distributed - state.claimed
-        assert state.claimed + owed <= state.distributed
-        # each holder loses under one wei per settlement to rounding
-        assert state.distributed - state.claimed - owed <= self.steps * len(self.holders)
+        assert state.claimed <= state.distributed
+        owed = sum(h.dividend for h in holdings)
+        dust = state.distributed - state.claimed - owed - unallocated
+        assert 0 <= dust <= mirror.dust_bound(), f"dividend dust {dust}"
 
 
 def test_market_state_machine(market):
@@ -287,7 +447,10 @@ def test_market_state_machine(market):
     MarketMachine.lens = MarketLens.deploy({"from": accounts[0]})
     assert MarketMachine.lens.HEADER() == LENS_HEADER
     chain.snapshot()
-    run_state_machine_as_test(MarketMachine)
+    # the profile's bounds (examples, steps); without the target phase, which only re-runs passing
+    # examples to optimise targets this campaign does not set (half the runtime, no new states)
+    phases = [phase for phase in settings().phases if phase is not Phase.target]
+    run_state_machine_as_test(MarketMachine, settings=settings(phases=phases))
 
 
 @given(amount=strategy("uint256", min_value=1, max_value=10**30))
