@@ -12,7 +12,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Extra arguments: make demo ARGS="--rounds 3"   make test ARGS="-k merkle"
 ARGS ?=
 
-.PHONY: help setup demo test test-slow lint compile deploy console bench bench-gas bench-fl \
+.PHONY: help setup demo test test-slow lint analyze compile deploy console bench bench-gas bench-fl \
         bench-scoring bench-market lock clean
 
 help: ## list the targets
@@ -34,6 +34,9 @@ lint: setup ## ruff and mypy over the Python package and tests
 	@$(ROOT)/.venv/bin/ruff check fl_node tests scripts
 	@$(ROOT)/.venv/bin/ruff format --check fl_node tests scripts
 	@$(ROOT)/.venv/bin/mypy
+
+analyze: setup ## Slither over contracts/ (offline): results/slither.json, slither.md; triage in slither-triage.md
+	@$(PY) tools/analyze.py --slither $(ROOT)/.venv/bin/slither $(ARGS)
 
 compile: setup ## compile the contracts into build/
 	@$(ROOT)/.venv/bin/brownie compile $(ARGS)

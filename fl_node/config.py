@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -49,16 +50,31 @@ class TrainingConfig:
 class FederationConfig:
     rounds: int = 10
     max_clients: int = 8
-    commit_window: int = 120  # seconds; the round closes early once every participant committed
+    min_clients: int = 0  # participants needed before round 1 opens; 0: all max_clients
+    commit_window: int = 120  # seconds; commits close early once every participant committed
+    reveal_window: int = 30  # seconds for reveals after commits close
     challenge_window: int = 2  # seconds during which a posted round can be challenged
-    post_timeout: int = 600  # seconds after the commit window before anyone may abort the round
+    post_timeout: int = 600  # seconds after the reveal window before anyone may abort the round
+    arbiter_timeout: int = 3_600  # seconds the arbiter has to decide a challenge
+    claim_window: int = 7 * 86_400  # seconds after a round ends to settle and claim it
     stake: float = 100.0  # base tokens each client stakes per round
     stake_min: float = 10.0
+    join_bond: float = 10.0  # base tokens locked while a client holds a seat in the task
+    aggregator_bond: float = 500.0  # base tokens the aggregator bonds (slashed if a post is voided)
+    challenge_bond: float = 100.0  # base tokens a challenger bonds (lost if the post is kept)
     reward_per_round: float = 1_000.0
     budget: float = 12_000.0  # escrowed by the sponsor: rewards plus positive stake payouts
     payout_threshold: float = 1_000.0  # payout_factor = min(1, threshold / total at risk)
     payout_cap: float = 0.05  # clip of the per-round payout, as a fraction of the stake
     mode: str = "direct"  # reward distribution: direct | buyback | dividend
+    allowlist: bool = False  # only clients the sponsor allows may join
+    grief_cap: float = 0.0  # fraction of a round stake the sponsor may burn (0: no griefing)
+    grief_ratio: float = 0.0  # what the sponsor pays per token it burns (0: free punishment)
+
+    @property
+    def start_clients(self) -> int:
+        """Participants needed before the first round opens."""
+        return self.min_clients or self.max_clients
 
 
 @dataclass(frozen=True)
@@ -109,10 +125,23 @@ class TaskConfig:
         checks: list[tuple[bool, str]] = [
             (fed.rounds >= 1, "federation.rounds must be >= 1"),
             (fed.max_clients >= 1, "federation.max_clients must be >= 1"),
+            (
+                0 <= fed.min_clients <= fed.max_clients,
+                "federation.min_clients must be between 0 (all) and max_clients",
+            ),
             (fed.commit_window >= 1, "federation.commit_window must be >= 1 second"),
+            (fed.reveal_window >= 1, "federation.reveal_window must be >= 1 second"),
             (fed.challenge_window >= 0, "federation.challenge_window must be >= 0"),
             (fed.post_timeout >= 1, "federation.post_timeout must be >= 1 second"),
+            (fed.arbiter_timeout >= 1, "federation.arbiter_timeout must be >= 1 second"),
+            (fed.claim_window >= 1, "federation.claim_window must be >= 1 second"),
             (fed.stake >= fed.stake_min > 0, "need federation.stake >= stake_min > 0"),
+            (
+                min(fed.join_bond, fed.aggregator_bond, fed.challenge_bond) >= 0,
+                "federation bonds (join_bond, aggregator_bond, challenge_bond) must be >= 0",
+            ),
+            (0 <= fed.grief_cap <= 1, "federation.grief_cap must be within [0, 1]"),
+            (fed.grief_ratio >= 0, "federation.grief_ratio must be >= 0"),
             (fed.reward_per_round >= 0, "federation.reward_per_round must be >= 0"),
             (fed.budget >= 0, "federation.budget must be >= 0"),
             (fed.payout_threshold > 0, "federation.payout_threshold must be > 0"),
@@ -143,10 +172,14 @@ class TaskConfig:
 
     # -- derived on-chain values ----------------------------------------------------------
     def wei(self, amount: float) -> int:
-        """Base-token amount in wei (18 decimals), exact for decimal config values."""
-        from decimal import Decimal
+        """A decimal config value as WAD fixed point (1.0 is 10**18), exact for decimal text:
+        the payout cap and the griefing cap and ratio."""
+        return to_units(amount, 18)
 
-        return int(Decimal(str(amount)) * WAD)
+    def units(self, amount: float, decimals: int) -> int:
+        """A base-token amount of the config in the token's smallest unit (``decimals`` comes
+        from the chain: 18 for most tokens, 6 for USDC-like ones)."""
+        return to_units(amount, decimals)
 
     @property
     def mode_id(self) -> int:
@@ -213,6 +246,20 @@ class TaskConfig:
 
     def replace(self, **changes: Any) -> TaskConfig:
         return dataclasses.replace(self, **changes).validate()
+
+
+def to_units(amount: float | Decimal | str, decimals: int) -> int:
+    """``amount`` whole tokens in the smallest unit of a token with ``decimals`` decimals, exact
+    for decimal values (``to_units(1.5, 6) == 1_500_000``); fractions below one unit are dropped."""
+    from decimal import Decimal
+
+    return int(Decimal(str(amount)).scaleb(decimals))
+
+
+def format_units(value: int, decimals: int) -> str:
+    """A token amount in whole tokens, as short text (``format_units(1_500_000, 6) == "1.5"``)."""
+    text = format(Decimal(value).scaleb(-decimals).normalize(), "f")
+    return text
 
 
 def _section(kind: type, value: Any, where: str) -> Any:

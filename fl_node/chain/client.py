@@ -306,6 +306,29 @@ class ChainClient:
             return self._await(action, tx_hash, tx)
         raise ChainError(f"{action}: could not find a usable nonce for {sender}")
 
+    def transfer_eth(self, signer: LocalAccount, to: str, value: int) -> TxResult:
+        """Send ``value`` wei of the chain's native currency (gas money) to ``to``."""
+        action = "ETH transfer"
+        started = time.perf_counter()
+        try:
+            sender = signer.address
+            params: TxParams = {
+                "from": sender,
+                "to": to_checksum_address(to),
+                "value": Wei(value),
+                "gas": 21_000,
+                "chainId": self.chain_id,
+            }
+            params.update(self._fees())
+            nonce = self._next_nonce(sender)
+            params["nonce"] = Nonce(nonce)
+            signed = signer.sign_transaction(cast(TransactionDictType, params))
+            tx_hash = self._broadcast(action, signed.raw_transaction, signed.hash)
+            self._nonces[sender] = nonce + 1
+            return self._await(action, tx_hash, params)
+        finally:
+            self.tx_seconds += time.perf_counter() - started
+
     def _fees(self) -> TxParams:
         block = self.retry.run("block", lambda: self.w3.eth.get_block("latest"))
         base = block.get("baseFeePerGas")

@@ -2,39 +2,70 @@
 
 This is the only deployment sequence of the project: ``fl-node deploy``, the demo, the tests and
 Brownie's ``scripts/deploy.py`` all call :func:`deploy_suite`. It writes
-``deployments/<chainId>.json`` (addresses + ABIs), which is all a participant machine needs.
+``deployments/<chainId>.json`` (addresses + ABIs + who holds which role), which is all a
+participant machine needs.
+
+Who holds power afterwards: the vault and the escrow are bound to the Federation for good and have
+no admin; the Federation's only administrative power (naming the arbiter) belongs to a
+``Timelock`` (OpenZeppelin's TimelockController, with no admin) whose proposers are the
+``governor`` accounts; the arbiter is its own account. The deployer keeps nothing, except, on
+local chains, the dev token's minter role when it is also the faucet.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils import is_address, to_checksum_address
 from hexbytes import HexBytes
 
-from fl_node.chain.client import ChainClient
+from fl_node.chain.client import ChainClient, TxReverted
 from fl_node.chain.deployments import SUITE, ContractRecord, Deployment
+from fl_node.chain.keys import account_from_key
 from fl_node.errors import ConfigError
+from fl_node.toolchain.localchain import DEV_CHAIN_ID, dev_private_key
 
 WAD = 10**18
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+#: Dev-mnemonic accounts that hold the arbiter and governor roles on local chains (far past the
+#: accounts Anvil funds and the simulations use, so no client or investor ever holds a role).
+ARBITER_DEV_INDEX = 1000
+GOVERNOR_DEV_INDEX = 1001
+#: Gas money the deployer sends the local role accounts (Anvil funds only its first accounts).
+LOCAL_ROLE_ETH = 10 * 10**18
+
+
+def local_arbiter() -> LocalAccount:
+    """The arbiter's key on local dev chains (``--dev-account 1000``)."""
+    return account_from_key(dev_private_key(ARBITER_DEV_INDEX))
+
+
+def local_governor() -> LocalAccount:
+    """The governor's key on local dev chains (``--dev-account 1001``)."""
+    return account_from_key(dev_private_key(GOVERNOR_DEV_INDEX))
 
 
 @dataclass(frozen=True)
 class SuiteConfig:
-    """Deployment parameters (defaults suit local chains and test networks)."""
+    """Deployment parameters (defaults suit local chains; public networks name their roles)."""
 
     base_token: str | None = None  # an existing ERC-20 on public networks; None: deploy DevToken
     base_name: str = "Dev USD"
     base_symbol: str = "dUSD"
+    base_decimals: int = 18  # of the DevToken (6 to try a USDC-like base token)
     client_token_supply: int = 1_000_000 * WAD  # minted to each client at registration
     pool_fee_bps: int = 30  # 0.30 %, as Uniswap v2
     withdraw_delay: int = 60  # seconds of stake-withdrawal countdown
-    arbiter: str | None = None  # receives ARBITER_ROLE; default: the deployer
+    dividend_duration: int = 3_600  # seconds over which each dividend distribution streams
+    arbiter: str | None = None  # decides challenges; local default: dev account 1000
+    governors: tuple[str, ...] = field(default=())  # Timelock proposers; local: dev account 1001
+    timelock_delay: int | None = None  # seconds; default 2 days, 60 s on local chains
+    faucet: str | None = None  # the DevToken's minter; default: the deployer
 
     def validate(self) -> None:
         if self.client_token_supply <= 0:
@@ -43,6 +74,20 @@ class SuiteConfig:
             raise ConfigError("pool_fee_bps must be between 0 and 1000 (10 %)")
         if self.withdraw_delay < 0:
             raise ConfigError("withdraw_delay must be >= 0 seconds")
+        if self.dividend_duration < 1:
+            raise ConfigError("dividend_duration must be >= 1 second")
+        if not 0 <= self.base_decimals <= 36:
+            raise ConfigError("base_decimals must be between 0 and 36")
+        if self.timelock_delay is not None and self.timelock_delay < 0:
+            raise ConfigError("timelock_delay must be >= 0 seconds")
+        for name, value in [
+            ("base token", self.base_token),
+            ("arbiter", self.arbiter),
+            ("faucet", self.faucet),
+            *(("governor", g) for g in self.governors),
+        ]:
+            if value is not None and not is_address(value):
+                raise ConfigError(f"the {name} {value!r} is not an address")
 
 
 def load_artifact(build_dir: Path, name: str) -> dict[str, Any]:
@@ -55,8 +100,27 @@ def load_artifact(build_dir: Path, name: str) -> dict[str, Any]:
     return data
 
 
-def _role(name: str) -> bytes:
-    return keccak(text=name)
+def check_base_token(client: ChainClient, address: str, abi: list[dict[str, Any]]) -> int:
+    """An existing ERC-20 to use as base token: code at the address and the ERC-20 views answer.
+    Returns its decimals."""
+    checksum = to_checksum_address(address)
+    code = client.retry.run("get code", lambda: client.w3.eth.get_code(checksum))
+    if not code:
+        raise ConfigError(
+            f"--base-token {checksum} has no contract code on chain {client.chain_id}: it must "
+            "be an ERC-20 token contract (an account address was given?)"
+        )
+    token = client.w3.eth.contract(address=checksum, abi=abi)
+    try:
+        decimals = int(client.call(token.functions.decimals()))
+        client.call(token.functions.totalSupply())
+        client.call(token.functions.balanceOf(checksum))
+    except (TxReverted, ValueError, Exception) as exc:
+        raise ConfigError(
+            f"--base-token {checksum} does not answer the ERC-20 views (decimals, totalSupply, "
+            f"balanceOf): {exc}"
+        ) from None
+    return decimals
 
 
 def deploy_suite(
@@ -66,10 +130,19 @@ def deploy_suite(
     config: SuiteConfig | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Deployment:
-    """Deploy every contract of the suite, wire the roles, and return the deployment record."""
+    """Deploy every contract of the suite, bind and hand over the roles, and return the record."""
     cfg = config or SuiteConfig()
     cfg.validate()
     say = progress or (lambda _msg: None)
+    local = client.chain_id == DEV_CHAIN_ID
+    arbiter = cfg.arbiter or (local_arbiter().address if local else None)
+    governors = cfg.governors or ((local_governor().address,) if local else ())
+    if arbiter is None or not governors:
+        raise ConfigError(
+            "on a public network name the arbiter (--arbiter) and the governor(s) (--governor) "
+            "that propose changes through the timelock: the deployer keeps no power"
+        )
+    delay = cfg.timelock_delay if cfg.timelock_delay is not None else (60 if local else 2 * 86_400)
     artifacts = {name: load_artifact(build_dir, name) for name in SUITE}
     deployment = Deployment(chain_id=client.chain_id, block_number=client.block_number())
     client.deployment = deployment
@@ -84,29 +157,46 @@ def deploy_suite(
         say(f"{name} at {address}")
         return address
 
+    governor_list = [to_checksum_address(g) for g in governors]
+    timelock = deploy("Timelock", delay, governor_list, [ZERO_ADDRESS])
+    faucet = to_checksum_address(cfg.faucet or me)
     if cfg.base_token is None:
-        base = deploy("DevToken", cfg.base_name, cfg.base_symbol, me)
+        base = deploy(
+            "DevToken", cfg.base_name, cfg.base_symbol, cfg.base_decimals, timelock, faucet
+        )
         deployment.base_token = "DevToken"
     else:
         base = to_checksum_address(cfg.base_token)
+        check_base_token(client, base, artifacts["DevToken"]["abi"])
         # Record the base token under its own name with the ERC-20 ABI of DevToken (a superset).
         deployment.contracts["BaseToken"] = ContractRecord(base, artifacts["DevToken"]["abi"])
         deployment.base_token = "BaseToken"
-    token_impl = deploy("ClientToken")
+    token_impl = deploy("ClientToken", cfg.dividend_duration)
     pool_impl = deploy("ClientPool")
     registry = deploy(
         "ClientRegistry", base, token_impl, pool_impl, cfg.client_token_supply, cfg.pool_fee_bps
     )
-    vault = deploy("StakeVault", base, cfg.withdraw_delay, me)
-    escrow = deploy("RewardEscrow", base, registry, me)
-    federation = deploy("Federation", registry, vault, escrow, me)
-
-    fed_role = _role("FEDERATION_ROLE")
-    client.send(client.contract("StakeVault").functions.grantRole(fed_role, federation), deployer)
-    client.send(client.contract("RewardEscrow").functions.grantRole(fed_role, federation), deployer)
-    arbiter = to_checksum_address(cfg.arbiter or me)
-    client.send(
-        client.contract("Federation").functions.grantRole(_role("ARBITER_ROLE"), arbiter), deployer
+    vault = deploy("StakeVault", base, cfg.withdraw_delay)
+    escrow = deploy("RewardEscrow", base, registry)
+    federation = deploy(
+        "Federation", registry, vault, escrow, timelock, to_checksum_address(arbiter)
     )
-    say(f"roles wired (arbiter {arbiter})")
+    client.send(client.contract("StakeVault").functions.bindFederation(federation), deployer)
+    client.send(client.contract("RewardEscrow").functions.bindFederation(federation), deployer)
+    deployment.roles = {"governor": timelock, "arbiter": to_checksum_address(arbiter)}
+    if cfg.base_token is None:
+        deployment.roles["faucet"] = faucet
+    if local:
+        _fund_local_roles(client, deployer, [arbiter, *governor_list])
+    say(
+        f"vault and escrow bound to the federation; arbiter {arbiter}; governor: timelock "
+        f"{timelock} ({delay} s delay, proposers {', '.join(governor_list)})"
+    )
     return deployment
+
+
+def _fund_local_roles(client: ChainClient, deployer: LocalAccount, accounts: list[str]) -> None:
+    """Send gas money to local role accounts that Anvil did not fund."""
+    for account in accounts:
+        if client.balance_eth(to_checksum_address(account)) < LOCAL_ROLE_ETH // 2:
+            client.transfer_eth(deployer, account, LOCAL_ROLE_ETH)

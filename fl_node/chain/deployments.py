@@ -16,6 +16,7 @@ from fl_node.errors import ConfigError
 
 #: The contracts of the suite, in deployment order.
 SUITE = (
+    "Timelock",
     "DevToken",
     "ClientToken",
     "ClientPool",
@@ -40,6 +41,9 @@ class Deployment:
     contracts: dict[str, ContractRecord] = field(default_factory=dict)
     block_number: int = 0
     base_token: str = "DevToken"
+    #: Who holds which power: ``governor`` (the Timelock), ``arbiter``, ``faucet`` (the dev token's
+    #: minter, local chains only). The deployer holds none.
+    roles: dict[str, str] = field(default_factory=dict)
 
     def address(self, name: str) -> str:
         return self.record(name).address
@@ -62,6 +66,7 @@ class Deployment:
             "chainId": self.chain_id,
             "blockNumber": self.block_number,
             "baseToken": self.base_token,
+            "roles": dict(self.roles),
             "contracts": {
                 name: {"address": rec.address, "abi": rec.abi}
                 for name, rec in self.contracts.items()
@@ -80,6 +85,7 @@ class Deployment:
                 contracts=contracts,
                 block_number=int(data.get("blockNumber", 0)),
                 base_token=str(data.get("baseToken", "DevToken")),
+                roles={str(k): str(v) for k, v in data.get("roles", {}).items()},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{source} is not a valid deployment file ({exc!r})") from exc

@@ -8,9 +8,22 @@ from fl_node.commands import (
     demo,
     deploy,
     node,
+    rounds,
     simulate,
     stake,
     task,
 )
 
-COMMANDS = (demo, simulate, chain, deploy, task, node, stake, aggregate, audit, bench)
+COMMANDS = (
+    demo,
+    simulate,
+    chain,
+    deploy,
+    task,
+    node,
+    stake,
+    aggregate,
+    rounds,
+    audit,
+    bench,
+)

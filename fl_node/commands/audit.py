@@ -42,9 +42,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     c = sub.add_parser(
         "challenge",
-        help="challenge a posted round during its challenge window",
+        help="challenge a posted round during its challenge window (with the task's bond)",
         description="Raise an on-chain challenge against a posted round (for example after "
-        "`fl-node audit` found a mismatch); the round is held until the arbiter decides.",
+        "`fl-node audit` found a mismatch), bonding the task's challenge bond; the round is held "
+        "until the arbiter decides. A voided post returns the bond with half of the aggregator's "
+        "slashed bond; a kept post gives the bond to the aggregator.",
     )
     add_chain_options(c)
     add_key_options(c)
@@ -55,18 +57,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     r = sub.add_parser(
         "resolve",
-        help="decide a challenged round (arbiter only): uphold the post or overturn it",
-        description="The arbiter's decision on a challenged round: --uphold finalizes it as "
-        "posted; --overturn voids the post (its reservation returns to the budget) and the "
-        "aggregator posts the round again.",
+        help="decide a challenged round (arbiter only): keep the post or void it",
+        description="The arbiter's decision on a challenged round, before the task's arbiter "
+        "timeout: --keep-post dismisses the challenge and finalizes the round as posted (the "
+        "challenger's bond goes to the aggregator); --void-post upholds the challenge: the round "
+        "is aborted, every committer reclaims its stake, and the aggregator's bond is slashed to "
+        "the challenger and the committers.",
     )
     add_chain_options(r)
     add_key_options(r)
     r.add_argument("--task", type=int, required=True, help="on-chain task id")
     r.add_argument("--round", type=int, required=True, help="the challenged round")
     verdict = r.add_mutually_exclusive_group(required=True)
-    verdict.add_argument("--uphold", action="store_true", help="the post stands")
-    verdict.add_argument("--overturn", action="store_true", help="the post is voided")
+    verdict.add_argument("--keep-post", action="store_true", help="the post stands")
+    verdict.add_argument("--void-post", action="store_true", help="the post is wrong")
     r.set_defaults(handler=run_resolve)
 
 
@@ -146,9 +150,8 @@ def run_resolve(args: argparse.Namespace) -> int:
     client = connect(args)
     me = signer(args, client.chain_id)
     api = task_api(client, args.task)
-    fn = api.federation.functions.resolveChallenge(args.task, args.round, bool(args.uphold))
-    api.send(fn, me)
+    api.resolve(me, args.round, keep_post=bool(args.keep_post))
     phase = Phase(api.round(args.round).phase).name.lower()
-    verdict = "upheld" if args.uphold else "overturned"
-    print(f"round {args.round} of task {args.task} {verdict}: now {phase}")
+    verdict = "post kept" if args.keep_post else "post voided"
+    print(f"round {args.round} of task {args.task}: {verdict}, now {phase}")
     return 0

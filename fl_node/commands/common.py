@@ -18,7 +18,7 @@ from fl_node.federation.protocol import Phase
 
 if TYPE_CHECKING:
     from fl_node.simulation.localfed import Progress
-from fl_node.toolchain.localchain import DEV_CHAIN_ID, dev_private_keys
+from fl_node.toolchain.localchain import DEV_CHAIN_ID, dev_private_key
 
 DEFAULT_RPC = "http://127.0.0.1:8545"
 
@@ -45,6 +45,16 @@ def add_key_options(parser: argparse.ArgumentParser) -> None:
         help="use local dev account N of Anvil's public test mnemonic (local chains only)",
     )
     group.epilog = "or set FL_NODE_KEY"  # type: ignore[attr-defined]
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
+    return value
 
 
 def positive_int(text: str) -> int:
@@ -75,9 +85,9 @@ def signer(args: argparse.Namespace, chain_id: int) -> LocalAccount:
                 f"--dev-account only works on local dev chains (chain id {DEV_CHAIN_ID}), this "
                 f"is chain id {chain_id}: use --key-file"
             )
-        if not 0 <= index < 256:
-            raise ConfigError("--dev-account must be between 0 and 255")
-        return account_from_key(dev_private_keys(index + 1)[index])
+        if not 0 <= index < 2**31:
+            raise ConfigError("--dev-account must be between 0 and 2**31 - 1")
+        return account_from_key(dev_private_key(index))
     return load_account(key_file=getattr(args, "key_file", None))
 
 

@@ -7,7 +7,14 @@ from pathlib import Path
 
 from fl_node.chain.deploy import SuiteConfig, deploy_suite
 from fl_node.chain.deployments import default_path
-from fl_node.commands.common import add_chain_options, add_key_options, connect, signer
+from fl_node.commands.common import (
+    add_chain_options,
+    add_key_options,
+    connect,
+    non_negative_int,
+    positive_int,
+    signer,
+)
 from fl_node.toolchain.build import compile_contracts
 
 
@@ -21,7 +28,41 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_chain_options(p, deployment=False)
     add_key_options(p)
     p.add_argument("--base-token", help="an existing ERC-20 to use as base token (public networks)")
-    p.add_argument("--withdraw-delay", type=int, default=60, help="stake withdrawal countdown, s")
+    p.add_argument(
+        "--base-decimals",
+        type=int,
+        default=18,
+        help="decimals of the dev base token deployed when --base-token is not given (default 18; "
+        "6 behaves like USDC)",
+    )
+    p.add_argument(
+        "--withdraw-delay", type=non_negative_int, default=60, help="stake withdrawal countdown, s"
+    )
+    p.add_argument(
+        "--dividend-duration",
+        type=positive_int,
+        default=3_600,
+        help="seconds over which each dividend distribution streams to token holders "
+        "(default: %(default)s)",
+    )
+    roles = p.add_argument_group(
+        "roles (the deployer keeps none; local chains default to dev accounts 1000 and 1001)"
+    )
+    roles.add_argument("--arbiter", help="address that decides challenged rounds")
+    roles.add_argument(
+        "--governor",
+        action="append",
+        default=[],
+        help="address that may propose changes through the timelock (repeatable; a multisig)",
+    )
+    roles.add_argument(
+        "--timelock-delay",
+        type=non_negative_int,
+        help="seconds every governance change waits in public (default: 2 days; 60 s locally)",
+    )
+    roles.add_argument(
+        "--faucet", help="address allowed to mint the dev base token (default: the deployer)"
+    )
     p.add_argument(
         "--out", type=Path, help="deployment file to write (default: deployments/<chainId>.json)"
     )
@@ -33,7 +74,16 @@ def run(args: argparse.Namespace) -> int:
     build = compile_contracts()
     client = connect(args, need_deployment=False)
     deployer = signer(args, client.chain_id)
-    config = SuiteConfig(base_token=args.base_token, withdraw_delay=args.withdraw_delay)
+    config = SuiteConfig(
+        base_token=args.base_token,
+        base_decimals=args.base_decimals,
+        withdraw_delay=args.withdraw_delay,
+        dividend_duration=args.dividend_duration,
+        arbiter=args.arbiter,
+        governors=tuple(args.governor),
+        timelock_delay=args.timelock_delay,
+        faucet=args.faucet,
+    )
     deployment = deploy_suite(client, deployer, build, config, progress=print)
     path = deployment.save(args.out or default_path(client.chain_id))
     print(f"deployment of chain {client.chain_id} written to {path}")
@@ -59,23 +109,25 @@ def run_mint(args: argparse.Namespace) -> int:
 
     from eth_utils import is_address, to_checksum_address
 
+    from fl_node.config import format_units, to_units
     from fl_node.errors import ConfigError
 
     if not is_address(args.to):
         raise ConfigError(f"--to {args.to!r} is not an address")
-    try:
-        amount = int(Decimal(str(args.amount)) * 10**18)
-    except InvalidOperation:
-        raise ConfigError(f"--amount {args.amount!r} is not a number") from None
-    if amount <= 0:
-        raise ConfigError("--amount must be positive")
     client = connect(args)
     minter = signer(args, client.chain_id)
     assert client.deployment is not None
     if client.deployment.base_token != "DevToken":
         raise ConfigError("this deployment uses an existing ERC-20 as base token: it cannot mint")
     token = client.contract("DevToken")
+    decimals = int(client.call(token.functions.decimals()))
+    try:
+        amount = to_units(Decimal(str(args.amount)), decimals)
+    except InvalidOperation:
+        raise ConfigError(f"--amount {args.amount!r} is not a number") from None
+    if amount <= 0:
+        raise ConfigError("--amount must be positive")
     client.send(token.functions.mint(to_checksum_address(args.to), amount), minter)
     balance = int(client.call(token.functions.balanceOf(to_checksum_address(args.to))))
-    print(f"minted {args.amount:g}; {args.to} now holds {balance / 10**18:g}")
+    print(f"minted {args.amount:g}; {args.to} now holds {format_units(balance, decimals)}")
     return 0

@@ -43,10 +43,16 @@ def run(args: argparse.Namespace) -> int:
     client = connect(args)
     me = signer(args, client.chain_id)
     api = task_api(client, args.task)
-    daemon = NodeDaemon(
+    ctx = task_context(config)
+    kind = NodeDaemon
+    if ctx.profile(args.index).behavior == "copycat":  # a simulated adversary (experiments)
+        from fl_node.simulation.adversaries import CopycatNode
+
+        kind = CopycatNode
+    daemon = kind(
         api=api,
         signer=me,
-        ctx=task_context(config),
+        ctx=ctx,
         store=task_store(args, config),
         index=args.index,
         workdir=args.workdir,

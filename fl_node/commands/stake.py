@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from decimal import Decimal, InvalidOperation
 
@@ -13,18 +14,25 @@ from fl_node.commands.common import (
     help_handler,
     signer,
 )
+from fl_node.config import format_units, to_units
 from fl_node.errors import ConfigError
 
-WAD = 10**18
+#: No amount anyone can hold: 10**40 whole tokens.
+MAX_AMOUNT = Decimal(10) ** 40
 
 
-def _amount(text: str) -> int:
+def token_amount(text: str) -> Decimal:
+    """A positive, finite amount of whole tokens (converted once the token's decimals are known)."""
     try:
-        value = int(Decimal(text) * WAD)
+        value = Decimal(text)
     except InvalidOperation:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value.is_finite() or not math.isfinite(float(value)):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text} must be positive")
+    if value > MAX_AMOUNT:
+        raise argparse.ArgumentTypeError(f"{text} is more than any account can hold")
     return value
 
 
@@ -48,7 +56,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         add_chain_options(q)
         add_key_options(q)
         if needs_amount:
-            q.add_argument("--amount", type=_amount, required=True, help="base tokens, e.g. 250")
+            q.add_argument(
+                "--amount", type=token_amount, required=True, help="base tokens, e.g. 250"
+            )
         q.set_defaults(handler=run, action=name)
 
     p.set_defaults(handler=help_handler(p))
@@ -60,30 +70,43 @@ def run(args: argparse.Namespace) -> int:
     assert client.deployment is not None
     vault = client.contract("StakeVault")
     base = client.contract(client.deployment.base_token)
+    decimals = int(client.call(base.functions.decimals()))
+
+    def fmt(value: int) -> str:
+        return format_units(value, decimals)
+
+    amount = to_units(args.amount, decimals) if getattr(args, "amount", None) else 0
+    if getattr(args, "amount", None) and amount == 0:
+        raise ConfigError(f"--amount {args.amount} is below the token's smallest unit")
     if args.action == "deposit":
         wallet = int(client.call(base.functions.balanceOf(me.address)))
-        if wallet < args.amount:
+        if wallet < amount:
             raise ConfigError(
-                f"{me.address} holds {wallet / WAD:g} base tokens, "
-                f"cannot deposit {args.amount / WAD:g}"
+                f"{me.address} holds {fmt(wallet)} base tokens, cannot deposit {fmt(amount)}"
             )
-        if int(client.call(base.functions.allowance(me.address, vault.address))) < args.amount:
-            client.send(base.functions.approve(vault.address, args.amount), me)
-        client.send(vault.functions.deposit(args.amount), me)
+        if int(client.call(base.functions.allowance(me.address, vault.address))) < amount:
+            client.send(base.functions.approve(vault.address, amount), me)
+        client.send(vault.functions.deposit(amount), me)
     elif args.action == "request":
-        client.send(vault.functions.requestWithdrawal(args.amount), me)
+        free = int(client.call(vault.functions.freeStake(me.address)))
+        if free < amount:
+            raise ConfigError(
+                f"{me.address} has {fmt(free)} free stake (not locked by rounds or task seats, "
+                f"not already pending): cannot request {fmt(amount)}"
+            )
+        client.send(vault.functions.requestWithdrawal(amount), me)
     elif args.action == "cancel":
         client.send(vault.functions.cancelWithdrawal(), me)
     elif args.action == "withdraw":
         client.send(vault.functions.withdraw(), me)
     balance, locked, pending, unlock = client.call(vault.functions.stakeOf(me.address))
     line = (
-        f"{me.address}: stake {balance / WAD:g}, locked {locked / WAD:g}, "
-        f"free {(balance - locked - pending) / WAD:g}"
+        f"{me.address}: stake {fmt(balance)}, locked {fmt(locked)}, "
+        f"free {fmt(balance - locked - pending)}"
     )
     if pending:
         wait = max(0, int(unlock) - int(time.time()))
-        line += f", withdrawal of {pending / WAD:g} pending" + (
+        line += f", withdrawal of {fmt(pending)} pending" + (
             f" (in {wait} s)" if wait else " (ready)"
         )
     print(line)

@@ -18,6 +18,7 @@ from fl_node.commands.taskopts import (
     task_context,
     task_store,
 )
+from fl_node.config import format_units
 from fl_node.errors import ConfigError
 from fl_node.federation.protocol import Phase, TaskStatus, hex32
 from fl_node.federation.sponsor import create_task
@@ -77,16 +78,30 @@ def run_show(args: argparse.Namespace) -> int:
     client = connect(args)
     api = task_api(client, args.task)
     params, state = api.params(), api.state()
+    decimals = api.decimals
+
+    def fmt(value: int) -> str:
+        return format_units(value, decimals)
+
     print(
         f"task {args.task}: {TaskStatus(state.status).name.lower()}, round "
-        f"{state.current_round}/{params.num_rounds}, {state.participants} participant(s)"
+        f"{state.current_round}/{params.num_rounds}, {state.participants} participant(s) "
+        f"(round 1 needs {params.min_clients})"
     )
-    print(f"  aggregator {params.aggregator}, latest model {hex32(state.latest_model_hash)}")
+    print(
+        f"  aggregator {params.aggregator} (bond {fmt(state.bond)} of "
+        f"{fmt(params.aggregator_bond)}), latest model {hex32(state.latest_model_hash)}"
+    )
+    print(
+        f"  stake min {fmt(params.stake_min)}, join bond {fmt(params.join_bond)}, challenge bond "
+        f"{fmt(params.challenge_bond)}, claim window {params.claim_window} s"
+    )
     for number in range(1, state.current_round + 1):
         info = api.round(number)
         print(
             f"  round {number}: {Phase(info.phase).name.lower():<10} commits {info.commits:<3} "
-            f"at risk {info.total_at_risk / 1e18:>10.2f}  model {hex32(info.model_hash)[:18]}"
+            f"reveals {info.reveals:<3} at risk {fmt(info.total_at_risk):>12}  "
+            f"model {hex32(info.model_hash)[:18]}"
         )
     return 0
 
@@ -107,6 +122,7 @@ def run_end(args: argparse.Namespace) -> int:
     refunded = int(client.call(base.functions.balanceOf(sponsor.address))) - before
     status = TaskStatus(api.state().status).name.lower()
     print(
-        f"task {args.task} {status}; {refunded / 1e18:g} base tokens refunded to {sponsor.address}"
+        f"task {args.task} {status}; {format_units(refunded, api.decimals)} base tokens refunded "
+        f"to {sponsor.address}"
     )
     return 0

@@ -1,7 +1,9 @@
-"""The aggregator daemon (Flower's server app, on a chain): opens rounds, waits for commits,
-verifies and aggregates the updates, scores contributions, posts the new global model hash with
-the Merkle root of the results, finalizes rounds after the challenge window, and (as a keeper)
-forces the settlement of stakes that must be burned.
+"""The aggregator daemon (Flower's server app, on a chain): keeps its bond in place, opens rounds
+once enough clients have joined, waits for commits and reveals, verifies and aggregates the
+revealed updates, scores contributions, posts the new global model hash with the Merkle root of
+the results (tied to the exact set of commits and reveals), finalizes rounds after the challenge
+window, ends rounds that cannot finish (nobody committed, or an arbiter that never decided), and
+(as a keeper) forces the settlement of stakes that must be burned.
 
 Idempotent on restart: every step is decided by reading the chain's state machine, and every
 computation is a pure function of on-chain data and stored blobs, so a killed aggregator started
@@ -21,16 +23,27 @@ from eth_account.signers.local import LocalAccount
 from fl_node.artifacts.store import ArtifactStore
 from fl_node.chain.client import TxReverted
 from fl_node.chain.events import Checkpoint
-from fl_node.errors import ChainError, ConfigError
+from fl_node.config import format_units
+from fl_node.errors import ArtifactError, ChainError, ConfigError
 from fl_node.federation.context import TaskContext
 from fl_node.federation.engine import RoundOutput, compute_round
 from fl_node.federation.inputs import round_inputs
-from fl_node.federation.protocol import FederationApi, Phase, TaskStatus, hex32
+from fl_node.federation.node import check_task_matches
+from fl_node.federation.protocol import (
+    FederationApi,
+    Phase,
+    Post,
+    RoundState,
+    TaskState,
+    TaskStatus,
+    hex32,
+)
 from fl_node.federation.stats import RoundStats
 from fl_node.federation.storage import fetch_results, publish_results
 
-#: Reverts that only mean "a deadline has not passed on the chain's clock yet": try again later.
-NOT_YET = ("PhaseNotOver", "CommitWindowOpen")
+#: Reverts that only mean "a deadline has not passed on the chain's clock yet", or that the round
+#: moved on under us (a late commit or reveal): try again on the next step.
+NOT_YET = ("PhaseNotOver", "CommitWindowOpen", "RevealWindowOpen", "CommitSetChanged")
 
 
 @dataclass
@@ -56,12 +69,9 @@ class AggregatorDaemon:
                 f"this key ({self.signer.address}) is not the aggregator of task "
                 f"{self.api.task_id} ({params.aggregator})"
             )
-        if params.model_spec_hash != self.ctx.model_spec_hash:
-            raise ConfigError(
-                "the task's on-chain model spec hash differs from this config's: wrong --config "
-                "for this task"
-            )
+        check_task_matches(params, self.ctx, self.api.task_id)
         self.params = params
+        self.decimals = self.api.decimals
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, max_seconds: float | None = None) -> None:
@@ -75,32 +85,50 @@ class AggregatorDaemon:
     def step(self) -> bool:
         """Do the next thing the state machine asks for; True once the task is over."""
         state = self.api.state()
-        if state.status != TaskStatus.ACTIVE:
-            self._enforce_pending_burns(state.current_round)
-            return True
         number = state.current_round
         info = self.api.round(number) if number else None
-        if info is None or info.phase in (Phase.FINALIZED, Phase.ABORTED):
+        if state.status != TaskStatus.ACTIVE:
+            if info is not None and not info.phase.ended:
+                # A cancelled task lets a posted round run to its end.
+                self._advance(number, info, state)
+                return False
+            self._enforce_pending_burns(number)
+            return True
+        if info is None or info.phase.ended:
             if number < self.params.num_rounds:
-                self._open(number + 1)
+                self._maybe_open(number + 1, state)
             return False
-        if info.phase == Phase.COMMIT:
-            all_in = state.participants > 0 and info.commits >= state.participants
-            if all_in or self.api.now() > info.commit_deadline:
-                self._post(number, early=all_in)
-            return False
-        if info.phase == Phase.POSTED and self.api.now() > info.challenge_deadline:
+        self._advance(number, info, state)
+        return False
+
+    def _advance(self, number: int, info: RoundState, state: TaskState) -> None:
+        now = self.api.now()
+        p = self.params
+        if info.phase in (Phase.COMMIT, Phase.REVEAL):
+            if info.phase == Phase.COMMIT and info.commits == 0:
+                if now > info.commit_deadline:
+                    self._abort(number, "nobody committed")
+                return
+            if now > info.post_deadline(p):
+                self._abort(number, "the post deadline passed")
+                return
+            all_revealed = info.phase == Phase.REVEAL and info.reveals == info.commits
+            if all_revealed or now > info.reveal_end(p):
+                self._post(number, early=all_revealed)
+            return
+        if info.phase == Phase.POSTED and now > info.challenge_deadline:
             try:
                 with self._tx(number):
                     self.api.finalize(self.signer, number)
             except TxReverted as exc:
                 if exc.error in NOT_YET:  # the block's clock was a little behind ours
-                    return False
+                    return
                 raise
             self.stats.stamp(number, "finalized_at")
             self.log(f"round {number} finalized")
             self._enforce_burns(number)
-        return False
+        elif info.phase == Phase.CHALLENGED and now > info.arbiter_deadline(p):
+            self._abort(number, "the arbiter did not decide in time")
 
     @contextmanager
     def _tx(self, number: int) -> Iterator[None]:
@@ -111,12 +139,42 @@ class AggregatorDaemon:
             self.stats.add(number, "tx", self.api.client.tx_seconds - before)
 
     # -- steps ----------------------------------------------------------------------------------
-    def _open(self, number: int) -> None:
+    def _maybe_open(self, number: int, state: TaskState) -> None:
+        if number == 1 and state.participants < self.params.min_clients:
+            self._say_once(
+                f"waiting for clients: {state.participants} of {self.params.min_clients} joined"
+            )
+            return
+        self._ensure_bond(state)
         self.stats.stamp(number, "opened_at")
         with self._tx(number):
             result = self.api.open_round(self.signer)
         self._checkpoint.set(f"opened.{number}", result.block_number)
         self.log(f"round {number} opened")
+
+    def _ensure_bond(self, state: TaskState) -> None:
+        """Top the task's aggregator bond up to what the task requires."""
+        missing = self.params.aggregator_bond - state.bond
+        if missing <= 0:
+            return
+        wallet = self.api.base_balance(self.signer.address)
+        if wallet < missing:
+            raise ChainError(
+                f"the aggregator {self.signer.address} holds {format_units(wallet, self.decimals)} "
+                f"base tokens; the task's bond needs {format_units(missing, self.decimals)} more"
+            )
+        self.api.bond_aggregator(self.signer, missing)
+        self.log(f"bonded {format_units(missing, self.decimals)} as the task's aggregator")
+
+    def _abort(self, number: int, why: str) -> None:
+        try:
+            with self._tx(number):
+                self.api.abort(self.signer, number)
+        except TxReverted as exc:
+            if exc.error in NOT_YET or exc.error == "WrongPhase":
+                return
+            raise
+        self.log(f"round {number} aborted: {why}")
 
     def _opened_block(self, number: int) -> int:
         block = self._checkpoint.get(f"opened.{number}")
@@ -136,20 +194,20 @@ class AggregatorDaemon:
             raise ChainError("the store returned a different hash for the new global model")
         root = publish_results(self.store, output.results)
         results = output.results
+        post = Post(
+            model_hash=output.model_hash,
+            results_root=root,
+            commits=len(inputs.submissions),
+            reveals=sum(s.update_hash is not None for s in inputs.submissions),
+            total_reward=results.total_reward,
+            total_payout=results.total_payout,
+        )
         try:
             with self._tx(number):
-                self.api.post(
-                    self.signer,
-                    number,
-                    output.model_hash,
-                    root,
-                    results.total_reward,
-                    results.total_payout,
-                    early=early,
-                )
+                self.api.post(self.signer, number, post, early=early)
         except TxReverted as exc:
             if exc.error in NOT_YET:
-                return  # posted again on the next step, with the same bytes
+                return  # posted again on the next step, from the chain's current commit set
             raise
         self.log(
             f"round {number} posted: {sum(r.included for r in results.rows)}/{len(results.rows)} "
@@ -165,7 +223,12 @@ class AggregatorDaemon:
         info = self.api.round(number)
         if info.phase != Phase.FINALIZED:
             return
-        table = fetch_results(self.store, info.results_root)
+        try:
+            table = fetch_results(self.store, info.results_root)
+        except ArtifactError as exc:
+            self.log(f"round {number}: results table unavailable, no burns to enforce ({exc})")
+            self._checkpoint.set(f"burns.{number}", True)
+            return
         for row in table.rows:
             if row.payout >= 0 or self.api.commitment(number, row.client).settled:
                 continue
@@ -173,7 +236,10 @@ class AggregatorDaemon:
                 self.api.settle_stake(
                     self.signer, number, row.client, row.score, row.reward, table.proof(row.client)
                 )
-                self.log(f"round {number}: burned {row.payout / 1e18:+.4f} of {row.client[:10]}")
+                self.log(
+                    f"round {number}: burned {format_units(-row.payout, self.decimals)} of "
+                    f"{row.client[:10]}"
+                )
             except TxReverted as exc:  # settled by the client in the meantime
                 if exc.error != "AlreadySettled":
                     raise
@@ -182,3 +248,8 @@ class AggregatorDaemon:
     def _enforce_pending_burns(self, last_round: int) -> None:
         for number in range(1, last_round + 1):
             self._enforce_burns(number)
+
+    def _say_once(self, message: str) -> None:
+        if message != getattr(self, "_last_said", None):
+            self.log(message)
+            self._last_said = message

@@ -1,6 +1,6 @@
 """An independent recomputation of posted rounds from the chain and the artifact store alone.
 
-For a round, the auditor checks every committed blob against its on-chain hash, rebuilds the
+For a round, the auditor checks every revealed blob against its on-chain hash, rebuilds the
 round's inputs exactly as the aggregator had them (the escrow budget is read at the block before
 the post), recomputes the round with the same pure engine, and compares the global model hash,
 the Merkle root, and every client's score, stake payout and reward with what was posted.
@@ -38,6 +38,8 @@ def audit_round(
     api: FederationApi, store: ArtifactStore, ctx: TaskContext, number: int, from_block: int = 0
 ) -> list[Check]:
     info = api.round(number)
+    if info.phase == Phase.ABORTED:
+        return [Check(number, "phase", "aborted", "aborted")]  # nothing was posted to check
     if info.phase not in (Phase.POSTED, Phase.CHALLENGED, Phase.FINALIZED):
         return [Check(number, "phase", Phase(info.phase).name.lower(), "posted or finalized")]
     checks: list[Check] = []
@@ -45,13 +47,13 @@ def audit_round(
     posted_at = api.round_posted_block(number, from_block)
     if opened is None or posted_at is None:
         return [Check(number, "events", "missing RoundOpened/RoundPosted", "present")]
-    for commit in api.commits(number, opened):
+    for reveal in api.reveals(number, opened).values():
         try:
-            digest = "0x" + keccak(store.get(hex32(commit.update_hash))).hex()
+            digest = "0x" + keccak(store.get(hex32(reveal.update_hash))).hex()
         except ArtifactError as exc:
             digest = f"unavailable ({exc})"
         checks.append(
-            Check(number, f"blob of {commit.client[:10]}", hex32(commit.update_hash), digest)
+            Check(number, f"blob of {reveal.client[:10]}", hex32(reveal.update_hash), digest)
         )
     inputs = round_inputs(api, store, number, opened, budget_block=posted_at - 1)
     output = compute_round(inputs, ctx)

@@ -10,7 +10,7 @@ re-runs it from the chain and the store and must get the same bytes.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,10 +39,19 @@ UTILITY_FLOOR = 1e6
 @dataclass(frozen=True)
 class Submission:
     client: str
-    update_hash: bytes
+    update_hash: bytes | None  # the revealed hash; None when the client did not reveal
     stake: int
     blob: bytes | None  # None when the store has no blob under that hash
     fetch_error: str = ""
+
+
+@dataclass(frozen=True)
+class Money:
+    """The task's on-chain money terms, in the base token's smallest unit (WAD for the cap)."""
+
+    payout_threshold: int
+    payout_cap: int
+    reward_per_round: int
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,7 @@ class RoundInputs:
     submissions: tuple[Submission, ...]
     total_at_risk: int
     budget_available: int  # escrow's unreleased budget before this round's reservation
+    money: Money
     reputations: dict[str, float] = field(default_factory=dict)
 
 
@@ -66,6 +76,8 @@ class RoundOutput:
 
 def _check(sub: Submission, ctx: TaskContext) -> tuple[dict[str, np.ndarray] | None, int, str]:
     """(weights, num_samples, reason): reason is non-empty when the update must be excluded."""
+    if sub.update_hash is None:
+        return None, 0, "not revealed before the reveal deadline"
     if sub.blob is None:
         return None, 0, sub.fetch_error or "no blob in the store under the committed hash"
     if keccak(sub.blob) != bytes(sub.update_hash):
@@ -82,7 +94,6 @@ def _check(sub: Submission, ctx: TaskContext) -> tuple[dict[str, np.ndarray] | N
 
 def compute_round(inputs: RoundInputs, ctx: TaskContext) -> RoundOutput:
     cfg = ctx.config
-    fed = cfg.federation
     t0 = time.perf_counter()
     parent_weights, _ = decode_weights(inputs.parent_blob, expected=ctx.param_spec)
     g = flatten(parent_weights, ctx.param_spec)
@@ -153,8 +164,8 @@ def compute_round(inputs: RoundInputs, ctx: TaskContext) -> RoundOutput:
         own = np.asarray(table.own, dtype=np.float64)
     t_score = time.perf_counter()
 
-    threshold = cfg.wei(fed.payout_threshold)
-    cap = cfg.wei(fed.payout_cap)  # WAD fixed point, from the decimal text
+    threshold = inputs.money.payout_threshold
+    cap = inputs.money.payout_cap  # WAD fixed point
     combined = {
         i: to_wad(cfg.scoring.corr_multiplier * own[k] + cfg.scoring.mmc_multiplier * marginal[k])
         for k, i in enumerate(valid)
@@ -164,7 +175,7 @@ def compute_round(inputs: RoundInputs, ctx: TaskContext) -> RoundOutput:
         score = combined.get(i, EXCLUDED_SCORE)
         payouts.append(stake_payout(sub.stake, score, inputs.total_at_risk, threshold, cap))
     positive = sum(p for p in payouts if p > 0)
-    reward_budget = max(0, min(cfg.wei(fed.reward_per_round), inputs.budget_available - positive))
+    reward_budget = max(0, min(inputs.money.reward_per_round, inputs.budget_available - positive))
     if positive > inputs.budget_available:
         # The escrow cannot cover the clipped payouts: pay no rewards and cap the scores so the
         # contract's reservation check passes (the sponsor under-funded the task).
@@ -178,7 +189,7 @@ def compute_round(inputs: RoundInputs, ctx: TaskContext) -> RoundOutput:
         rows.append(
             ResultRow(
                 client=sub.client,
-                update_hash="0x" + bytes(sub.update_hash).hex(),
+                update_hash="" if sub.update_hash is None else "0x" + bytes(sub.update_hash).hex(),
                 stake=sub.stake,
                 included=i in rewards,
                 reason=reasons[i],
@@ -218,13 +229,17 @@ def compute_round(inputs: RoundInputs, ctx: TaskContext) -> RoundOutput:
 
 
 def submissions_from(
-    commits: Sequence[tuple[str, bytes, int]], fetch: object
+    commits: Sequence[tuple[str, bytes | None, int]], fetch: Callable[[str], bytes]
 ) -> tuple[Submission, ...]:
-    """Build submissions by fetching each committed hash with ``fetch(hash) -> bytes``."""
+    """Build submissions by fetching each revealed hash with ``fetch(hash) -> bytes``
+    (``None`` for a commitment that was never revealed)."""
     out = []
     for client, update_hash, stake in commits:
+        if update_hash is None:
+            out.append(Submission(client, None, stake, None))
+            continue
         try:
-            blob = fetch("0x" + bytes(update_hash).hex())  # type: ignore[operator]
+            blob = fetch("0x" + bytes(update_hash).hex())
             out.append(Submission(client, update_hash, stake, blob))
         except ArtifactError as exc:
             out.append(Submission(client, update_hash, stake, None, f"unavailable: {exc}"))

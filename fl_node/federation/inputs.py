@@ -9,8 +9,8 @@ from __future__ import annotations
 from web3.types import BlockIdentifier
 
 from fl_node.artifacts.store import ArtifactStore
-from fl_node.federation.engine import RoundInputs, submissions_from
-from fl_node.federation.protocol import FederationApi, Phase, hex32
+from fl_node.federation.engine import Money, RoundInputs, submissions_from
+from fl_node.federation.protocol import FederationApi, Phase, TaskParams, hex32
 from fl_node.federation.reputation import reputations
 from fl_node.federation.results import RoundResults
 from fl_node.federation.storage import fetch_results
@@ -26,6 +26,14 @@ def previous_results(api: FederationApi, store: ArtifactStore, number: int) -> l
     return tables
 
 
+def money_of(params: TaskParams) -> Money:
+    return Money(
+        payout_threshold=params.payout_threshold,
+        payout_cap=params.payout_cap,
+        reward_per_round=params.reward_per_round,
+    )
+
+
 def round_inputs(
     api: FederationApi,
     store: ArtifactStore,
@@ -33,10 +41,19 @@ def round_inputs(
     opened_block: int,
     budget_block: BlockIdentifier = "latest",
 ) -> RoundInputs:
-    """Inputs of round ``number``; ``budget_block`` is where the escrow's budget is read."""
+    """Inputs of round ``number``: every commitment (with its revealed update, fetched from the
+    store, or none); ``budget_block`` is where the escrow's budget is read."""
     info = api.round(number)
     commits = api.commits(number, opened_block)
-    submissions = submissions_from([(c.client, c.update_hash, c.stake) for c in commits], store.get)
+    reveals = api.reveals(number, opened_block)
+    revealed = [
+        (c.client, reveals[c.client.lower()].update_hash if c.client.lower() in reveals else None)
+        for c in commits
+    ]
+    submissions = submissions_from(
+        [(client, update, c.stake) for (client, update), c in zip(revealed, commits, strict=True)],
+        store.get,
+    )
     unreleased, _owed = api.client.call(
         api.escrow.functions.budgetOf(api.task_id), block=budget_block
     )
@@ -47,5 +64,6 @@ def round_inputs(
         submissions=submissions,
         total_at_risk=info.total_at_risk,
         budget_available=int(unreleased),
+        money=money_of(api.params()),
         reputations=reputations(previous_results(api, store, number)),
     )

@@ -1,18 +1,24 @@
-"""Typed, read-only views of the Federation contract's state, and the calls that change it.
+"""Typed views of the Federation contract's state, and the calls that change it.
 
 The node and the aggregator are loops over this state machine; they read it here and act through
-:class:`FederationApi`, which is the narrow interface between the daemons and the chain.
+:class:`FederationApi`, the narrow interface between the daemons and the chain. Views are decoded
+by the names of the contract's outputs (never by tuple position), amounts stay integers in the base
+token's smallest unit, and every approval goes through one helper.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import IntEnum
-from typing import Any
+from functools import cached_property
+from typing import Any, TypeVar
 
+from eth_abi import encode
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
 
 from fl_node.chain.client import ChainClient, TxResult
 from fl_node.chain.events import EventLog
@@ -21,16 +27,23 @@ ZERO32 = b"\x00" * 32
 #: Gas limit of calls that are only valid after a deadline. Gas estimation runs against the latest
 #: block, whose timestamp can still be before the deadline (a local chain mines only on demand),
 #: so these are sent with a fixed limit and mined in a new block carrying the current time.
-TIME_GATED_GAS = 600_000
+TIME_GATED_GAS = 900_000
+#: How long a buyback claim's swap may wait in the mempool before the pool refuses it.
+CLAIM_DEADLINE_SECONDS = 600
 
 
 class Phase(IntEnum):
     NONE = 0
     COMMIT = 1
-    POSTED = 2
-    CHALLENGED = 3
-    FINALIZED = 4
-    ABORTED = 5
+    REVEAL = 2
+    POSTED = 3
+    CHALLENGED = 4
+    FINALIZED = 5
+    ABORTED = 6
+
+    @property
+    def ended(self) -> bool:
+        return self in (Phase.FINALIZED, Phase.ABORTED)
 
 
 class TaskStatus(IntEnum):
@@ -41,69 +54,220 @@ class TaskStatus(IntEnum):
     CLOSED = 4
 
 
+class AbortReason(IntEnum):
+    EMPTY = 0
+    NO_POST = 1
+    CHALLENGE_UPHELD = 2
+    ARBITER_TIMEOUT = 3
+    CANCELLED = 4
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+V = TypeVar("V")
+
+
+def _view(cls: type[V], values: dict[str, Any]) -> V:
+    """A view dataclass from the contract's named outputs (camelCase names to snake_case)."""
+    named = {
+        _snake(k): (bytes(v) if isinstance(v, (bytes, bytearray)) else v) for k, v in values.items()
+    }
+    return cls(**{f.name: named[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class TaskParams:
     model_spec_hash: bytes
     validation_spec_hash: bytes
+    config_hash: bytes
     initial_model_hash: bytes
     aggregator: str
     commit_window: int
-    challenge_window: int
+    reveal_window: int
     post_timeout: int
+    challenge_window: int
+    arbiter_timeout: int
+    claim_window: int
+    min_clients: int
     max_clients: int
     num_rounds: int
+    allowlist: bool
+    mode: int
     stake_min: int
+    join_bond: int
+    aggregator_bond: int
+    challenge_bond: int
     reward_per_round: int
     payout_threshold: int
     payout_cap: int
-    mode: int
-    metadata_uri: str
+    grief_ratio: int
+    grief_cap: int
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The ``TaskParams`` struct for ``createTask``, in the contract's field order."""
+        return tuple(getattr(self, f.name) for f in fields(self))
 
 
 @dataclass(frozen=True)
 class TaskState:
+    sponsor: str
     status: TaskStatus
     current_round: int
-    latest_model_hash: bytes
     participants: int
+    bond_locked_until: int
+    latest_model_hash: bytes
+    bond: int
 
 
 @dataclass(frozen=True)
-class RoundInfo:
+class RoundState:
     phase: Phase
+    commits: int
+    reveals: int
+    commit_deadline: int
+    reveal_deadline: int
+    challenge_deadline: int
+    challenged_at: int
+    ended_at: int
+    swept: bool
+    challenger: str
     parent_model_hash: bytes
     model_hash: bytes
     results_root: bytes
-    commit_deadline: int
-    challenge_deadline: int
     total_at_risk: int
-    commits: int
-    reward_left: int
-    payout_left: int
+    total_reward: int
+    total_payout: int
+    reward_paid: int
+    payout_paid: int
+    challenge_bond: int
+    slash_pool: int
+    slash_paid: int
+
+    @property
+    def reward_left(self) -> int:
+        return self.total_reward - self.reward_paid
+
+    @property
+    def payout_left(self) -> int:
+        return self.total_payout - self.payout_paid
+
+    def reveal_end(self, p: TaskParams) -> int:
+        """Last second of reveals (before the reveal phase opens: the latest it can end)."""
+        if self.phase == Phase.COMMIT:
+            return self.commit_deadline + p.reveal_window
+        return self.reveal_deadline
+
+    def post_deadline(self, p: TaskParams) -> int:
+        return self.reveal_end(p) + p.post_timeout
+
+    def arbiter_deadline(self, p: TaskParams) -> int:
+        return self.challenged_at + p.arbiter_timeout if self.challenged_at else 0
+
+    def claim_deadline(self, p: TaskParams) -> int:
+        """Last second of settlements and claims (0 while the round has not ended)."""
+        return self.ended_at + p.claim_window if self.ended_at else 0
+
+    def reveals_open(self, p: TaskParams, now: int, participants: int) -> bool:
+        """Whether a reveal sent now is accepted: during the reveal phase, or in the commit phase
+        once its window has ended or every participant has committed."""
+        if self.phase == Phase.REVEAL:
+            return now <= self.reveal_deadline
+        if self.phase != Phase.COMMIT:
+            return False
+        if now > self.commit_deadline:
+            return now <= self.commit_deadline + p.reveal_window
+        return self.commits >= participants > 0
 
 
 @dataclass(frozen=True)
 class Commitment:
-    update_hash: bytes
+    commit_hash: bytes
     stake: int
+    griefed: int
+    revealed: bool
     settled: bool
     claimed: bool
 
     @property
     def exists(self) -> bool:
-        return self.update_hash != ZERO32
+        return self.commit_hash != ZERO32
+
+
+@dataclass(frozen=True)
+class Seat:
+    active: bool
+    joined_after_round: int
+    bond: int
+
+
+@dataclass(frozen=True)
+class Post:
+    """What the aggregator posts: ``Federation.Post``."""
+
+    model_hash: bytes
+    results_root: bytes
+    commits: int
+    reveals: int
+    total_reward: int
+    total_payout: int
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (
+            self.model_hash,
+            self.results_root,
+            self.commits,
+            self.reveals,
+            self.total_reward,
+            self.total_payout,
+        )
 
 
 @dataclass(frozen=True)
 class CommitEvent:
     client: str
-    update_hash: bytes
+    commit_hash: bytes
     stake: int
+    block_number: int
+
+
+@dataclass(frozen=True)
+class RevealEvent:
+    client: str
+    update_hash: bytes
     block_number: int
 
 
 def hex32(value: bytes) -> str:
     return "0x" + bytes(value).hex()
+
+
+def commitment_hash(
+    task_id: int, round_number: int, client: str, update_hash: bytes, salt: bytes
+) -> bytes:
+    """``Federation.commitmentHash``: what a client commits to hide its update until the reveal."""
+    encoded = encode(
+        ["uint256", "uint256", "address", "bytes32", "bytes32"],
+        [task_id, round_number, to_checksum_address(client), bytes(update_hash), bytes(salt)],
+    )
+    return keccak(encoded)
+
+
+def commit_salt(
+    signer: LocalAccount, chain_id: int, federation: str, task_id: int, round_number: int
+) -> bytes:
+    """The secret salt of a client's commitment: derived from its private key, so a restarted node
+    finds it again, and nobody without the key can guess it."""
+    material = (
+        b"fl-node/commit-salt/v1"
+        + bytes(signer.key)
+        + encode(
+            ["uint256", "address", "uint256", "uint256"],
+            [chain_id, to_checksum_address(federation), task_id, round_number],
+        )
+    )
+    return keccak(material)
 
 
 class FederationApi:
@@ -121,61 +285,98 @@ class FederationApi:
         self._events = EventLog(client, ["Federation"])
 
     # -- reads ----------------------------------------------------------------------------------
+    def _named(self, fn: Any) -> dict[str, Any]:
+        """A view's result by output name (a struct's fields, or the named outputs)."""
+        raw = self.client.call(fn)
+        outputs = fn.abi["outputs"]
+        if len(outputs) == 1 and outputs[0]["type"] == "tuple":
+            names = [c["name"] for c in outputs[0]["components"]]
+        else:
+            names = [o["name"] for o in outputs]
+            raw = raw if len(outputs) > 1 else (raw,)
+        return dict(zip(names, raw, strict=True))
+
     def params(self) -> TaskParams:
-        raw = self.client.call(self.federation.functions.taskParams(self.task_id))
-        return TaskParams(*[_plain(v) for v in raw])
+        return _view(TaskParams, self._named(self.federation.functions.taskParams(self.task_id)))
 
     def state(self) -> TaskState:
-        status, current, latest, participants = self.client.call(
-            self.federation.functions.taskState(self.task_id)
-        )
-        return TaskState(TaskStatus(status), int(current), bytes(latest), int(participants))
+        values = self._named(self.federation.functions.taskState(self.task_id))
+        values["status"] = TaskStatus(values["status"])
+        return _view(TaskState, values)
 
-    def round(self, number: int) -> RoundInfo:
-        raw = self.client.call(self.federation.functions.roundInfo(self.task_id, number))
-        return RoundInfo(Phase(raw[0]), *[_plain(v) for v in raw[1:]])
+    def round(self, number: int) -> RoundState:
+        values = self._named(self.federation.functions.roundState(self.task_id, number))
+        values["phase"] = Phase(values["phase"])
+        return _view(RoundState, values)
 
     def commitment(self, number: int, client: str) -> Commitment:
-        update, stake, settled, claimed = self.client.call(
-            self.federation.functions.commitmentOf(self.task_id, number, client)
-        )
-        return Commitment(bytes(update), int(stake), bool(settled), bool(claimed))
+        fn = self.federation.functions.commitmentOf(self.task_id, number, client)
+        return _view(Commitment, self._named(fn))
+
+    def seat(self, client: str) -> Seat:
+        return _view(Seat, self._named(self.federation.functions.seatOf(self.task_id, client)))
 
     def is_participant(self, client: str) -> bool:
-        return bool(self.client.call(self.federation.functions.isParticipant(self.task_id, client)))
+        return self.seat(client).active
+
+    def credit(self, account: str) -> int:
+        return int(self.client.call(self.federation.functions.credit(account)))
+
+    def free_stake(self, account: str) -> int:
+        return int(self.client.call(self.vault.functions.freeStake(account)))
+
+    def base_balance(self, account: str) -> int:
+        return int(self.client.call(self.base.functions.balanceOf(account)))
+
+    @cached_property
+    def decimals(self) -> int:
+        """The base token's decimals (amounts in configs are in whole tokens)."""
+        return int(self.client.call(self.base.functions.decimals()))
 
     def commits(self, number: int, from_block: int = 0) -> list[CommitEvent]:
         """Every commitment of round ``number``, in chain order (from the events)."""
-        latest = self.client.block_number()
-        events = self._events.fetch(from_block, latest, names=["UpdateCommitted"])
         return [
             CommitEvent(
                 client=e.args["client"],
-                update_hash=bytes(e.args["updateHash"]),
+                commit_hash=bytes(e.args["commitHash"]),
                 stake=int(e.args["stake"]),
                 block_number=e.block_number,
             )
-            for e in events
-            if int(e.args["taskId"]) == self.task_id and int(e.args["round"]) == number
+            for e in self._round_events("UpdateCommitted", number, from_block)
         ]
+
+    def reveals(self, number: int, from_block: int = 0) -> dict[str, RevealEvent]:
+        """Every reveal of round ``number``, by client (lower-case address)."""
+        return {
+            str(e.args["client"]).lower(): RevealEvent(
+                client=e.args["client"],
+                update_hash=bytes(e.args["updateHash"]),
+                block_number=e.block_number,
+            )
+            for e in self._round_events("UpdateRevealed", number, from_block)
+        }
 
     def round_opened_block(self, number: int, from_block: int = 0) -> int | None:
         """Block of the round's RoundOpened event (None before it is opened)."""
-        blocks = self._round_event_blocks("RoundOpened", number, from_block)
-        return blocks[0] if blocks else None
+        events = self._round_events("RoundOpened", number, from_block)
+        return events[0].block_number if events else None
 
     def round_posted_block(self, number: int, from_block: int = 0) -> int | None:
-        """Block of the round's latest RoundPosted event (a voided post can be followed by
-        another); None while it is unposted."""
-        blocks = self._round_event_blocks("RoundPosted", number, from_block)
-        return blocks[-1] if blocks else None
+        """Block of the round's RoundPosted event; None while it is unposted."""
+        events = self._round_events("RoundPosted", number, from_block)
+        return events[-1].block_number if events else None
 
-    def _round_event_blocks(self, name: str, number: int, from_block: int) -> list[int]:
+    def _round_events(self, name: str, number: int, from_block: int) -> list[Any]:
         latest = self.client.block_number()
+        topics = [
+            None,
+            "0x" + self.task_id.to_bytes(32, "big").hex(),
+            "0x" + number.to_bytes(32, "big").hex(),
+        ]
         return [
-            e.block_number
-            for e in self._events.fetch(from_block, latest, names=[name])
-            if int(e.args["taskId"]) == self.task_id and int(e.args["round"]) == number
+            e
+            for e in self._events.fetch(from_block, latest, names=[name], topics=topics)
+            if e.name == name
         ]
 
     def now(self) -> int:
@@ -187,31 +388,63 @@ class FederationApi:
     def send(self, fn: Any, signer: LocalAccount, gas: int | None = None) -> TxResult:
         return self.client.send(fn, signer, gas=gas)
 
+    def ensure_allowance(self, signer: LocalAccount, spender: str, amount: int) -> None:
+        """Let ``spender`` pull ``amount`` base tokens of ``signer``'s: approves exactly what a
+        call needs, and only when the current allowance is short."""
+        if amount <= 0:
+            return
+        current = int(self.client.call(self.base.functions.allowance(signer.address, spender)))
+        if current < amount:
+            self.send(self.base.functions.approve(spender, amount), signer)
+
+    def join(self, signer: LocalAccount) -> TxResult:
+        return self.send(self.federation.functions.joinTask(self.task_id), signer)
+
+    def leave(self, signer: LocalAccount) -> TxResult:
+        return self.send(self.federation.functions.leaveTask(self.task_id), signer)
+
+    def bond_aggregator(self, signer: LocalAccount, amount: int) -> TxResult:
+        self.ensure_allowance(signer, self.federation.address, amount)
+        return self.send(self.federation.functions.bondAggregator(self.task_id, amount), signer)
+
+    def withdraw_aggregator_bond(self, signer: LocalAccount) -> TxResult:
+        return self.send(self.federation.functions.withdrawAggregatorBond(self.task_id), signer)
+
+    def withdraw_credit(self, signer: LocalAccount) -> TxResult:
+        return self.send(self.federation.functions.withdrawCredit(), signer)
+
     def open_round(self, signer: LocalAccount) -> TxResult:
         return self.send(self.federation.functions.openRound(self.task_id), signer)
 
-    def commit(self, signer: LocalAccount, number: int, update_hash: bytes, stake: int) -> TxResult:
-        fn = self.federation.functions.commit(self.task_id, number, update_hash, stake)
+    def commit(self, signer: LocalAccount, number: int, commit_hash: bytes, stake: int) -> TxResult:
+        fn = self.federation.functions.commit(self.task_id, number, commit_hash, stake)
         return self.send(fn, signer)
 
-    def post(
-        self,
-        signer: LocalAccount,
-        number: int,
-        model_hash: bytes,
-        root: bytes,
-        total_reward: int,
-        total_payout: int,
-        early: bool = False,
+    def reveal(
+        self, signer: LocalAccount, number: int, update_hash: bytes, salt: bytes
     ) -> TxResult:
-        """Post a round; ``early`` when every participant committed (no deadline involved)."""
-        fn = self.federation.functions.postRound(
-            self.task_id, number, model_hash, root, total_reward, total_payout
-        )
+        fn = self.federation.functions.reveal(self.task_id, number, update_hash, salt)
+        return self.send(fn, signer, gas=TIME_GATED_GAS)
+
+    def post(self, signer: LocalAccount, number: int, post: Post, early: bool = False) -> TxResult:
+        """Post a round; ``early`` when every committer revealed (no deadline involved)."""
+        fn = self.federation.functions.postRound(self.task_id, number, post.as_tuple())
         return self.send(fn, signer, gas=None if early else TIME_GATED_GAS)
 
     def finalize(self, signer: LocalAccount, number: int) -> TxResult:
         fn = self.federation.functions.finalizeRound(self.task_id, number)
+        return self.send(fn, signer, gas=TIME_GATED_GAS)
+
+    def abort(self, signer: LocalAccount, number: int) -> TxResult:
+        fn = self.federation.functions.abortRound(self.task_id, number)
+        return self.send(fn, signer, gas=TIME_GATED_GAS)
+
+    def reclaim(self, signer: LocalAccount, number: int) -> TxResult:
+        fn = self.federation.functions.reclaimStake(self.task_id, number)
+        return self.send(fn, signer, gas=TIME_GATED_GAS)
+
+    def sweep(self, signer: LocalAccount, number: int) -> TxResult:
+        fn = self.federation.functions.sweepRound(self.task_id, number)
         return self.send(fn, signer, gas=TIME_GATED_GAS)
 
     def settle_stake(
@@ -237,17 +470,20 @@ class FederationApi:
         proof: Sequence[bytes],
         min_tokens_out: int = 0,
     ) -> TxResult:
+        deadline = self.now() + CLAIM_DEADLINE_SECONDS
         fn = self.federation.functions.claimReward(
-            self.task_id, number, score, reward, list(proof), min_tokens_out
+            self.task_id, number, score, reward, list(proof), min_tokens_out, deadline
         )
         return self.send(fn, signer)
 
     def challenge(self, signer: LocalAccount, number: int, reason_hash: bytes) -> TxResult:
+        bond = self.params().challenge_bond
+        self.ensure_allowance(signer, self.federation.address, bond)
         fn = self.federation.functions.challenge(self.task_id, number, reason_hash)
         return self.send(fn, signer)
 
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value)
-    return value
+    def resolve(self, signer: LocalAccount, number: int, keep_post: bool) -> TxResult:
+        """The arbiter's decision: keep the post (dismiss the challenge) or void it (uphold)."""
+        name = "dismissChallenge" if keep_post else "upholdChallenge"
+        fn = getattr(self.federation.functions, name)(self.task_id, number)
+        return self.send(fn, signer)

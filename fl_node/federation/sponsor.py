@@ -3,43 +3,71 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from fl_node.artifacts.store import ArtifactStore
 from fl_node.chain.client import ChainClient
+from fl_node.config import format_units
 from fl_node.errors import ChainError
 from fl_node.federation.context import TaskContext
-from fl_node.federation.protocol import hex32
+from fl_node.federation.protocol import TaskParams, hex32
 
 
-def task_params(ctx: TaskContext, aggregator: str, initial_hash: bytes) -> tuple[Any, ...]:
-    """The ``TaskParams`` struct of ``Federation.createTask`` for this config."""
+def task_params(
+    ctx: TaskContext, aggregator: str, initial_hash: bytes, decimals: int
+) -> TaskParams:
+    """The ``TaskParams`` of ``Federation.createTask`` for this config; base-token amounts in the
+    smallest unit of a token with ``decimals`` decimals."""
     cfg, fed = ctx.config, ctx.config.federation
-    metadata = json.dumps(
+
+    def units(amount: float) -> int:
+        return cfg.units(amount, decimals)
+
+    return TaskParams(
+        model_spec_hash=ctx.model_spec_hash,
+        validation_spec_hash=ctx.validation_spec_hash,
+        config_hash=ctx.config_hash,
+        initial_model_hash=initial_hash,
+        aggregator=to_checksum_address(aggregator),
+        commit_window=fed.commit_window,
+        reveal_window=fed.reveal_window,
+        post_timeout=fed.post_timeout,
+        challenge_window=fed.challenge_window,
+        arbiter_timeout=fed.arbiter_timeout,
+        claim_window=fed.claim_window,
+        min_clients=fed.start_clients,
+        max_clients=fed.max_clients,
+        num_rounds=fed.rounds,
+        allowlist=fed.allowlist,
+        mode=cfg.mode_id,
+        stake_min=units(fed.stake_min),
+        join_bond=units(fed.join_bond),
+        aggregator_bond=units(fed.aggregator_bond),
+        challenge_bond=units(fed.challenge_bond),
+        reward_per_round=units(fed.reward_per_round),
+        payout_threshold=units(fed.payout_threshold),
+        payout_cap=cfg.wei(fed.payout_cap),  # WAD fixed point of the decimal value
+        grief_ratio=cfg.wei(fed.grief_ratio),
+        grief_cap=cfg.wei(fed.grief_cap),
+    )
+
+
+def metadata_uri(ctx: TaskContext) -> str:
+    """What ``TaskCreated`` logs about the task: its name, store and config hash (JSON)."""
+    cfg = ctx.config
+    return json.dumps(
         {"name": cfg.name, "store": cfg.store, "config": hex32(ctx.config_hash)},
         sort_keys=True,
         separators=(",", ":"),
     )
-    return (
-        ctx.model_spec_hash,
-        ctx.validation_spec_hash,
-        initial_hash,
-        to_checksum_address(aggregator),
-        fed.commit_window,
-        fed.challenge_window,
-        fed.post_timeout,
-        fed.max_clients,
-        fed.rounds,
-        cfg.wei(fed.stake_min),
-        cfg.wei(fed.reward_per_round),
-        cfg.wei(fed.payout_threshold),
-        cfg.wei(fed.payout_cap),  # WAD fixed point of the decimal value
-        cfg.mode_id,
-        metadata,
-    )
+
+
+def base_decimals(client: ChainClient) -> int:
+    assert client.deployment is not None
+    base = client.contract(client.deployment.base_token)
+    return int(client.call(base.functions.decimals()))
 
 
 def create_task(
@@ -51,13 +79,16 @@ def create_task(
     fund: bool = True,
 ) -> int:
     """Upload the initial model, create the task, escrow the budget; returns the task id."""
-    budget = ctx.config.wei(ctx.config.federation.budget)
+    decimals = base_decimals(client)
+    budget = ctx.config.units(ctx.config.federation.budget, decimals)
     if fund:
         _check_funds(client, sponsor, budget)  # before anything is created on-chain
     initial_hash = store.put(ctx.initial_blob)
     federation = client.contract("Federation")
-    params = task_params(ctx, aggregator, bytes.fromhex(initial_hash[2:]))
-    result = client.send(federation.functions.createTask(params), sponsor)
+    params = task_params(ctx, aggregator, bytes.fromhex(initial_hash[2:]), decimals)
+    result = client.send(
+        federation.functions.createTask(params.as_tuple(), metadata_uri(ctx)), sponsor
+    )
     events = federation.events.TaskCreated().process_receipt(result.receipt)
     if not events:
         raise ChainError("createTask succeeded but emitted no TaskCreated event")
@@ -72,9 +103,10 @@ def _check_funds(client: ChainClient, sponsor: LocalAccount, amount: int) -> Non
     base = client.contract(client.deployment.base_token)
     balance = int(client.call(base.functions.balanceOf(sponsor.address)))
     if balance < amount:
+        decimals = base_decimals(client)
         raise ChainError(
-            f"the sponsor {sponsor.address} holds {balance / 1e18:.2f} base tokens, "
-            f"{amount / 1e18:.2f} are needed to fund the task's budget"
+            f"the sponsor {sponsor.address} holds {format_units(balance, decimals)} base tokens, "
+            f"{format_units(amount, decimals)} are needed to fund the task's budget"
         )
 
 

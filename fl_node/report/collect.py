@@ -31,10 +31,6 @@ class Participant:
     address: str
 
 
-def _base(amount: int) -> float:
-    return amount / WAD
-
-
 def gas_by_round(
     client: ChainClient, from_block: int, round_blocks: list[int], roles: dict[str, str]
 ) -> tuple[list[dict[str, int]], dict[str, int]]:
@@ -65,6 +61,12 @@ def collect_report(
 ) -> dict[str, Any]:
     api = FederationApi(client, task_id)
     params, state = api.params(), api.state()
+    unit = 10**api.decimals
+
+    def _base(amount: int) -> float:
+        """Base-token amounts in whole tokens."""
+        return amount / unit
+
     names = {p.address.lower(): p.name for p in participants}
     rounds: list[dict[str, Any]] = []
     opened_blocks: list[int] = []
@@ -79,6 +81,7 @@ def collect_report(
             "model_hash": hex32(info.model_hash),
             "results_root": hex32(info.results_root),
             "commits": info.commits,
+            "reveals": info.reveals,
             "total_at_risk": _base(info.total_at_risk),
             "metrics": {},
             "clients": [],

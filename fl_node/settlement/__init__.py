@@ -13,7 +13,6 @@ from fl_node.settlement.payout import (
     WAD,
     from_wad,
     payout_factor,
-    sdiv,
     stake_payout,
     to_wad,
 )
@@ -29,7 +28,6 @@ __all__ = [
     "gini",
     "hash_pair",
     "payout_factor",
-    "sdiv",
     "stake_payout",
     "to_wad",
 ]

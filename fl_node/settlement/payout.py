@@ -1,17 +1,19 @@
-"""Numerai-style stake payout, bit-exact with ``Federation.stakePayout`` in Solidity.
+"""Numerai-style stake payout, equal to the wei to ``Federation.stakePayout`` in Solidity.
 
-The contract computes, with 256-bit integers and WAD (1e18) fixed point::
+The payout is the exact rational ``stake * clip(score * factor, -cap, cap) / WAD`` with
+``factor = min(1, threshold / totalAtRisk)``, rounded toward zero once (so it is within one wei of
+the exact value, and never rounded twice against the payee). The contract computes it with 256-bit
+integers in three cases::
 
-    factor  = totalAtRisk <= threshold ? WAD : threshold * WAD / totalAtRisk   // uint256
-    raw     = score * int(factor) / int(WAD)                                    // int256
-    clipped = max(-cap, min(cap, raw))
-    payout  = int(stake) * clipped / int(WAD)                                   // int256
+    totalAtRisk <= threshold:                      stake * min(|score|, cap) / WAD
+    |score| * threshold >= cap * totalAtRisk:     stake * cap / WAD                   (clipped)
+    otherwise:                                    stake * |score| * threshold / (totalAtRisk * WAD)
 
-Solidity's signed division truncates toward zero while Python's ``//`` floors, so every division
-here goes through :func:`sdiv`. Inputs outside their Solidity types, and intermediate results that
-would overflow (where the contract reverts with a panic), raise instead of silently differing.
-The aggregator posts scores, the contract pays from them: any disagreement of even one wei makes
-claims fail or the escrow's accounting drift, hence integers everywhere and exact conversions.
+and gives the result the sign of the score. Inputs outside their Solidity types, and intermediate
+products the contract computes with checked arithmetic that would overflow (where it reverts),
+raise instead of silently differing. The aggregator posts scores, the contract pays from them: any
+disagreement of even one wei would make the off-chain totals and the escrow's accounting drift,
+hence integers everywhere and exact conversions.
 """
 
 from __future__ import annotations
@@ -44,38 +46,23 @@ def _check_int256(name: str, value: int) -> None:
         raise ValueError(f"{name}={value} is outside int256")
 
 
-def _int256_result(what: str, value: int) -> int:
-    """The contract reverts (panic 0x11) where a checked int256 operation overflows."""
-    if not INT256_MIN <= value <= INT256_MAX:
-        raise OverflowError(f"{what} overflows int256: the contract would revert")
-    return value
-
-
-def sdiv(a: int, b: int) -> int:
-    """Integer division truncating toward zero, as Solidity's ``/`` on signed integers.
-
-    ``sdiv(-7, 2) == -3`` where Python's ``-7 // 2 == -4``.
-    """
-    if b == 0:
-        raise ZeroDivisionError("division by zero (the contract would revert)")
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
-
-
-def payout_factor(total_at_risk: int, threshold: int) -> int:
-    """``min(1, threshold / total_at_risk)`` in WAD, rounded down as the contract's uint256 math.
-
-    When more is staked than the threshold, every payout shrinks pro rata so the round's total
-    exposure stays bounded (Numerai's payout factor).
-    """
+def payout_factor(total_at_risk: int, threshold: int) -> Fraction:
+    """``min(1, threshold / total_at_risk)`` exactly: when more is staked than the threshold,
+    every payout shrinks pro rata so the round's total exposure stays bounded (Numerai's payout
+    factor)."""
     _check_uint256("total_at_risk", total_at_risk)
     _check_uint256("threshold", threshold)
     if total_at_risk <= threshold:
-        return WAD
-    product = threshold * WAD
+        return Fraction(1)
+    return Fraction(threshold, total_at_risk)
+
+
+def _uint256_product(what: str, a: int, b: int) -> int:
+    """A checked uint256 multiplication: the contract reverts (panic 0x11) where it overflows."""
+    product = a * b
     if product > UINT256_MAX:
-        raise OverflowError("threshold * WAD overflows uint256: the contract would revert")
-    return product // total_at_risk  # both non-negative: floor == truncation
+        raise OverflowError(f"{what} overflows uint256: the contract would revert")
+    return product
 
 
 def stake_payout(stake: int, score: int, total_at_risk: int, threshold: int, cap: int) -> int:
@@ -85,15 +72,22 @@ def stake_payout(stake: int, score: int, total_at_risk: int, threshold: int, cap
     """
     _check_uint256("stake", stake)
     _check_int256("score", score)
+    _check_uint256("total_at_risk", total_at_risk)
+    _check_uint256("threshold", threshold)
     _check_uint256("cap", cap)
-    if stake > INT256_MAX:
-        raise ValueError(f"stake={stake} does not fit int256")
-    if cap > INT256_MAX:
-        raise ValueError(f"cap={cap} does not fit int256")
-    factor = payout_factor(total_at_risk, threshold)
-    raw = sdiv(_int256_result("score * factor", score * factor), WAD)
-    clipped = max(-cap, min(cap, raw))
-    return sdiv(_int256_result("stake * clipped", stake * clipped), WAD)
+    a = abs(score)
+    if total_at_risk <= threshold:
+        magnitude = stake * min(a, cap) // WAD
+    else:
+        limit = _uint256_product("cap * total_at_risk", cap, total_at_risk)
+        if a * threshold >= limit:
+            magnitude = stake * cap // WAD
+        else:
+            denominator = _uint256_product("total_at_risk * WAD", total_at_risk, WAD)
+            magnitude = stake * (a * threshold) // denominator
+    if magnitude > INT256_MAX:
+        raise OverflowError("the payout does not fit int256: the contract would revert")
+    return -magnitude if score < 0 else magnitude
 
 
 def to_wad(x: float) -> int:

@@ -142,18 +142,13 @@ class MarketSession:
         api = self.reader.api
         state = api.state()
         current = state.current_round
-        numbers = list(range(max(1, current - 1), current + 1))
-        infos = batch_call(
-            self.reader.client,
-            [api.federation.functions.roundInfo(api.task_id, n) for n in numbers],
-        )
-        phases = [Phase(int(info[0])) for info in infos]
-        for phase, info in zip(phases, infos, strict=True):
-            if phase == Phase.FINALIZED and int(info[8]) > 0:  # rewards left to claim
+        infos = [api.round(n) for n in range(max(1, current - 1), current + 1)]
+        for info in infos:
+            if info.phase == Phase.FINALIZED and info.reward_left > 0:  # rewards left to claim
                 return False
         if state.status != TaskStatus.ACTIVE or current == 0:
             return True
-        return phases[-1] in (Phase.COMMIT, Phase.FINALIZED, Phase.ABORTED)
+        return infos[-1].phase in (Phase.COMMIT, Phase.REVEAL, Phase.FINALIZED, Phase.ABORTED)
 
     def on_tick(self, progress: Progress) -> None:
         """``LocalFederation.wait`` hook: trade once per newly finalized round, when quiet."""

@@ -50,6 +50,9 @@ class LocalFederation:
     run_dir: Path
     client_funds: float | None = None  # base tokens minted to each client (default: ample)
     poll: float = 0.5
+    #: Deployment settings; local runs stream dividends over a minute, so a 10-round run sees
+    #: them arrive.
+    suite: SuiteConfig = field(default_factory=lambda: SuiteConfig(dividend_duration=60))
     chain: LocalChain = field(init=False)
     client: ChainClient = field(init=False)
     deployment: Deployment = field(init=False)
@@ -89,24 +92,28 @@ class LocalFederation:
         say(f"Anvil (pid {self.chain.pid}) at {self.chain.rpc_url}")
         self.client = ChainClient(self.chain.rpc_url)
         deployer = self.accounts[DEPLOYER]
-        self.deployment = deploy_suite(self.client, deployer, build, SuiteConfig())
+        self.deployment = deploy_suite(self.client, deployer, build, self.suite)
         self.deployment.save(self.deployment_path)
         self.client = ChainClient(self.chain.rpc_url, self.deployment)
         fed = self.config.federation
         base = self.client.contract(self.deployment.base_token)
-        sponsor_funds = self.config.wei(fed.budget)
-        self.client.send(base.functions.mint(self.sponsor.address, sponsor_funds), deployer)
+        decimals = int(self.client.call(base.functions.decimals()))
+
+        def mint(account: LocalAccount, amount: float) -> None:
+            units = self.config.units(amount, decimals)
+            self.client.send(base.functions.mint(account.address, units), deployer)
+
+        mint(self.sponsor, fed.budget)
+        mint(self.aggregator, fed.aggregator_bond)
         offers = max((c.offer_base for c in self.config.clients), default=0.0)
         per_client = (
             self.client_funds
             if self.client_funds is not None
-            else fed.stake * (fed.rounds + 5) + offers
+            else fed.stake * (fed.rounds + 5) + fed.join_bond + offers
         )
         for account in self.client_accounts:
-            self.client.send(
-                base.functions.mint(account.address, self.config.wei(per_client)), deployer
-            )
-        say(f"suite deployed; sponsor and {self.n_clients} clients funded")
+            mint(account, per_client)
+        say(f"suite deployed; sponsor, aggregator and {self.n_clients} clients funded")
         ctx = TaskContext(self.config)
         store = ArtifactStore(self.config.store)
         self.task_id = create_task(self.client, self.sponsor, ctx, store, self.aggregator.address)

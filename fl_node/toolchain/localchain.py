@@ -271,11 +271,13 @@ class LocalChain:
 
 def dev_private_keys(count: int, mnemonic: str = DEV_MNEMONIC) -> list[str]:
     """The first ``count`` private keys of the dev mnemonic (the accounts Anvil funds)."""
+    return [dev_private_key(index, mnemonic) for index in range(count)]
+
+
+def dev_private_key(index: int, mnemonic: str = DEV_MNEMONIC) -> str:
+    """Private key ``index`` of the dev mnemonic (Anvil funds the first ones only)."""
     from eth_account import Account
 
     Account.enable_unaudited_hdwallet_features()
-    keys = []
-    for index in range(count):
-        acct = Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{index}")
-        keys.append("0x" + bytes(acct.key).hex())
-    return keys
+    acct = Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{index}")
+    return "0x" + bytes(acct.key).hex()

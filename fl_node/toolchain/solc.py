@@ -52,6 +52,16 @@ def _is_shim(path: Path) -> bool:
         return False
 
 
+def _is_solc_select(path: Path) -> bool:
+    """solc-select's ``solc`` launcher (installed with slither-analyzer): not a compiler, and it
+    tries to download one on first use, which hangs for about 30 s on an offline machine."""
+    try:
+        with path.open("rb") as fh:
+            return b"solc_select" in fh.read(1024)
+    except OSError:
+        return False
+
+
 def find_native_solc(version: str = SOLC_VERSION) -> Path | None:
     """A native solc of exactly ``version`` already on this machine, if any."""
     candidates: list[Path] = [Path.home() / ".solcx" / f"solc-v{version}"]
@@ -60,6 +70,8 @@ def find_native_solc(version: str = SOLC_VERSION) -> Path | None:
         candidates.append(Path(on_path))
     for candidate in candidates:
         if not candidate.is_file() or _is_shim(candidate) or candidate.parent == solcx_dir():
+            continue
+        if _is_solc_select(candidate):
             continue
         if os.access(candidate, os.X_OK) and solc_version_of(candidate) == version:
             return candidate.resolve()

@@ -41,7 +41,9 @@ def deployment(chain, keys):
     client = ChainClient(chain.rpc_url)
     factory = client.w3.eth.contract(abi=art["abi"], bytecode=HexBytes(art["bytecode"]))
     result = client.send(
-        factory.constructor("Dev", "DEV", keys[0].address), keys[0], label="deploy"
+        factory.constructor("Dev", "DEV", 18, keys[0].address, keys[0].address),
+        keys[0],
+        label="deploy",
     )
     record = ContractRecord(result.receipt["contractAddress"], art["abi"])
     return Deployment(chain_id=client.chain_id, contracts={"DevToken": record})

@@ -10,7 +10,6 @@ challenges the round through the CLI and the round is held.
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from fl_node.federation.inputs import round_inputs
 from fl_node.federation.protocol import FederationApi, Phase, hex32
 from fl_node.federation.storage import fetch_results, publish_results
 from fl_node.simulation.localfed import FIRST_CLIENT, LocalFederation
+from tests.federation.helpers import open_first_round, post_results, wait_for_reveals
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +36,8 @@ def dishonest_round(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[n
         fed.setup(say=lambda _m: None)
         fed.start_processes(aggregator=False)
         api = FederationApi(fed.client, fed.task_id)
-        opened = api.open_round(fed.aggregator).block_number
-        deadline = time.monotonic() + 180
-        while api.round(1).commits < 3:
-            fed.processes.check()
-            assert time.monotonic() < deadline, "clients did not commit in time"
-            time.sleep(0.5)
+        opened = open_first_round(fed, api)
+        wait_for_reveals(fed, api, 1, 3)
         store = ArtifactStore(fed.config.store)
         ctx = TaskContext(fed.config)
         honest = compute_round(round_inputs(api, store, 1, opened), ctx)
@@ -53,15 +49,7 @@ def dishonest_round(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[n
         forged = dataclasses.replace(honest.results, rows=rows)
         store.put(honest.model_blob)
         root = publish_results(store, forged)
-        api.post(
-            fed.aggregator,
-            1,
-            honest.model_hash,
-            root,
-            forged.total_reward,
-            forged.total_payout,
-            early=True,
-        )
+        post_results(fed, api, 1, honest.model_hash, root, forged)
         yield fed, api, store, ctx, victim
     finally:
         fed.stop()
@@ -109,10 +97,10 @@ def test_audit_flags_a_tampered_blob(dishonest_round) -> None:  # type: ignore[n
     # An update the aggregate used (the free-rider's was excluded, so tampering with it would
     # not change the model); chain order of commits varies with timing, so pick by the table.
     table = fetch_results(store, api.round(1).results_root)
-    commit = next(c for c in api.commits(1) if table.row(c.client).included)
-    path = Path(fed.run_dir / "store" / "blobs" / hex32(commit.update_hash)[2:])
+    reveal = next(r for r in api.reveals(1).values() if table.row(r.client).included)
+    path = Path(fed.run_dir / "store" / "blobs" / hex32(reveal.update_hash)[2:])
     path.write_bytes(path.read_bytes()[:-8] + b"\x00" * 8)
     checks = audit_round(api, store, ctx, 1, fed.deployment.block_number)
     bad = _bad(checks)
-    assert f"blob of {commit.client[:10]}" in bad
+    assert f"blob of {reveal.client[:10]}" in bad
     assert "global model hash" in bad  # without that update the aggregate differs

@@ -42,8 +42,9 @@ def test_mint_create_and_show(chain, deployed: Path, tmp_path: Path, capsys) -> 
     assert task_id == 1
     assert main(["task", "show", *common, "--task", "1"]) == 0
     out = capsys.readouterr().out
-    assert "task 1: active, round 0/2, 0 participant(s)" in out
+    assert "task 1: active, round 0/2, 0 participant(s) (round 1 needs 3)" in out
     assert aggregator in out
+    assert "join bond 10, challenge bond 100" in out
 
 
 def test_bad_inputs(chain, deployed: Path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -116,6 +117,40 @@ def test_stake_deposit_countdown_and_withdraw(chain, deployed: Path, capsys) -> 
     assert "is not a number" in capsys.readouterr().err
 
 
+def test_the_deployer_keeps_no_power(chain, deployed: Path) -> None:  # type: ignore[no-untyped-def]
+    """After `fl-node deploy` the deployer (dev account 0) holds no role: the vault and escrow are
+    bound to the federation, the arbiter and the governor (a timelock) are other accounts."""
+    from eth_account import Account
+    from eth_utils import keccak
+
+    from fl_node.chain.client import ChainClient
+    from fl_node.chain.deploy import local_arbiter, local_governor
+    from fl_node.chain.deployments import Deployment
+
+    deployment = Deployment.load(deployed)
+    client = ChainClient(chain.rpc_url, deployment)
+    deployer = Account.from_key(dev_private_keys(1)[0]).address
+    federation = client.contract("Federation")
+    timelock = client.contract("Timelock")
+    assert client.call(client.contract("StakeVault").functions.federation()) == federation.address
+    assert client.call(client.contract("RewardEscrow").functions.federation()) == federation.address
+    assert client.call(federation.functions.arbiter()) == local_arbiter().address
+    assert client.call(federation.functions.governor()) == timelock.address
+    assert deployment.roles["governor"] == timelock.address
+    assert deployment.roles["arbiter"] == local_arbiter().address
+    for role in ("PROPOSER_ROLE", "CANCELLER_ROLE", "DEFAULT_ADMIN_ROLE"):
+        role_id = b"\x00" * 32 if role == "DEFAULT_ADMIN_ROLE" else keccak(text=role)
+        assert not client.call(timelock.functions.hasRole(role_id, deployer)), role
+        if role != "DEFAULT_ADMIN_ROLE":
+            assert client.call(timelock.functions.hasRole(role_id, local_governor().address))
+    # the timelock administers itself: nobody holds its admin role
+    assert not client.call(timelock.functions.hasRole(b"\x00" * 32, local_governor().address))
+    assert client.call(timelock.functions.hasRole(b"\x00" * 32, timelock.address))
+    token = client.contract("DevToken")
+    assert not client.call(token.functions.hasRole(b"\x00" * 32, deployer))
+    assert client.call(token.functions.hasRole(b"\x00" * 32, timelock.address))
+
+
 def test_sponsor_cancels_and_gets_the_budget_back(
     chain, deployed: Path, tmp_path: Path, capsys
 ) -> None:  # type: ignore[no-untyped-def]
@@ -140,10 +175,10 @@ def test_sponsor_cancels_and_gets_the_budget_back(
         task_id,
         "--round",
         "1",
-        "--uphold",
+        "--void-post",
     ]
     assert main(resolve) == 2
-    assert "AccessControlUnauthorizedAccount" in capsys.readouterr().err
+    assert "NotArbiter" in capsys.readouterr().err
     assert main(["task", "cancel", *common, "--dev-account", "1", "--task", task_id]) == 0
     out = capsys.readouterr().out
     assert f"task {task_id} cancelled; 500 base tokens refunded" in out

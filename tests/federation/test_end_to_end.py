@@ -76,10 +76,15 @@ def test_hashes_on_chain_are_the_stored_blobs(clean_run) -> None:  # type: ignor
         assert info.parent_model_hash == parent  # the lineage chains round to round
         assert keccak(store.get(hex32(info.model_hash))) == info.model_hash
         commits = api.commits(number)
+        reveals = api.reveals(number)
         assert len(commits) == 3
+        assert {c.client.lower() for c in commits} == set(reveals)  # everyone revealed
         for commit in commits:
-            blob = store.get(hex32(commit.update_hash))
-            assert keccak(blob) == commit.update_hash
+            revealed = reveals[commit.client.lower()]
+            blob = store.get(hex32(revealed.update_hash))
+            assert keccak(blob) == revealed.update_hash
+            # the commitment sealed exactly that update (with the client's secret salt)
+            assert commit.commit_hash != revealed.update_hash
             # every commitment was settled (burn enforced or claimed)
             assert api.commitment(number, commit.client).settled
         table = fetch_results(store, info.results_root)

@@ -12,6 +12,7 @@ from fl_node.configs import load_config
 from fl_node.federation.context import TaskContext
 from fl_node.federation.engine import (
     EXCLUDED_SCORE,
+    Money,
     RoundInputs,
     Submission,
     compute_round,
@@ -39,8 +40,18 @@ def _sub(client: str, blob: bytes | None, committed: bytes | None = None) -> Sub
     return Submission(client, digest, STAKE, blob)
 
 
+def _money(ctx: TaskContext) -> Money:
+    fed = ctx.config.federation
+    return Money(
+        payout_threshold=ctx.config.wei(fed.payout_threshold),
+        payout_cap=ctx.config.wei(fed.payout_cap),
+        reward_per_round=ctx.config.wei(fed.reward_per_round),
+    )
+
+
 def _inputs(subs: list[Submission], budget: int = 500 * WAD) -> RoundInputs:
-    return RoundInputs(1, 1, b"", tuple(subs), STAKE * len(subs), budget)
+    money = _money(TaskContext(load_config("tiny")))
+    return RoundInputs(1, 1, b"", tuple(subs), STAKE * len(subs), budget, money)
 
 
 def _run(ctx: TaskContext, subs: list[Submission], budget: int = 500 * WAD):  # type: ignore[no-untyped-def]
@@ -130,6 +141,21 @@ def test_a_copied_update_is_a_duplicate(ctx: TaskContext, honest_blobs: list[byt
     assert out.results.row(ADDRS[0]).included
     copied = out.results.row(ADDRS[1])
     assert not copied.included and "duplicate" in copied.reason
+
+
+def test_an_unrevealed_commitment_is_excluded_and_burned(
+    ctx: TaskContext, honest_blobs: list[bytes]
+) -> None:
+    subs = [_sub(ADDRS[0], honest_blobs[0]), Submission(ADDRS[1], None, STAKE, None)]
+    out = _run(ctx, subs)
+    row = out.results.row(ADDRS[1])
+    assert not row.included
+    assert row.update_hash == ""
+    assert "not revealed" in row.reason
+    assert row.score == EXCLUDED_SCORE
+    cap = ctx.config.wei(ctx.config.federation.payout_cap)
+    assert row.payout == -(STAKE * cap // WAD)  # the full clipped burn
+    assert out.results.row(ADDRS[0]).included
 
 
 def test_no_usable_update_keeps_the_model(ctx: TaskContext, honest_blobs: list[bytes]) -> None:

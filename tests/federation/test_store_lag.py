@@ -10,6 +10,7 @@ from fl_node.configs import load_config
 from fl_node.federation.context import TaskContext
 from fl_node.federation.protocol import FederationApi, hex32
 from fl_node.simulation.localfed import LocalFederation
+from tests.federation.helpers import open_first_round
 
 
 def test_nodes_wait_for_a_missing_global_model(tmp_path: Path) -> None:
@@ -21,7 +22,7 @@ def test_nodes_wait_for_a_missing_global_model(tmp_path: Path) -> None:
         blob = blob_path.read_bytes()
         blob_path.unlink()  # the chain knows the model, the store does not have it yet
         fed.start_processes(aggregator=False)
-        api.open_round(fed.aggregator)
+        open_first_round(fed, api)
         log = fed.run_dir / "logs" / "node-0.log"
         deadline = time.monotonic() + 120
         while "global model not available yet" not in (log.read_text() if log.exists() else ""):

@@ -74,8 +74,15 @@ def test_every_base_token_is_accounted_for(run, reopened: ChainClient) -> None: 
     everyone = [*accounts, *contracts, DEAD]
     held = sum(int(client.call(base.functions.balanceOf(a))) for a in everyone)
     burned = int(client.call(client.contract("StakeVault").functions.totalBurned()))
-    per_client = fed.stake * (fed.rounds + 5) + max(c.offer_base for c in config.clients)
-    minted = config.wei(fed.budget) + 3 * config.wei(per_client) + 2 * config.wei(200.0)
+    per_client = (
+        fed.stake * (fed.rounds + 5) + fed.join_bond + max(c.offer_base for c in config.clients)
+    )
+    minted = (
+        config.wei(fed.budget)
+        + config.wei(fed.aggregator_bond)
+        + 3 * config.wei(per_client)
+        + 2 * config.wei(200.0)
+    )
     assert held + burned == minted
     assert int(client.call(base.functions.totalSupply())) + burned == minted
     # Money moved: stakes were burned, rewards left the escrow, investors traded.

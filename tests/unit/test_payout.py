@@ -1,8 +1,9 @@
-"""The Python mirror of ``Federation.stakePayout`` must agree with Solidity to the wei."""
+"""The Python mirror of ``Federation.stakePayout`` must agree with Solidity to the wei: the exact
+rational payout, rounded toward zero once."""
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal, localcontext
+import math
 from fractions import Fraction
 
 import pytest
@@ -17,44 +18,24 @@ from fl_node.settlement.payout import (
     WAD,
     from_wad,
     payout_factor,
-    sdiv,
     stake_payout,
     to_wad,
 )
 
 CAP = 5 * 10**16  # 0.05
-
-
-# -- sdiv -------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("a", "b", "expected"),
-    [(7, 2, 3), (-7, 2, -3), (7, -2, -3), (-7, -2, 3), (0, 5, 0), (-1, 3, 0), (6, 3, 2)],
-)
-def test_sdiv_truncates_toward_zero(a: int, b: int, expected: int) -> None:
-    assert sdiv(a, b) == expected
-
-
-def test_sdiv_differs_from_floor_division_on_negative_quotients() -> None:
-    assert -7 // 2 == -4
-    assert sdiv(-7, 2) == -3
-
-
-def test_sdiv_by_zero_raises() -> None:
-    with pytest.raises(ZeroDivisionError):
-        sdiv(1, 0)
+MAX_AT_RISK = 2**128 - 1  # the contract refuses commits that would hold more
 
 
 # -- payout_factor ----------------------------------------------------------------------------
 def test_factor_is_one_at_or_below_threshold() -> None:
-    assert payout_factor(0, 100) == WAD
-    assert payout_factor(100, 100) == WAD
-    assert payout_factor(99, 100) == WAD
+    assert payout_factor(0, 100) == 1
+    assert payout_factor(100, 100) == 1
+    assert payout_factor(99, 100) == 1
 
 
-def test_factor_shrinks_pro_rata_above_threshold_rounded_down() -> None:
-    assert payout_factor(200, 100) == WAD // 2
-    # 100e18 / 300 = 333333333333333333.33.. -> floor
-    assert payout_factor(300, 100) == 333_333_333_333_333_333
+def test_factor_is_the_exact_ratio_above_threshold() -> None:
+    assert payout_factor(200, 100) == Fraction(1, 2)
+    assert payout_factor(300, 100) == Fraction(1, 3)  # not 0.333...3 rounded
 
 
 def test_factor_rejects_values_outside_uint256() -> None:
@@ -64,11 +45,6 @@ def test_factor_rejects_values_outside_uint256() -> None:
         payout_factor(1, 2**256)
     with pytest.raises(TypeError):
         payout_factor(1.5, 100)  # type: ignore[arg-type]
-
-
-def test_factor_overflow_of_threshold_times_wad_raises_like_a_revert() -> None:
-    with pytest.raises(OverflowError):
-        payout_factor(UINT256_MAX, UINT256_MAX - 1)
 
 
 # -- stake_payout: hand-computed cases ---------------------------------------------------------
@@ -92,18 +68,26 @@ def test_factor_below_one_scales_the_score() -> None:
     assert stake_payout(100 * WAD, 4 * 10**17, 400, 100, CAP) == 5 * WAD
 
 
-def test_negative_raw_truncates_toward_zero() -> None:
-    # factor = 1e18/3 = 333333333333333333; raw = -1 * factor / 1e18 = -0.33.. -> 0 (floor: -1)
-    assert stake_payout(WAD, -1, 3, 1, CAP) == 0
-    # raw = -7 * factor / 1e18 = -2.33 -> -2; payout = 1e18 * -2 / 1e18 = -2
-    assert stake_payout(WAD, -7, 3, 1, CAP) == -2
+def test_one_rounding_step_where_the_old_formula_rounded_three_times() -> None:
+    # factor 1/3: the exact payout is stake * 0.03 / 3 = 1e18 * 0.01 wei, exactly; rounding the
+    # factor first (333333333333333333) and the raw score next lost wei against the payee.
+    stake, score = 10**18, 3 * 10**16
+    assert stake_payout(stake, score, 3 * WAD, WAD, CAP) == 10**16
+    old_factor = WAD * WAD // (3 * WAD)
+    old = stake * (score * old_factor // WAD) // WAD
+    assert old < 10**16
 
 
 def test_negative_payout_truncates_toward_zero() -> None:
-    # stake 3 wei, score -0.5 clipped to ... use cap = 1: raw = -0.5 -> clipped -0.5;
-    # 3 * -0.5e18 / 1e18 = -1.5 -> -1 (floor would give -2)
+    # stake 3 wei, score -0.5, cap 1: exact -1.5 -> -1 (floor would give -2)
     assert stake_payout(3, -(WAD // 2), 0, 1, WAD) == -1
     assert stake_payout(3, WAD // 2, 0, 1, WAD) == 1
+
+
+def test_a_score_exactly_at_the_clip_is_clipped_and_just_below_is_not() -> None:
+    # factor 1/2: a score of 2 * cap scales exactly to the cap
+    assert stake_payout(WAD, 2 * CAP, 2, 1, CAP) == CAP
+    assert stake_payout(WAD, 2 * CAP - 2, 2, 1, CAP) == CAP - 1
 
 
 def test_zero_stake_and_zero_score_pay_nothing() -> None:
@@ -130,45 +114,42 @@ def test_stake_payout_rejects_bad_inputs() -> None:
 
 
 def test_stake_payout_overflow_raises_like_a_revert() -> None:
-    with pytest.raises(OverflowError):
-        stake_payout(1, INT256_MAX, 0, 1, CAP)  # score * WAD overflows int256
-    with pytest.raises(OverflowError):
-        stake_payout(INT256_MAX, WAD, 0, 1, WAD)  # stake * clipped overflows
+    with pytest.raises(OverflowError):  # cap * totalAtRisk overflows uint256
+        stake_payout(1, WAD, UINT256_MAX, 1, WAD)
+    with pytest.raises(OverflowError):  # the payout itself does not fit int256
+        stake_payout(UINT256_MAX, WAD, 0, 1, WAD)
+    with pytest.raises(OverflowError):  # totalAtRisk * WAD overflows in the unclipped case
+        stake_payout(1, 1, 2**250, 1, WAD)
 
 
-# -- independent reference --------------------------------------------------------------------
-def _reference(stake: int, score: int, total: int, threshold: int, cap: int) -> int:
-    """Decimal formulation: exact arithmetic, explicit rounding modes."""
-    with localcontext() as ctx:
-        ctx.prec = 200
-        wad = Decimal(10) ** 18
-        if total <= threshold:
-            factor = wad
-        else:
-            factor = (Decimal(threshold) * wad / Decimal(total)).to_integral_value(ROUND_FLOOR)
-        raw = (Decimal(score) * factor / wad).to_integral_value(ROUND_DOWN)
-        clipped = max(-Decimal(cap), min(Decimal(cap), raw))
-        return int((Decimal(stake) * clipped / wad).to_integral_value(ROUND_DOWN))
+# -- the exact rational -----------------------------------------------------------------------
+def _exact(stake: int, score: int, total: int, threshold: int, cap: int) -> Fraction:
+    factor = Fraction(1) if total <= threshold else Fraction(threshold, total)
+    clipped = min(abs(score) * factor, Fraction(cap))
+    value = stake * clipped / WAD
+    return -value if score < 0 else value
 
 
 @given(
     stake=st.integers(0, 10**30),
-    score=st.one_of(st.integers(-(10**20), 10**20), st.integers(-(10**40), 10**40)),
-    total=st.integers(0, 10**30),
+    score=st.one_of(st.integers(-(10**20), 10**20), st.integers(INT256_MIN + 1, INT256_MAX)),
+    total=st.one_of(st.integers(0, 10**30), st.integers(0, MAX_AT_RISK)),
     threshold=st.integers(0, 10**30),
     cap=st.integers(0, WAD),
 )
-def test_stake_payout_matches_decimal_reference(
+def test_stake_payout_is_the_exact_rational_rounded_toward_zero_once(
     stake: int, score: int, total: int, threshold: int, cap: int
 ) -> None:
     payout = stake_payout(stake, score, total, threshold, cap)
-    assert payout == _reference(stake, score, total, threshold, cap)
+    exact = _exact(stake, score, total, threshold, cap)
+    assert payout == (math.floor(exact) if exact >= 0 else math.ceil(exact))
+    assert abs(Fraction(payout) - exact) < 1  # within one wei
     assert abs(payout) <= stake * cap // WAD  # never beyond the clip
 
 
 @given(stake=st.integers(0, 10**30), score=st.integers(-(10**20), 10**20))
 def test_payout_is_odd_in_the_score(stake: int, score: int) -> None:
-    """Truncation toward zero makes burning and paying symmetric."""
+    """Rounding toward zero makes burning and paying symmetric."""
     assert stake_payout(stake, -score, 7, 3, CAP) == -stake_payout(stake, score, 7, 3, CAP)
 
 
