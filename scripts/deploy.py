@@ -7,7 +7,10 @@ for interactive use.
 
 Signer: on local dev networks, Brownie's ``accounts[0]`` (Anvil's first dev key); on live
 networks, the Brownie account named by ``$FL_DEPLOYER`` (``brownie accounts new <id>`` first).
-Set ``$FL_BASE_TOKEN`` to use an existing ERC-20 (e.g. a test-network stablecoin) as base token.
+The deployer keeps no power: on live networks set ``$FL_ARBITER`` (decides challenges) and
+``$FL_GOVERNORS`` (comma-separated proposers of the timelock that names the arbiter; a multisig),
+optionally ``$FL_TIMELOCK_DELAY`` (seconds, default two days). Set ``$FL_BASE_TOKEN`` to use an
+existing ERC-20 (e.g. a test-network stablecoin) as base token.
 """
 
 from __future__ import annotations
@@ -39,7 +42,14 @@ def _signer():
 
 def main():
     client = ChainClient(web3.provider.endpoint_uri)
-    config = SuiteConfig(base_token=os.environ.get("FL_BASE_TOKEN") or None)
+    env = os.environ
+    delay = env.get("FL_TIMELOCK_DELAY")
+    config = SuiteConfig(
+        base_token=env.get("FL_BASE_TOKEN") or None,
+        arbiter=env.get("FL_ARBITER") or None,
+        governors=tuple(g.strip() for g in env.get("FL_GOVERNORS", "").split(",") if g.strip()),
+        timelock_delay=int(delay) if delay else None,
+    )
     deployment = deploy_suite(client, _signer(), Path("build"), config, progress=print)
     path = deployment.save(default_path(client.chain_id))
     print(f"deployment written to {path}")

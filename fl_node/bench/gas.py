@@ -2,10 +2,11 @@
 
 On an embedded Anvil with the suite deployed, it registers clients (half of them opening a market
 at registration), then for 10, 100 and 500 clients runs a task of two rounds: every client commits
-a stake, the aggregator posts one Merkle root and finalizes, every client claims (which settles its
-stake) or, for negative scores, a keeper settles the burn. It records the gas of every call by
-name and the per-round figures: the aggregator's gas (open + post + finalize) and a client's gas
-(commit + claim), which must stay flat as the federation grows.
+a sealed hash with a stake and reveals it, the aggregator posts one Merkle root and finalizes,
+every client claims (which settles its stake) or, for negative scores, a keeper settles the burn.
+It records the gas of every call by name and the per-round figures: the aggregator's gas (open +
+post + finalize) and a client's gas (commit + reveal + claim), which must stay flat as the
+federation grows.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from tqdm import tqdm
 from fl_node.chain.client import ChainClient
 from fl_node.chain.deploy import SuiteConfig, deploy_suite
 from fl_node.chain.keys import account_from_key
-from fl_node.federation.protocol import TIME_GATED_GAS
+from fl_node.federation.protocol import TIME_GATED_GAS, commitment_hash
 from fl_node.settlement.merkle import MerkleTree, ResultLeaf
 from fl_node.toolchain.build import compile_contracts
 from fl_node.toolchain.localchain import LocalChain, dev_private_keys, rpc_call
@@ -74,6 +75,7 @@ def run_gas_bench(
         registry = client.contract("ClientRegistry")
         vault = client.contract("StakeVault")
         rec.send(base.functions.mint(sponsor.address, 10**9 * WAD), deployer)
+        rec.send(base.functions.mint(aggregator.address, 10**6 * WAD), deployer)
         say(f"registering {n_max} clients")
         for i, c in enumerate(tqdm(clients, desc="clients", unit="client")):
             rec.send(base.functions.mint(c.address, 10_000 * WAD), deployer)
@@ -126,13 +128,16 @@ def _task(
     base = client.contract("DevToken")
     n = len(members)
     params = (
-        _h("model"), _h("validation"), _h("init"), aggregator.address,
-        3600, 0, 3600, n, 2, 10 * WAD, 1_000 * WAD, 10**9 * WAD, WAD // 20, mode, "bench",
+        _h("model"), _h("validation"), _h("config"), _h("init"), aggregator.address,
+        3600, 3600, 3600, 0, 3600, 86_400, n, n, 2, False, mode,
+        10 * WAD, 10 * WAD, 100 * WAD, 10 * WAD, 1_000 * WAD, 10**9 * WAD, WAD // 20, 0, 0,
     )  # fmt: skip
-    result = rec.send(fed.functions.createTask(params), sponsor)
+    result = rec.send(fed.functions.createTask(params, "bench"), sponsor)
     task_id = int(fed.events.TaskCreated().process_receipt(result.receipt)[0]["args"]["taskId"])
     rec.send(base.functions.approve(escrow.address, 10**6 * WAD), sponsor)
     rec.send(escrow.functions.fund(task_id, 10**6 * WAD), sponsor)
+    rec.send(base.functions.approve(fed.address, 100 * WAD), aggregator)
+    rec.send(fed.functions.bondAggregator(task_id, 100 * WAD), aggregator)
     for c in members:
         rec.send(fed.functions.joinTask(task_id), c)
     agg_gas, client_gas, keeper_gas = [], [], []
@@ -142,10 +147,15 @@ def _task(
             fed.functions.openRound(task_id), aggregator, "Federation.openRound"
         ).gas_used
         gas_c: defaultdict[str, int] = defaultdict(int)
+        updates = [_h(f"{task_id}/{number}/{i}") for i in range(n)]
         for i, c in enumerate(members):
-            update = _h(f"{task_id}/{number}/{i}")
+            sealed = commitment_hash(task_id, number, c.address, updates[i], _h(f"salt{i}"))
             gas_c[c.address] += rec.send(
-                fed.functions.commit(task_id, number, update, STAKE), c
+                fed.functions.commit(task_id, number, sealed, STAKE), c
+            ).gas_used
+        for i, c in enumerate(members):
+            gas_c[c.address] += rec.send(
+                fed.functions.reveal(task_id, number, updates[i], _h(f"salt{i}")), c
             ).gas_used
         # Scores: most positive, every fifth negative (burned by the keeper).
         leaves = [
@@ -161,12 +171,8 @@ def _task(
         tree = MerkleTree.build(leaves)
         total_reward = sum(leaf.reward for leaf in leaves)
         total_payout = sum(max(0, STAKE * (WAD // 50) // WAD) for leaf in leaves if leaf.score > 0)
-        gas_a += rec.send(
-            fed.functions.postRound(
-                task_id, number, _h(f"model{number}"), tree.root, total_reward, total_payout
-            ),
-            aggregator,
-        ).gas_used
+        post = (_h(f"model{number}"), tree.root, n, n, total_reward, total_payout)
+        gas_a += rec.send(fed.functions.postRound(task_id, number, post), aggregator).gas_used
         rpc_call(client.rpc_url, "evm_increaseTime", [2])  # past the (empty) challenge window
         gas_a += rec.send(
             fed.functions.finalizeRound(task_id, number), aggregator, gas=TIME_GATED_GAS
@@ -177,11 +183,10 @@ def _task(
                 mode_name = ["direct", "buyback", "dividend"][mode]
                 no_market = ", no market" if mode == 1 and i % 2 else ""
                 label = f"Federation.claimReward[{mode_name}{no_market}]"
-                gas_c[c.address] += rec.send(
-                    fed.functions.claimReward(task_id, number, leaf.score, leaf.reward, proof, 0),
-                    c,
-                    label,
-                ).gas_used
+                claim = fed.functions.claimReward(
+                    task_id, number, leaf.score, leaf.reward, proof, 0, 2**40
+                )
+                gas_c[c.address] += rec.send(claim, c, label).gas_used
             else:
                 keeper_gas.append(
                     rec.send(
@@ -241,7 +246,7 @@ def to_markdown(result: dict[str, Any]) -> str:
     lines = ["Gas per round as the federation grows (direct mode; 2 rounds per size, mean):", ""]
     lines += [
         "| clients | aggregator per round (open + post + finalize) "
-        "| client per round (commit + claim) | keeper burn per negative client |",
+        "| client per round (commit + reveal + claim) | keeper burn per negative client |",
         "|---|---|---|---|",
     ]
     for key, row in result["rounds"].items():

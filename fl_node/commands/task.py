@@ -26,7 +26,7 @@ from fl_node.federation.sponsor import create_task
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("task", help="create a training task, or show one")
-    tsub = p.add_subparsers(dest="task_command", metavar="<create|show|cancel|close>")
+    tsub = p.add_subparsers(dest="task_command", metavar="<create|show|allow|cancel|close>")
     create = tsub.add_parser(
         "create",
         help="upload the initial model, create the task on-chain, escrow its budget",
@@ -45,6 +45,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_chain_options(show)
     show.add_argument("--task", type=int, required=True, help="on-chain task id")
     show.set_defaults(handler=run_show)
+    allow = tsub.add_parser(
+        "allow",
+        help="let clients join an allowlist task, or take that back (sponsor only)",
+        description="For a task created with `allowlist: true` in its federation config: only "
+        "the clients its sponsor allows may join. Seats already taken are kept.",
+    )
+    add_chain_options(allow)
+    add_key_options(allow)
+    allow.add_argument("--task", type=int, required=True, help="on-chain task id")
+    allow.add_argument("clients", nargs="+", metavar="ADDRESS", help="client addresses")
+    allow.add_argument("--revoke", action="store_true", help="disallow them instead")
+    allow.set_defaults(handler=run_allow)
     for name, text in (
         ("cancel", "cancel an active task and refund its unreleased budget (sponsor only)"),
         ("close", "close a completed task and refund what no round used (sponsor only)"),
@@ -103,6 +115,25 @@ def run_show(args: argparse.Namespace) -> int:
             f"reveals {info.reveals:<3} at risk {fmt(info.total_at_risk):>12}  "
             f"model {hex32(info.model_hash)[:18]}"
         )
+    return 0
+
+
+def run_allow(args: argparse.Namespace) -> int:
+    client = connect(args)
+    sponsor = signer(args, client.chain_id)
+    api = task_api(client, args.task)
+    addresses = []
+    for text in args.clients:
+        try:
+            addresses.append(client.w3.to_checksum_address(text))
+        except ValueError:
+            raise ConfigError(f"{text!r} is not an address") from None
+    if not api.params().allowlist:
+        raise ConfigError(f"task {args.task} has no allowlist: any registered client may join")
+    fn = api.federation.functions.setAllowed(args.task, addresses, not args.revoke)
+    api.send(fn, sponsor)
+    verb = "may no longer join" if args.revoke else "may join"
+    print(f"{len(addresses)} client(s) {verb} task {args.task}")
     return 0
 
 

@@ -177,13 +177,11 @@ class NodeDaemon:
             now = self.api.now()
             commitment = self.api.commitment(number, self.address)
             try:
-                if info.phase == Phase.COMMIT and now <= info.commit_deadline:
-                    if not commitment.exists:
+                if not commitment.exists:
+                    if info.phase == Phase.COMMIT and now <= info.commit_deadline:
                         self._commit(number, info)
-                elif (
-                    commitment.exists
-                    and not commitment.revealed
-                    and info.reveals_open(self.params, now, state.participants)
+                elif not commitment.revealed and info.reveals_open(
+                    self.params, now, state.participants
                 ):
                     self._reveal(number)
             except ArtifactError as exc:

@@ -182,3 +182,44 @@ def test_sponsor_cancels_and_gets_the_budget_back(
     assert main(["task", "cancel", *common, "--dev-account", "1", "--task", task_id]) == 0
     out = capsys.readouterr().out
     assert f"task {task_id} cancelled; 500 base tokens refunded" in out
+
+
+def test_the_sponsor_allows_clients_of_an_allowlist_task(
+    chain, deployed: Path, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from eth_account import Account
+
+    from fl_node.chain.client import ChainClient
+    from fl_node.chain.deployments import Deployment
+    from fl_node.configs import load_config
+
+    common = _common(chain, deployed)
+    sponsor = Account.from_key(dev_private_keys(2)[1]).address
+    assert main(["mint", *common, "--dev-account", "0", "--to", sponsor, "--amount", "1000"]) == 0
+    tiny = load_config("tiny")
+    config = tiny.replace(federation=dataclasses.replace(tiny.federation, allowlist=True))
+    path = config.save(tmp_path / "allowlist.yaml")
+    store = f"file://{tmp_path / 'store'}"
+    argv = ["task", "create", *common, "--dev-account", "1", "--config", str(path),
+            "--store", store, "--aggregator", "0x" + "22" * 20]  # fmt: skip
+    assert main(argv) == 0
+    task_id = capsys.readouterr().out.strip().splitlines()[-1]
+    friend = Account.create().address
+    allow = ["task", "allow", *common, "--task", task_id, friend]
+    assert main([*allow, "--dev-account", "4"]) == 2  # only the sponsor
+    assert "NotSponsor" in capsys.readouterr().err
+    assert main([*allow, "--dev-account", "1"]) == 0
+    assert "1 client(s) may join" in capsys.readouterr().out
+    client = ChainClient(chain.rpc_url, Deployment.load(deployed))
+    federation = client.contract("Federation")
+    assert client.call(federation.functions.isAllowed(int(task_id), friend)) is True
+    assert main([*allow, "--dev-account", "1", "--revoke"]) == 0
+    assert client.call(federation.functions.isAllowed(int(task_id), friend)) is False
+    bad = ["task", "allow", *common, "--dev-account", "1", "--task", task_id, "bob"]
+    assert main(bad) == 2
+    assert "'bob' is not an address" in capsys.readouterr().err
+    open_task = ["task", "allow", *common, "--dev-account", "1", "--task", "1", friend]
+    assert main(open_task) == 2
+    assert "has no allowlist" in capsys.readouterr().err
