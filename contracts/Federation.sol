@@ -129,7 +129,7 @@ contract Federation is ReentrancyGuardTransient {
         uint32 participants;
         uint64 bondLockedUntil; // the aggregator's bond covers claims until then
         bytes32 latestModelHash;
-        uint256 bond; // the aggregator's bond held
+        uint256 bond; // the aggregator's free bond (posts set `aggregatorBond` of it aside)
     }
 
     /// @notice A round's state.
@@ -155,6 +155,7 @@ contract Federation is ReentrancyGuardTransient {
         uint256 challengeBond;
         uint256 slashPool; // an upheld challenge's share for the committers
         uint256 slashPaid;
+        uint256 bondAtStake; // the aggregator's bond set aside by the post until the round ends
     }
 
     /// @notice A client's commitment to a round.
@@ -393,8 +394,6 @@ contract Federation is ReentrancyGuardTransient {
     error GriefNotAllowed(uint256 amount, uint256 left);
     /// @notice An amount that must be positive is zero, or nothing arrived.
     error ZeroAmount();
-    /// @notice Only `received` of `required` base tokens arrived.
-    error PaymentShort(uint256 received, uint256 required);
 
     /// @param registry_ The client registry.
     /// @param vault_ The stake vault (bind it to this contract afterwards).
@@ -657,7 +656,9 @@ contract Federation is ReentrancyGuardTransient {
     /// @notice Post the round's new model and results (aggregator only): once every committer has
     /// revealed, or the reveal window has ended, and before the post deadline. The post names the
     /// commit and reveal counts it was computed from, so a commitment it did not see makes it
-    /// revert instead of going without a result. Reserves `totalReward + totalPayout`.
+    /// revert instead of going without a result. Reserves `totalReward + totalPayout`, and sets
+    /// `aggregatorBond` of the aggregator's bond aside for this round until it ends, so a void post
+    /// is always slashed in full (claims of earlier rounds cannot draw on it).
     /// @param taskId The task.
     /// @param round The round.
     /// @param post The model, results root, counts and totals (see Post).
@@ -678,6 +679,10 @@ contract Federation is ReentrancyGuardTransient {
         if (post.totalReward > p.rewardPerRound) revert RewardTooHigh(post.totalReward, p.rewardPerRound);
         uint256 maxPayout = Math.mulDiv(r.totalAtRisk, p.payoutCap, WAD);
         if (post.totalPayout > maxPayout) revert PayoutTooHigh(post.totalPayout, maxPayout);
+        Task storage t = _tasks[taskId];
+        if (t.bond < p.aggregatorBond) revert BondTooLow(t.bond, p.aggregatorBond);
+        t.bond -= p.aggregatorBond; // at stake for this post until the round ends
+        r.bondAtStake = p.aggregatorBond;
         r.phase = Phase.Posted;
         r.modelHash = post.modelHash;
         r.resultsRoot = post.resultsRoot;
@@ -703,8 +708,7 @@ contract Federation is ReentrancyGuardTransient {
         if (required == 0) {
             if (_commitments[taskId][round][msg.sender].commitHash == bytes32(0)) revert NoStanding(msg.sender);
         } else {
-            bond = _pull(msg.sender, required);
-            if (bond < required) revert PaymentShort(bond, required);
+            bond = _pull(msg.sender, required); // what arrived: a fee-on-transfer token takes its cut
         }
         r.phase = Phase.Challenged;
         r.challenger = msg.sender;
@@ -727,16 +731,15 @@ contract Federation is ReentrancyGuardTransient {
     }
 
     /// @notice The arbiter voids a challenged post: the round is aborted (every committer reclaims
-    /// its stake), its reservation returns to the budget, and the aggregator's bond is slashed: the
-    /// challenger gets its bond back plus CHALLENGER_SHARE of the slash, the committers the rest.
+    /// its stake), its reservation returns to the budget, and the bond the post set aside is
+    /// slashed: the challenger gets its bond back plus CHALLENGER_SHARE of it, the committers the
+    /// rest.
     /// @param taskId The task.
     /// @param round The challenged round.
     function upholdChallenge(uint256 taskId, uint256 round) external onlyArbiter nonReentrant {
         Round storage r = _challengedRound(taskId, round);
-        Task storage t = _tasks[taskId];
-        uint256 required = _params[taskId].aggregatorBond;
-        uint256 slashed = t.bond < required ? t.bond : required;
-        t.bond -= slashed;
+        uint256 slashed = r.bondAtStake;
+        r.bondAtStake = 0;
         uint256 toChallenger = Math.mulDiv(slashed, CHALLENGER_SHARE, WAD);
         r.slashPool = slashed - toChallenger;
         uint256 bond = r.challengeBond;
@@ -927,7 +930,6 @@ contract Federation is ReentrancyGuardTransient {
         emit StakeGriefed(taskId, round, client, amount, cost);
         if (cost > 0) {
             uint256 received = _pull(msg.sender, cost);
-            if (received < cost) revert PaymentShort(received, cost);
             totalHeld -= received; // pulled for burning, not held for anyone
             SafeBurn.burnOrBury(base, received);
         }
@@ -1138,6 +1140,7 @@ contract Federation is ReentrancyGuardTransient {
         r.phase = Phase.Finalized;
         r.endedAt = uint64(block.timestamp);
         Task storage t = _tasks[taskId];
+        _releaseBond(t, r);
         t.latestModelHash = r.modelHash;
         uint64 until = r.endedAt + _params[taskId].claimWindow;
         if (until > t.bondLockedUntil) t.bondLockedUntil = until;
@@ -1153,13 +1156,22 @@ contract Federation is ReentrancyGuardTransient {
         r.endedAt = uint64(block.timestamp);
         r.totalReward = 0;
         r.totalPayout = 0;
+        Task storage t = _tasks[taskId];
+        _releaseBond(t, r); // nothing left after an upheld challenge: it was slashed
         emit RoundAborted(taskId, round, reason);
         _completeIfLast(taskId, round);
         if (reserved > 0) {
             escrow.unreserve(taskId, reserved);
-            Task storage t = _tasks[taskId];
             if (t.status != TaskStatus.Active) escrow.refund(taskId, t.sponsor);
         }
+    }
+
+    /// @dev The bond a post set aside goes back to the aggregator's bond once its round ends.
+    function _releaseBond(Task storage t, Round storage r) private {
+        uint256 amount = r.bondAtStake;
+        if (amount == 0) return;
+        r.bondAtStake = 0;
+        t.bond += amount;
     }
 
     function _completeIfLast(uint256 taskId, uint256 round) private {

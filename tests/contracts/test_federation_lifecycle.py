@@ -175,17 +175,22 @@ def test_when_the_bond_runs_out_the_client_still_gets_its_principal(
     assert federation.commitmentOf(task_id, 1, bob)["claimed"] is True
 
 
-def test_an_upheld_challenge_slashes_what_shortfalls_left_of_the_bond(
+def test_an_upheld_challenge_slashes_the_whole_bond_its_post_set_aside(
     federation, base, task, aggregator, arbiter, clients, outsider
 ):
+    """A post sets the task's aggregator bond aside until its round ends: claims of an earlier,
+    under-reserved round draw only on the free bond (here none), so a voided post is slashed in
+    full, and the earlier round's shortfalls are covered once the bond is free again."""
     results = under_reserved_round(federation, task, aggregator, clients, [0] * 4, REWARDS, 0, 0)
-    posted_round(federation, task, aggregator, clients)  # round 2 opens on the full bond
+    posted_round(federation, task, aggregator, clients)  # round 2's post sets the bond aside
+    assert federation.taskState(task)["bond"] == 0
+    assert federation.roundState(task, 2)["bondAtStake"] == AGGREGATOR_BOND
     federation.challenge(task, 2, REASON, {"from": outsider})
     alice = clients[0]
-    federation.claimReward(task, 1, *results.claim_args(alice), 0, 0, {"from": alice})
-    assert federation.taskState(task)["bond"] == AGGREGATOR_BOND - 4 * WAD
+    tx = federation.claimReward(task, 1, *results.claim_args(alice), 0, 0, {"from": alice})
+    assert shortfalls(tx) == [(alice, 4 * WAD, 0)]  # the bond is at stake in round 2
     tx = federation.upholdChallenge(task, 2, {"from": arbiter})
-    slashed = AGGREGATOR_BOND - 4 * WAD  # min(bond, aggregatorBond): all that is left
+    slashed = AGGREGATOR_BOND
     assert (
         tx.events["ChallengeUpheld"]["slashed"],
         tx.events["ChallengeUpheld"]["toChallenger"],
@@ -194,11 +199,13 @@ def test_an_upheld_challenge_slashes_what_shortfalls_left_of_the_bond(
         slashed // 2,
     )
     assert federation.roundState(task, 2)["slashPool"] == slashed - slashed // 2
+    assert federation.roundState(task, 2)["bondAtStake"] == 0
     assert federation.credit(outsider) == CHALLENGE_BOND + slashed // 2
     assert federation.taskState(task)["bond"] == 0
+    federation.bondAggregator(task, AGGREGATOR_BOND, {"from": aggregator})  # free bond again
     bob = clients[1]
     tx = federation.claimReward(task, 1, *results.claim_args(bob), 0, 0, {"from": bob})
-    assert shortfalls(tx) == [(bob, 3 * WAD, 0)]  # nothing left to cover round 1
+    assert shortfalls(tx) == [(bob, 3 * WAD, 3 * WAD)]
     held(federation, base)
 
 
@@ -484,15 +491,21 @@ def test_grief_burns_go_to_the_dead_address_when_the_token_cannot_burn(
     held(federation, base)
 
 
-def test_a_grief_cost_must_arrive_in_full(federation, escrow, base, aggregator, sponsor, clients):
+def test_a_grief_cost_is_what_arrives(federation, escrow, base, aggregator, sponsor, clients):
+    """With a fee-on-transfer base token the sponsor's payment arrives short; what arrives is
+    burned, and the grief goes through (refusing it would only shield the client)."""
     task_id = grief_round(
         federation, escrow, aggregator, sponsor, clients, griefCap=WAD, griefRatio=WAD
     )
     base.setTransferFee(100, {"from": sponsor})
-    with reverts("PaymentShort", 2 * WAD * 99 // 100, 2 * WAD):
-        federation.griefStake(task_id, 1, clients[0], 2 * WAD, {"from": sponsor})
+    supply = base.totalSupply()
+    tx = federation.griefStake(task_id, 1, clients[0], 2 * WAD, {"from": sponsor})
     base.setTransferFee(0, {"from": sponsor})
-    assert federation.commitmentOf(task_id, 1, clients[0])["griefed"] == 0
+    assert tx.events["StakeGriefed"]["cost"] == 2 * WAD  # what the task's ratio asks
+    assert federation.commitmentOf(task_id, 1, clients[0])["griefed"] == 2 * WAD
+    fee = 2 * WAD // 100
+    assert base.totalSupply() == supply - fee - (2 * WAD - fee) - 2 * WAD  # fee, cost, stake
+    held(federation, base)
 
 
 def test_grief_errors(federation, escrow, aggregator, sponsor, clients, outsider):
