@@ -182,6 +182,13 @@ class TaskConfig:
         return to_units(amount, decimals)
 
     @property
+    def config_hash(self) -> bytes:
+        """keccak of the config's canonical JSON: the task's on-chain config hash."""
+        from fl_node.artifacts.codec import hash_json
+
+        return bytes.fromhex(hash_json(self.to_dict())[2:])
+
+    @property
     def mode_id(self) -> int:
         return MODES[self.federation.mode]
 

@@ -12,11 +12,12 @@ from fl_node.artifacts.store import ArtifactStore
 from fl_node.chain.client import ChainClient
 from fl_node.chain.deployments import Deployment
 from fl_node.commands.common import add_chain_options, add_key_options, connect, signer
-from fl_node.commands.taskopts import task_api, task_config, task_context
+from fl_node.commands.taskopts import task_api, task_config
 from fl_node.config import TaskConfig
 from fl_node.errors import ConfigError
 from fl_node.federation.audit import Check, audit_round
 from fl_node.federation.protocol import FederationApi, Phase
+from fl_node.federation.setup import DEFAULT_EVALUATOR, load_setup
 from fl_node.toolchain.localchain import LocalChain
 
 
@@ -34,6 +35,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--config", help="task config (YAML path or bundled name)")
     p.add_argument("--task", type=int, help="on-chain task id")
     p.add_argument("--store", help="artifact store URL")
+    p.add_argument(
+        "--evaluator",
+        default=DEFAULT_EVALUATOR,
+        metavar="MODULE:ATTR",
+        help="the evaluator of the task's validation data (default: %(default)s)",
+    )
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--round", type=int, help="audit this round")
     which.add_argument("--all", action="store_true", help="audit every posted round")
@@ -75,8 +82,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 @contextlib.contextmanager
-def _target(args: argparse.Namespace) -> Iterator[tuple[ChainClient, TaskConfig, int, str, int]]:
-    """(client, config, task id, store URL, first block) for a live chain or a run folder."""
+def _target(
+    args: argparse.Namespace,
+) -> Iterator[tuple[ChainClient, TaskConfig, str, int, str, int]]:
+    """(client, config, config reference, task id, store URL, first block) for a live chain or
+    a run folder."""
     if args.run is None:
         if args.config is None or args.task is None:
             raise ConfigError("give --run, or --config and --task (and --rpc/--deployment)")
@@ -84,7 +94,14 @@ def _target(args: argparse.Namespace) -> Iterator[tuple[ChainClient, TaskConfig,
         client = connect(args)
         deployment = client.deployment
         assert deployment is not None
-        yield client, config, args.task, args.store or config.store, deployment.block_number
+        yield (
+            client,
+            config,
+            args.config,
+            args.task,
+            args.store or config.store,
+            deployment.block_number,
+        )
         return
     run_dir = args.run
     for name in ("run.json", "config.yaml", "deployment.json", "chain-state.json"):
@@ -98,6 +115,7 @@ def _target(args: argparse.Namespace) -> Iterator[tuple[ChainClient, TaskConfig,
         yield (
             client,
             config,
+            str(run_dir / "config.yaml"),
             int(manifest["task_id"]),
             args.store or config.store,
             deployment.block_number,
@@ -115,10 +133,10 @@ def _print(checks: list[Check]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with _target(args) as (client, config, task_id, store_url, first_block):
+    with _target(args) as (client, config, config_ref, task_id, store_url, first_block):
         api = task_api(client, task_id)
         store = ArtifactStore(store_url)
-        ctx = task_context(config)
+        ctx = load_setup(api, store, config, config_ref, args.evaluator)
         current = api.state().current_round
         if args.round is not None and not 1 <= args.round <= current:
             raise ConfigError(f"--round must be between 1 and {current} (the current round)")

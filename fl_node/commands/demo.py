@@ -18,10 +18,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="the main job: a whole federation with investors on an embedded Anvil, and a report",
         description="Run a whole federation on one machine: an embedded Anvil chain owned by "
         "this process, the contract suite deployed on it, a sponsor, an aggregator and 8 clients "
-        "of different quality as separate processes, and investors trading the client tokens "
-        "after every round. Ends with a summary and a run folder with report.json and "
-        "report.html; the chain state and the artifact store stay there for "
-        "`fl-node audit --run <folder> --all`.",
+        "of different quality (their daemons stepped in this process, or with --processes as "
+        "separate fl-node processes), and investors trading the client tokens after every "
+        "round. Ends with a summary and a run folder with report.json and report.html; the "
+        "chain state and the artifact store stay there for `fl-node audit --run <folder> --all`.",
     )
     p.add_argument(
         "--config",
@@ -38,6 +38,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="parent folder of run folders (default: %(default)s)",
     )
     p.add_argument("--timeout", type=float, default=1800.0, help="give up after this many seconds")
+    p.add_argument(
+        "--processes",
+        action="store_true",
+        help="run the aggregator and every client as separate fl-node processes, as on separate "
+        "machines (slower: each process starts its own Python)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -45,7 +51,12 @@ def run(args: argparse.Namespace) -> int:
     from fl_node.simulation.experiment import SimulationSettings, run_simulation
 
     started = time.monotonic()
-    settings = SimulationSettings(rounds=args.rounds, seed=args.seed, timeout=args.timeout)
+    settings = SimulationSettings(
+        rounds=args.rounds,
+        seed=args.seed,
+        timeout=args.timeout,
+        runtime="processes" if args.processes else "in-process",
+    )
     if args.no_investors:
         settings = dataclasses.replace(settings, investors=())
     config = settings.apply(load_config(args.config))

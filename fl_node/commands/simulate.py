@@ -112,6 +112,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     )
     p.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds")
     p.add_argument(
+        "--processes",
+        action="store_true",
+        help="run the aggregator and every client as separate fl-node processes (as on separate "
+        "machines) instead of stepping their daemons in this process; investors then trade "
+        "whenever no claim is in flight",
+    )
+    p.add_argument(
         "--measure",
         action="store_true",
         help="run the measurement (buyback with and without investors, plus --modes) instead "
@@ -147,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         tolerance_bps=args.slippage_bps,
         methods=methods,
         timeout=args.timeout,
+        runtime="processes" if args.processes else "in-process",
     )
     config = settings.apply(config)
     run_dir = args.out / time.strftime(f"{config.name}-%Y%m%d-%H%M%S")

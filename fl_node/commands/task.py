@@ -18,10 +18,10 @@ from fl_node.commands.taskopts import (
     task_context,
     task_store,
 )
-from fl_node.config import format_units
+from fl_node.config import TaskConfig, format_units
 from fl_node.errors import ConfigError
 from fl_node.federation.protocol import Phase, TaskStatus, hex32
-from fl_node.federation.sponsor import create_task
+from fl_node.federation.sponsor import TaskSpec, create_task
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,6 +39,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     create.add_argument("--aggregator", required=True, help="address of the task's aggregator")
     create.add_argument(
         "--no-fund", action="store_true", help="create without escrowing the budget"
+    )
+    own = create.add_argument_group(
+        "a task of your own app (default: the config's bundled example app and dataset)"
+    )
+    own.add_argument(
+        "--app",
+        metavar="MODULE:ATTR",
+        help="the client app whose model the task trains: its get_parameters() is the initial "
+        "model and its layout the task's model spec",
+    )
+    own.add_argument(
+        "--node-config", action="append", default=[], metavar="KEY=VALUE", help="for --app"
+    )
+    own.add_argument(
+        "--evaluator",
+        metavar="MODULE:ATTR",
+        help="the aggregator's evaluator app: the hash of its spec() is the task's validation spec",
+    )
+    own.add_argument(
+        "--validation-spec-hash",
+        metavar="0x...",
+        help="the aggregator's validation spec hash, when its evaluator is not at hand",
     )
     create.set_defaults(handler=run_create)
     show = tsub.add_parser("show", help="print a task's state and its rounds")
@@ -78,12 +100,46 @@ def run_create(args: argparse.Namespace) -> int:
         aggregator = client.w3.to_checksum_address(args.aggregator)
     except ValueError:
         raise ConfigError(f"--aggregator {args.aggregator!r} is not an address") from None
-    ctx = task_context(config)
+    spec = task_spec(args, config, sponsor.address)
     task_id = create_task(
-        client, sponsor, ctx, task_store(args, config), aggregator, fund=not args.no_fund
+        client, sponsor, spec, task_store(args, config), aggregator, fund=not args.no_fund
     )
     print(task_id)
     return 0
+
+
+def task_spec(args: argparse.Namespace, config: TaskConfig, sponsor: str) -> TaskSpec:
+    """The task's model and validation spec: the bundled example's, or those of the apps given."""
+    from fl_node.app.client import ClientApp, Context, parse_settings
+    from fl_node.app.evaluator import EvaluatorApp
+    from fl_node.app.layout import ModelLayout
+    from fl_node.apps.digits import TASK_CONFIG
+
+    if args.app is None:
+        if args.evaluator or args.validation_spec_hash or args.node_config:
+            raise ConfigError("--evaluator, --validation-spec-hash and --node-config need --app")
+        return TaskSpec.bundled(task_context(config))
+    context = Context(
+        node_id=sponsor,
+        node_config=parse_settings(args.node_config),
+        run_config={TASK_CONFIG: args.config},
+    )
+    app = ClientApp.load(args.app)
+    parameters = app.client(context).get_parameters({})
+    if args.validation_spec_hash is not None:
+        text = args.validation_spec_hash.lower().removeprefix("0x")
+        if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+            raise ConfigError("--validation-spec-hash must be 0x and 64 hex digits")
+        validation = bytes.fromhex(text)
+    elif args.evaluator is not None:
+        layout = ModelLayout.of(parameters, f"{args.app}'s get_parameters")
+        validation = EvaluatorApp.load(args.evaluator, context, layout).spec_hash()
+    else:
+        raise ConfigError(
+            "a task of your own app needs the aggregator's validation spec: give --evaluator "
+            "(its evaluator app) or --validation-spec-hash"
+        )
+    return TaskSpec.of_app(config, list(parameters), validation)
 
 
 def run_show(args: argparse.Namespace) -> int:

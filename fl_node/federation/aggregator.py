@@ -25,10 +25,8 @@ from fl_node.chain.client import TxReverted
 from fl_node.chain.events import Checkpoint
 from fl_node.config import format_units
 from fl_node.errors import ArtifactError, ChainError, ConfigError
-from fl_node.federation.context import TaskContext
-from fl_node.federation.engine import RoundOutput, compute_round
+from fl_node.federation.engine import RoundOutput, RoundSetup, compute_round
 from fl_node.federation.inputs import round_inputs
-from fl_node.federation.node import check_task_matches
 from fl_node.federation.protocol import (
     FederationApi,
     Phase,
@@ -50,7 +48,7 @@ NOT_YET = ("PhaseNotOver", "CommitWindowOpen", "RevealWindowOpen", "CommitSetCha
 class AggregatorDaemon:
     api: FederationApi
     signer: LocalAccount
-    ctx: TaskContext
+    setup: RoundSetup  # the task's config, model layout and this aggregator's evaluator
     store: ArtifactStore
     workdir: Path
     poll: float = 0.2
@@ -69,7 +67,11 @@ class AggregatorDaemon:
                 f"this key ({self.signer.address}) is not the aggregator of task "
                 f"{self.api.task_id} ({params.aggregator})"
             )
-        check_task_matches(params, self.ctx, self.api.task_id)
+        if params.config_hash != self.setup.config.config_hash:
+            raise ConfigError(
+                f"task {self.api.task_id}'s on-chain config hash differs from this config's: use "
+                "the task's exact config"
+            )
         self.params = params
         self.decimals = self.api.decimals
 
@@ -188,7 +190,7 @@ class AggregatorDaemon:
     def _post(self, number: int, early: bool) -> None:
         inputs = round_inputs(self.api, self.store, number, self._opened_block(number))
         with self.stats.timed(number, "compute"):
-            output = compute_round(inputs, self.ctx)
+            output = compute_round(inputs, self.setup)
         stored = self.store.put(output.model_blob)
         if stored != "0x" + output.model_hash.hex():
             raise ChainError("the store returned a different hash for the new global model")
@@ -208,6 +210,11 @@ class AggregatorDaemon:
         except TxReverted as exc:
             if exc.error in NOT_YET:
                 return  # posted again on the next step, from the chain's current commit set
+            if exc.error == "BondTooLow":
+                # Claims of an under-reserved earlier round drew on the free bond: a post needs
+                # the task's whole bond at stake, so top it up and post on the next step.
+                self._ensure_bond(self.api.state())
+                return
             raise
         self.log(
             f"round {number} posted: {sum(r.included for r in results.rows)}/{len(results.rows)} "

@@ -14,8 +14,7 @@ from typing import Any
 from fl_node.artifacts.codec import keccak
 from fl_node.artifacts.store import ArtifactStore
 from fl_node.errors import ArtifactError
-from fl_node.federation.context import TaskContext
-from fl_node.federation.engine import compute_round
+from fl_node.federation.engine import RoundSetup, compute_round
 from fl_node.federation.inputs import round_inputs
 from fl_node.federation.protocol import FederationApi, Phase, hex32
 from fl_node.federation.results import RoundResults
@@ -35,7 +34,7 @@ class Check:
 
 
 def audit_round(
-    api: FederationApi, store: ArtifactStore, ctx: TaskContext, number: int, from_block: int = 0
+    api: FederationApi, store: ArtifactStore, ctx: RoundSetup, number: int, from_block: int = 0
 ) -> list[Check]:
     info = api.round(number)
     if info.phase == Phase.ABORTED:

@@ -1,8 +1,10 @@
 """What every process of a task derives identically from its config: data, model, hashes.
 
-The dataset and its partition, the model spec and its initial weights are pure functions of the
-task config (and its seed), so the sponsor, every client, the aggregator and any auditor build the
-same objects, and the spec hashes published on-chain let each of them check it.
+For the bundled example tasks (digits, synthetic), the dataset and its partition, the model and
+its initial weights are pure functions of the task config (and its seed), so the sponsor, every
+client, the aggregator and any auditor build the same objects. On the wire a model is its list of
+arrays in the app's order (``fl_node.app.layout``): the initial model's layout hash is the task's
+on-chain model spec hash, and the config's canonical hash its config hash.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fl_node.app.layout import ModelLayout
 from fl_node.artifacts.codec import encode_weights, hash_json, keccak
 from fl_node.config import TaskConfig
 from fl_node.training.data import Dataset, load_dataset
@@ -80,16 +83,32 @@ class TaskContext:
         return model_weights(model)
 
     @cached_property
+    def torch_names(self) -> tuple[str, ...]:
+        """The model's own tensor names, sorted: the order of its arrays on the wire."""
+        return tuple(sorted(self.initial_weights))
+
+    @cached_property
+    def initial_parameters(self) -> list[np.ndarray]:
+        """The initial model as an app sees it: its arrays in order."""
+        return [self.initial_weights[n] for n in self.torch_names]
+
+    @cached_property
+    def layout(self) -> ModelLayout:
+        return ModelLayout.of(self.initial_parameters)
+
+    @cached_property
     def param_spec(self) -> ParamSpec:
-        return ParamSpec.from_weights(self.initial_weights)
+        """The wire layout (positional names) as the engine flattens it."""
+        return self.layout.param_spec
 
     @cached_property
     def initial_blob(self) -> bytes:
-        return encode_weights(self.initial_weights, {"kind": "global", "round": 0})
+        named = self.layout.to_named(self.initial_parameters)
+        return encode_weights(named, {"kind": "global", "round": 0})
 
     @cached_property
     def model_spec_hash(self) -> bytes:
-        return bytes.fromhex(self.model_spec.spec_hash()[2:])
+        return self.layout.spec_hash()
 
     @cached_property
     def validation_spec_hash(self) -> bytes:
@@ -97,7 +116,7 @@ class TaskContext:
 
     @cached_property
     def config_hash(self) -> bytes:
-        return bytes.fromhex(hash_json(self.config.to_dict())[2:])
+        return self.config.config_hash
 
     @cached_property
     def validator(self) -> Evaluator:
@@ -109,16 +128,19 @@ class TaskContext:
         ds = self.dataset
         return Evaluator(self.model_spec, ds.x_test, ds.y_test)
 
-    def client_data(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Client ``index``'s private training data, after its quality profile (simulation)."""
-        from fl_node.training.quality import apply_profile_to_data
-
+    def partition_data(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Slice ``index`` of the training split (the example app's private data)."""
         idx = self.partitions[index]
         ds = self.dataset
+        return ds.x_train[idx], ds.y_train[idx]
+
+    def client_data(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Client ``index``'s training data after its quality profile (simulations only)."""
+        from fl_node.training.quality import apply_profile_to_data
+
+        x, y = self.partition_data(index)
         rng = np.random.default_rng(derive_seed(self.config.seed, "client-data", index))
-        return apply_profile_to_data(
-            ds.x_train[idx], ds.y_train[idx], self.profile(index), ds.n_classes, rng
-        )
+        return apply_profile_to_data(x, y, self.profile(index), self.dataset.n_classes, rng)
 
     def profile(self, index: int) -> ClientProfile:
         from fl_node.training.quality import ClientProfile

@@ -1,10 +1,11 @@
 """One round's computation, as a pure function of its inputs.
 
 Given the parent global model, the committed updates (hash, stake, and the blob fetched from the
-store, or the reason it could not be), and the task config, :func:`compute_round` verifies every
-blob, aggregates the valid updates, scores each client's contribution, and derives the payouts and
-rewards exactly as the contracts will settle them. The aggregator posts its output; an auditor
-re-runs it from the chain and the store and must get the same bytes.
+store, or the reason it could not be), the task config and the aggregator's evaluator (its
+validation data), :func:`compute_round` verifies every blob, aggregates the valid updates, scores
+each client's contribution, and derives the payouts and rewards exactly as the contracts will
+settle them. The aggregator posts its output; an auditor re-runs it from the chain and the store
+and must get the same bytes.
 """
 
 from __future__ import annotations
@@ -12,28 +13,57 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from fl_node.aggregation import AggregationInfo, make_strategy
 from fl_node.artifacts.codec import decode_weights, encode_weights, keccak
+from fl_node.config import TaskConfig
 from fl_node.contribution import (
     build_game,
     compute_contributions,
     numerai_scores,
 )
 from fl_node.errors import ArtifactError
-from fl_node.federation.context import TaskContext, derive_seed
+from fl_node.federation.context import derive_seed
 from fl_node.federation.results import ResultRow, RoundResults, sorted_rows
 from fl_node.settlement.payout import stake_payout, to_wad
 from fl_node.settlement.rewards import allocate_rewards
-from fl_node.training.params import flatten, unflatten
+from fl_node.training.local import EvalResult
+from fl_node.training.params import ParamSpec, flatten, unflatten
 
 #: Score of an update that could not be used (missing, corrupt, wrong shape, NaN, duplicate):
 #: far below the clip, so the contract burns the full clipped share of its stake.
 EXCLUDED_SCORE = -(10**18)
 #: Utility given to a model whose validation loss is not finite.
 UTILITY_FLOOR = 1e6
+
+
+class RoundSetup(Protocol):
+    """What the engine needs besides a round's inputs (a TaskContext is one, for bundled tasks)."""
+
+    @property
+    def config(self) -> TaskConfig: ...  # aggregation, scoring and the seed
+
+    @property
+    def param_spec(self) -> ParamSpec: ...  # the model's wire layout
+
+    @property
+    def validator(self) -> Callable[[np.ndarray], EvalResult]: ...  # the aggregator's data
+
+    @property
+    def tester(self) -> Callable[[np.ndarray], EvalResult] | None: ...  # held-out, for reports
+
+
+@dataclass(frozen=True)
+class AppSetup:
+    """A RoundSetup from a task config, a model layout and an evaluator app."""
+
+    config: TaskConfig
+    param_spec: ParamSpec
+    validator: Callable[[np.ndarray], EvalResult]
+    tester: Callable[[np.ndarray], EvalResult] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +104,7 @@ class RoundOutput:
     timings: dict[str, float]
 
 
-def _check(sub: Submission, ctx: TaskContext) -> tuple[dict[str, np.ndarray] | None, int, str]:
+def _check(sub: Submission, ctx: RoundSetup) -> tuple[dict[str, np.ndarray] | None, int, str]:
     """(weights, num_samples, reason): reason is non-empty when the update must be excluded."""
     if sub.update_hash is None:
         return None, 0, "not revealed before the reveal deadline"
@@ -92,7 +122,7 @@ def _check(sub: Submission, ctx: TaskContext) -> tuple[dict[str, np.ndarray] | N
     return weights, samples, ""
 
 
-def compute_round(inputs: RoundInputs, ctx: TaskContext) -> RoundOutput:
+def compute_round(inputs: RoundInputs, ctx: RoundSetup) -> RoundOutput:
     cfg = ctx.config
     t0 = time.perf_counter()
     parent_weights, _ = decode_weights(inputs.parent_blob, expected=ctx.param_spec)
@@ -202,13 +232,10 @@ def compute_round(inputs: RoundInputs, ctx: TaskContext) -> RoundOutput:
             )
         )
     val = ctx.validator(new_g)
-    test = ctx.tester(new_g)
-    metrics = {
-        "val_loss": float(val.loss),
-        "val_accuracy": float(val.accuracy),
-        "test_loss": float(test.loss),
-        "test_accuracy": float(test.accuracy),
-    }
+    metrics = {"val_loss": float(val.loss), "val_accuracy": float(val.accuracy)}
+    if ctx.tester is not None:
+        test = ctx.tester(new_g)
+        metrics |= {"test_loss": float(test.loss), "test_accuracy": float(test.accuracy)}
     model_hash = keccak(model_blob)
     results = RoundResults(
         task_id=inputs.task_id,

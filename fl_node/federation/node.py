@@ -1,36 +1,43 @@
-"""The participant daemon (Flower's client app, on a chain).
+"""The participant daemon: the runtime around a participant's own client app.
 
-It registers the client (its token and pool are created then), joins the task (locking the join
-bond), keeps enough stake deposited, and for every round: fetches the global model, checks it
-against its on-chain hash, trains on the client's private data, and commits a sealed hash of its
-update with a stake. Once commits close it uploads the update to the artifact store and reveals
-the hash, so no other client can copy it in time. Once rounds end it settles its stake and claims
-its reward by Merkle proof, reclaims stakes of aborted rounds (and of rounds whose results leave
-it out, once their claim window ends), collects any credit owed to it, and leaves the task when
-it is over.
+The app (Flower's ``NumPyClient`` shape, see :mod:`fl_node.app.client`) holds the model and the
+private data; the node does everything else. Before anything is staked it checks that the task's
+on-chain config hash is its config's and that its app builds the task's model (the on-chain model
+spec hash is the layout hash of the app's parameters). It registers the client (its token and pool
+are created then), joins the task (locking the join bond), keeps enough stake deposited, and for
+every round: fetches the global model, checks it against its on-chain hash, has the app train on
+it (``fit``), and commits a sealed hash of the update with a stake. Once commits close it uploads
+the update to the artifact store and reveals the hash, so no other client can copy it in time.
+Once rounds end it settles its stake and claims its reward by Merkle proof, reclaims stakes of
+aborted rounds (and of rounds whose results leave it out, once their claim window ends), collects
+any credit owed to it, and leaves the task when it is over.
 
-Idempotent on restart: training is deterministic (same seed, same bytes, same hash), the commit's
+Idempotent on restart: the app's training is deterministic (the bundled apps are; a participant's
+own app should be, or its update is kept in the work folder until revealed), the commit's
 salt is derived from the client's key, uploads are content-addressed, and every chain action is
 preceded by a read of the state it would change.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
-import numpy as np
 from eth_account.signers.local import LocalAccount
 
+from fl_node.app.client import ClientApp, Context, call_fit
+from fl_node.app.layout import ModelLayout, layout_of_weights
 from fl_node.artifacts.codec import decode_weights, encode_weights, keccak
 from fl_node.artifacts.store import ArtifactStore
 from fl_node.chain.client import TxReverted
 from fl_node.chain.events import Checkpoint
-from fl_node.config import format_units
+from fl_node.config import TaskConfig, format_units
 from fl_node.errors import ArtifactError, ChainError, ConfigError
-from fl_node.federation.context import TaskContext, derive_seed
 from fl_node.federation.protocol import (
     FederationApi,
     Phase,
@@ -43,69 +50,88 @@ from fl_node.federation.protocol import (
 )
 from fl_node.federation.stats import RoundStats
 from fl_node.federation.storage import fetch_results
-from fl_node.training.local import train_local
-from fl_node.training.quality import apply_behavior
 
 SLIPPAGE_BPS = 100  # 1 % below the quote when a buyback claim swaps on the pool
 #: Reverts that mean "someone (a keeper, or this node before a restart) did it already".
 DONE_ALREADY = ("AlreadySettled", "AlreadyClaimed", "AlreadyCommitted", "AlreadyRevealed")
 
 
-def local_update(
-    ctx: TaskContext,
-    index: int,
-    round_number: int,
+@dataclass(frozen=True)
+class Offering:
+    """The market a client opens at registration: ``tokens`` of its own token (whole tokens)
+    against ``base`` base tokens, which sets the opening price."""
+
+    tokens: float = 0.0
+    base: float = 0.0
+
+
+def update_blob(
+    app: ClientApp,
+    context: Context,
+    layout: ModelLayout,
+    number: int,
     parent_blob: bytes,
     client: str,
-    other_update: dict[str, np.ndarray] | None = None,
 ) -> bytes:
-    """The update blob client ``index`` submits in ``round_number`` (deterministic)."""
-    parent, _ = decode_weights(parent_blob, expected=ctx.param_spec)
-    x, y = ctx.client_data(index)
-    trained = train_local(
-        ctx.model_spec,
-        parent,
-        x,
-        y,
-        ctx.train_config,
-        seed=derive_seed(ctx.config.seed, "train", index, round_number),
+    """The update blob the app makes from the parent model in round ``number``: its ``fit``
+    result in the wire format, with its sample count (what FedAvg weights it by)."""
+    weights, _ = decode_weights(parent_blob, expected=layout.param_spec)
+    fit = call_fit(
+        app.client(context),
+        layout.from_named(weights),
+        {"server_round": number, "task-id": context.run_id},
+        app.name,
     )
-    rng = np.random.default_rng(derive_seed(ctx.config.seed, "behavior", index, round_number))
-    submitted = apply_behavior(ctx.profile(index), parent, trained.weights, rng, other_update)
+    layout.check(fit.parameters, f"the parameters {app.name}'s fit returned")
     meta = {
         "kind": "update",
-        "round": round_number,
+        "round": number,
         "client": client.lower(),
-        "num_samples": int(trained.num_samples),
+        "num_samples": fit.num_examples,
     }
-    return encode_weights(submitted, meta)
+    return encode_weights(layout.to_named(fit.parameters), meta)
 
 
 @dataclass
 class NodeDaemon:
     api: FederationApi
     signer: LocalAccount
-    ctx: TaskContext
+    config: TaskConfig
+    app: ClientApp
+    context: Context
     store: ArtifactStore
-    index: int
     workdir: Path
+    label: str = "node"
+    offering: Offering = field(default_factory=Offering)
     poll: float = 0.2
     token_name: str | None = None
     log: Callable[[str], None] = print
     _checkpoint: Checkpoint = field(init=False)
 
     def __post_init__(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self._checkpoint = Checkpoint(self.workdir / f"node-{self.index}.json")
-        self.stats = RoundStats(self.workdir / f"stats-node-{self.index}.json")
-        self.params = self.api.params()
-        check_task_matches(self.params, self.ctx, self.api.task_id)
         self.address = self.signer.address
+        self.params = self.api.params()
+        check_config(self.params, self.config, self.api.task_id)
+        self.layout = app_layout(self.app, self.context)
+        check_model(self.params, self.layout, self.app.name, self.api.task_id, self._task_layout)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        key = state_key(self.api, self.address)
+        self._lock = hold_lock(self.workdir / f"node-{key}.lock", self.address)
+        self._checkpoint = Checkpoint(self.workdir / f"node-{key}.json")
+        self.stats = RoundStats(self.workdir / f"stats-{self.label}.json")
         self.decimals = self.api.decimals
-        self.stake = self.ctx.config.units(self.ctx.config.federation.stake, self.decimals)
+        self.stake = self.config.units(self.config.federation.stake, self.decimals)
 
     def _fmt(self, amount: int) -> str:
         return format_units(amount, self.decimals)
+
+    def _task_layout(self) -> ModelLayout | None:
+        """The task's model layout, from its initial model in the store (None if unavailable)."""
+        try:
+            weights, _ = decode_weights(self.store.get(hex32(self.params.initial_model_hash)))
+            return layout_of_weights(weights)
+        except ArtifactError:
+            return None
 
     # -- set-up ---------------------------------------------------------------------------------
     def ensure_setup(self) -> None:
@@ -122,11 +148,10 @@ class NodeDaemon:
 
     def _register(self) -> None:
         api, me = self.api, self.address
-        name = self.token_name or f"Client {self.index} {me[2:8]}"
-        symbol = f"C{self.index}X{me[2:6].upper()}"
-        offer = self.ctx.config.client(self.index)
-        tokens = self.ctx.config.wei(offer.offer_tokens)  # client tokens have 18 decimals
-        base = self.ctx.config.units(offer.offer_base, self.decimals)
+        name = self.token_name or f"Client {me[2:8]}"
+        symbol = f"C{me[2:7].upper()}"
+        tokens = self.config.wei(self.offering.tokens)  # client tokens have 18 decimals
+        base = self.config.units(self.offering.base, self.decimals)
         if tokens > 0 and base > 0:
             # Open the client's market at registration: it sells part of its tokens against
             # base tokens, which sets the opening price and lets investors (and buybacks) trade.
@@ -166,7 +191,7 @@ class NodeDaemon:
             if self.step():
                 return
             time.sleep(self.poll)
-        raise ChainError(f"node {self.index} did not finish within {max_seconds:.0f} s")
+        raise ChainError(f"{self.label} did not finish within {max_seconds:.0f} s")
 
     def step(self) -> bool:
         """Act on the current state; True once the task is over and everything is settled."""
@@ -196,15 +221,12 @@ class NodeDaemon:
 
     # -- commit and reveal ---------------------------------------------------------------------
     def make_update(self, number: int, parent_blob: bytes) -> bytes:
-        """The update blob of this client for ``number`` (overridden by simulated adversaries)."""
-        return local_update(self.ctx, self.index, number, parent_blob, self.address)
+        """The update blob of this client for ``number`` (its app's ``fit``)."""
+        return update_blob(self.app, self.context, self.layout, number, parent_blob, self.address)
 
     def _update_path(self, number: int) -> Path:
-        return (
-            self.workdir
-            / f"node-{self.index}-updates"
-            / f"task-{self.api.task_id}-round-{number}.flw"
-        )
+        key = state_key(self.api, self.address)
+        return self.workdir / f"node-{key}-updates" / f"round-{number}.flw"
 
     def _update_blob(self, number: int, parent_hash: bytes) -> bytes:
         """This round's update: from the workdir if this node made it already, else trained now
@@ -388,20 +410,71 @@ class NodeDaemon:
                 raise
 
 
-def check_task_matches(params: TaskParams, ctx: TaskContext, task_id: int) -> None:
-    """Refuse to work on a task whose on-chain hashes differ from this machine's config."""
-    if params.model_spec_hash != ctx.model_spec_hash:
-        raise ConfigError(
-            f"task {task_id}'s on-chain model spec hash differs from this config's: wrong "
-            "--config for this task"
-        )
-    if params.validation_spec_hash != ctx.validation_spec_hash:
-        raise ConfigError(
-            f"task {task_id}'s on-chain validation spec hash differs from this config's: wrong "
-            "--config for this task"
-        )
-    if params.config_hash != ctx.config_hash:
+def check_config(params: TaskParams, config: TaskConfig, task_id: int) -> None:
+    """Refuse a task whose on-chain config hash is not this machine's config's."""
+    if params.config_hash != config.config_hash:
         raise ConfigError(
             f"task {task_id}'s on-chain config hash {hex32(params.config_hash)} differs from this "
-            f"config's {hex32(ctx.config_hash)}: get the task's exact config from its sponsor"
+            f"config's {hex32(config.config_hash)}: get the task's exact config from its sponsor"
         )
+
+
+def app_layout(app: ClientApp, context: Context) -> ModelLayout:
+    """The layout of the model the app builds (its ``get_parameters``)."""
+    try:
+        parameters = app.client(context).get_parameters({})
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"{app.name}: get_parameters failed: {exc!r}") from exc
+    return ModelLayout.of(parameters, f"{app.name}'s get_parameters")
+
+
+def check_model(
+    params: TaskParams,
+    layout: ModelLayout,
+    name: str,
+    task_id: int,
+    task_layout: Callable[[], ModelLayout | None] = lambda: None,
+) -> None:
+    """Refuse a task whose on-chain model spec is not the layout of this app's model."""
+    if params.model_spec_hash == layout.spec_hash():
+        return
+    expected = task_layout()
+    theirs = ""
+    if expected is not None:
+        theirs = (
+            f" (the task's has {expected.describe()}: shapes {list(map(list, expected.shapes))})"
+        )
+    raise ConfigError(
+        f"{name} builds a model ({layout.describe()}: shapes {list(map(list, layout.shapes))}) "
+        f"whose spec hash {hex32(layout.spec_hash())} is not task {task_id}'s model spec hash "
+        f"{hex32(params.model_spec_hash)}{theirs}: this app does not train the task's model"
+    )
+
+
+def state_key(api: FederationApi, address: str) -> str:
+    """What a daemon's state files are keyed by: chain, deployment, task and account, so one
+    work folder serves any number of tasks and clients without mixing them up."""
+    federation = str(api.federation.address).lower()
+    return f"{api.client.chain_id}-{federation[2:10]}-t{api.task_id}-{address.lower()[2:10]}"
+
+
+def hold_lock(path: Path, who: str) -> IO[str]:
+    """An exclusive lock on ``path`` for this process's lifetime (released when it exits):
+    two daemons of one account on one task would send conflicting transactions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")  # noqa: SIM115 (held open for the process's life)
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ConfigError(
+            f"another daemon of {who} is already running on this task with this work folder "
+            f"({path}): stop it first"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle

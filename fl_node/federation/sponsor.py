@@ -3,32 +3,63 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
+from fl_node.app.layout import ModelLayout
+from fl_node.artifacts.codec import encode_weights
 from fl_node.artifacts.store import ArtifactStore
 from fl_node.chain.client import ChainClient
-from fl_node.config import format_units
+from fl_node.config import TaskConfig, format_units
 from fl_node.errors import ChainError
 from fl_node.federation.context import TaskContext
 from fl_node.federation.protocol import TaskParams, hex32
 
 
-def task_params(
-    ctx: TaskContext, aggregator: str, initial_hash: bytes, decimals: int
-) -> TaskParams:
-    """The ``TaskParams`` of ``Federation.createTask`` for this config; base-token amounts in the
-    smallest unit of a token with ``decimals`` decimals."""
-    cfg, fed = ctx.config, ctx.config.federation
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a task pins on-chain besides its money terms: its config, its initial model (whose
+    layout is the model spec) and the aggregator's validation data."""
+
+    config: TaskConfig
+    initial_blob: bytes
+    model_spec_hash: bytes
+    validation_spec_hash: bytes
+
+    @property
+    def config_hash(self) -> bytes:
+        return self.config.config_hash
+
+    @classmethod
+    def bundled(cls, ctx: TaskContext) -> TaskSpec:
+        """A task of the bundled example app: model and validation data from the config."""
+        return cls(ctx.config, ctx.initial_blob, ctx.model_spec_hash, ctx.validation_spec_hash)
+
+    @classmethod
+    def of_app(
+        cls, config: TaskConfig, parameters: list[Any], validation_spec_hash: bytes
+    ) -> TaskSpec:
+        """A task of a participant-written app: its initial parameters (``get_parameters``)."""
+        layout = ModelLayout.of(parameters, "the app's initial parameters")
+        blob = encode_weights(layout.to_named(parameters), {"kind": "global", "round": 0})
+        return cls(config, blob, layout.spec_hash(), validation_spec_hash)
+
+
+def task_params(spec: TaskSpec, aggregator: str, initial_hash: bytes, decimals: int) -> TaskParams:
+    """The ``TaskParams`` of ``Federation.createTask``; base-token amounts in the smallest unit of
+    a token with ``decimals`` decimals."""
+    cfg, fed = spec.config, spec.config.federation
 
     def units(amount: float) -> int:
         return cfg.units(amount, decimals)
 
     return TaskParams(
-        model_spec_hash=ctx.model_spec_hash,
-        validation_spec_hash=ctx.validation_spec_hash,
-        config_hash=ctx.config_hash,
+        model_spec_hash=spec.model_spec_hash,
+        validation_spec_hash=spec.validation_spec_hash,
+        config_hash=spec.config_hash,
         initial_model_hash=initial_hash,
         aggregator=to_checksum_address(aggregator),
         commit_window=fed.commit_window,
@@ -54,11 +85,11 @@ def task_params(
     )
 
 
-def metadata_uri(ctx: TaskContext) -> str:
+def metadata_uri(spec: TaskSpec) -> str:
     """What ``TaskCreated`` logs about the task: its name, store and config hash (JSON)."""
-    cfg = ctx.config
+    cfg = spec.config
     return json.dumps(
-        {"name": cfg.name, "store": cfg.store, "config": hex32(ctx.config_hash)},
+        {"name": cfg.name, "store": cfg.store, "config": hex32(spec.config_hash)},
         sort_keys=True,
         separators=(",", ":"),
     )
@@ -73,21 +104,23 @@ def base_decimals(client: ChainClient) -> int:
 def create_task(
     client: ChainClient,
     sponsor: LocalAccount,
-    ctx: TaskContext,
+    spec: TaskSpec | TaskContext,
     store: ArtifactStore,
     aggregator: str,
     fund: bool = True,
 ) -> int:
     """Upload the initial model, create the task, escrow the budget; returns the task id."""
+    if isinstance(spec, TaskContext):
+        spec = TaskSpec.bundled(spec)
     decimals = base_decimals(client)
-    budget = ctx.config.units(ctx.config.federation.budget, decimals)
+    budget = spec.config.units(spec.config.federation.budget, decimals)
     if fund:
         _check_funds(client, sponsor, budget)  # before anything is created on-chain
-    initial_hash = store.put(ctx.initial_blob)
+    initial_hash = store.put(spec.initial_blob)
     federation = client.contract("Federation")
-    params = task_params(ctx, aggregator, bytes.fromhex(initial_hash[2:]), decimals)
+    params = task_params(spec, aggregator, bytes.fromhex(initial_hash[2:]), decimals)
     result = client.send(
-        federation.functions.createTask(params.as_tuple(), metadata_uri(ctx)), sponsor
+        federation.functions.createTask(params.as_tuple(), metadata_uri(spec)), sponsor
     )
     events = federation.events.TaskCreated().process_receipt(result.receipt)
     if not events:

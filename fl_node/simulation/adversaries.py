@@ -55,7 +55,7 @@ class CopycatNode(NodeDaemon):
         except ArtifactError:
             return
         weights, meta = decode_weights(blob)
-        rng = np.random.default_rng(derive_seed(self.ctx.config.seed, "copycat", number))
+        rng = np.random.default_rng(derive_seed(self.config.seed, "copycat", number))
         noisy = {
             name: (w + NOISE * rng.standard_normal(w.shape) * (np.std(w) + 1e-12)).astype(w.dtype)
             for name, w in weights.items()

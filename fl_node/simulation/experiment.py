@@ -56,6 +56,9 @@ _SHARED = (
 )
 
 Say = Callable[[str], None]
+#: How a local federation runs: every role's daemon stepped in this process, or each role as a
+#: separate ``fl-node`` process (as on separate machines).
+RUNTIMES = ("in-process", "processes")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class SimulationSettings:
     tolerance_bps: int = 100
     methods: tuple[str, ...] = ALL_METHODS
     timeout: float = 3600.0
+    runtime: str = "in-process"  # or "processes": every role a separate fl-node process
 
     def apply(self, config: TaskConfig) -> TaskConfig:
         """The config with this run's overrides, validated."""
@@ -88,6 +92,8 @@ class SimulationSettings:
             raise ConfigError(
                 f"unknown contribution method(s) {unknown}; choose from {', '.join(ALL_METHODS)}"
             )
+        if self.runtime not in RUNTIMES:
+            raise ConfigError(f"the runtime must be one of {', '.join(RUNTIMES)}")
         if not 0 <= self.tolerance_bps < 10_000:
             raise ConfigError(f"slippage tolerance must be in [0, 10000) bps: {self.tolerance_bps}")
         return config
@@ -312,15 +318,21 @@ def run_simulation(
         base = fed.client.contract(fed.deployment.base_token)
         set_up_supply = int(fed.client.call(base.functions.totalSupply()))  # nothing burned yet
         market.fund()
-        fed.start_processes()
-        say(f"aggregator and {fed.n_clients} clients started (logs in {fed.run_dir / 'logs'})")
 
         def tick(progress: Progress) -> None:
             market.on_tick(progress)
             if on_tick is not None:
                 on_tick(progress)
 
-        final, restarts = wait_with_recovery(fed, settings.timeout, tick, say)
+        if settings.runtime == "processes":
+            market.concurrent = True
+            fed.start_processes()
+            say(f"aggregator and {fed.n_clients} clients started (logs in {fed.run_dir / 'logs'})")
+            final, restarts = wait_with_recovery(fed, settings.timeout, tick, say)
+        else:
+            say(f"aggregator and {fed.n_clients} clients stepped in this process")
+            final = fed.run_in_process(settings.timeout, tick, gate=market.gate)
+            restarts = 0
         market.finish(final.finalized)
         federation_seconds = time.monotonic() - started
         minted = set_up_supply + market.minted

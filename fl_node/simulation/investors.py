@@ -6,15 +6,14 @@ in the prices), it takes a snapshot of the market, lets each investor decide on 
 executes its orders through the pools, then snapshots again. A first session runs as soon as
 every client has opened its market, before any result exists (the passive holders buy then).
 
-A session starts only while no claim can be in flight (in a round's commit phase, or once every
-finalized round is fully claimed): a buyback claim quotes the pool and bounds its swap by that
-quote, and a trade landing between the two would make the client's claim revert. During the
-session the federation's processes are paused (SIGSTOP, then SIGCONT), and from the moment a
-round is seen finalized until its session is over the aggregator is held, so every finalized round
-gets exactly one session however long the claims and trades take on a busy machine, and the
-market the investors see does not move under them except by their own trades. The chain keeps
-running, and the pause is short next to the commit window and the post timeout. With
-``freeze=False`` the processes run on, and each order waits for a quiet moment instead.
+A session starts only while no claim can be in flight (in a round's commit or reveal phase, or
+once every finalized round is fully claimed): a buyback claim quotes the pool and bounds its swap
+by that quote, and a trade landing between the two would make the client's claim revert. The
+sessions are sequenced by the protocol's own state, not by pausing anything: with the in-process
+runtime the hook runs between the daemons' steps, so the federation does not move during a
+session, and :meth:`MarketSession.gate` holds the aggregator from the moment a round is seen
+finalized until its session is over, so every finalized round gets exactly one session. With the
+federation's roles as separate processes they run on, and each order waits for a quiet moment.
 
 Each investor is a dev account after the clients' (``LocalChain(accounts=...)`` is raised to
 cover them), funded with its budget in base tokens minted by the deployer. Its decisions are
@@ -23,10 +22,8 @@ seeded per (seed, investor, session), so a rerun of the same config gives the sa
 
 from __future__ import annotations
 
-import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +70,7 @@ class MarketSession:
     seed: int = 0
     tolerance_bps: int = 100
     claim_wait: float = 60.0  # seconds to wait for a round's claims before trading anyway
-    freeze: bool = True  # pause the federation's processes during a session
+    concurrent: bool = False  # the federation runs on during a session (separate processes)
     say: Callable[[str], None] = print
     agent_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     investors: list[Investor] = field(init=False, default_factory=list)
@@ -86,7 +83,6 @@ class MarketSession:
     _reader: MarketReader | None = field(init=False, default=None)
     _client: ChainClient | None = field(init=False, default=None)
     _waiting_since: float | None = field(init=False, default=None)
-    _aggregator_held: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         if self.budget <= 0 and self.kinds:
@@ -151,29 +147,25 @@ class MarketSession:
         return infos[-1].phase in (Phase.COMMIT, Phase.REVEAL, Phase.FINALIZED, Phase.ABORTED)
 
     def on_tick(self, progress: Progress) -> None:
-        """``LocalFederation.wait`` hook: trade once per newly finalized round, when quiet."""
+        """The runtime's hook: trade once per newly finalized round, when quiet."""
         target = progress.finalized
         if target <= self.last_round_traded:
             return
         if target == 0 and not self.reader.all_listed():
             return
-        if target > 0:
-            # Hold the aggregator until this round's session is done, so the next round cannot
-            # finalize while its claims settle: every round gets exactly one session.
-            self._hold_aggregator()
         if not self.quiet():
             if self._waiting_since is None:
                 self._waiting_since = time.monotonic()
             if not self._waited_enough():
                 return
             self.say(f"claims of round {target} still pending after {self.claim_wait:.0f} s")
-        with self._frozen() as frozen:
-            if frozen and not self.quiet() and not self._waited_enough():
-                return  # a claim slipped in between the check and the pause: try again
-            self._waiting_since = None
-            # The processes may have moved on between the tick and the pause.
-            self.trade(max(target, self.fed.progress().finalized) if frozen else target)
-        self._release_aggregator()
+        self._waiting_since = None
+        self.trade(target)
+
+    def gate(self) -> bool:
+        """Whether the aggregator may take its next step: not while a finalized round awaits its
+        session (so no round finalizes before the previous one's session has run)."""
+        return self.fed.progress().finalized <= max(self.last_round_traded, 0)
 
     def _waited_enough(self) -> bool:
         return (
@@ -181,40 +173,10 @@ class MarketSession:
             and time.monotonic() - self._waiting_since >= self.claim_wait
         )
 
-    def _hold_aggregator(self) -> None:
-        child = self.fed.processes.children.get("aggregator")
-        if self.freeze and not self._aggregator_held and child is not None:
-            self._aggregator_held = child.send(signal.SIGSTOP)
-
-    def _release_aggregator(self) -> None:
-        child = self.fed.processes.children.get("aggregator")
-        if self._aggregator_held and child is not None:
-            child.send(signal.SIGCONT)
-        self._aggregator_held = False
-
-    @contextmanager
-    def _frozen(self) -> Iterator[bool]:
-        """Pause every running process of the federation for the block (if ``freeze``)."""
-        paused = []
-        try:
-            if self.freeze:
-                # A held aggregator stays held after the block: only what is paused here resumes.
-                paused = [
-                    child
-                    for name, child in self.fed.processes.children.items()
-                    if not (self._aggregator_held and name == "aggregator")
-                    and child.send(signal.SIGSTOP)
-                ]
-            yield bool(paused)
-        finally:
-            for child in paused:
-                child.send(signal.SIGCONT)
-
     def finish(self, finalized: int) -> None:
         """After every process exited: the last session, if the last round was not traded on."""
         if finalized > self.last_round_traded:
             self.trade(finalized)
-        self._release_aggregator()
 
     # -- a session ------------------------------------------------------------------------------
     def trade(self, finalized: int) -> None:
@@ -232,7 +194,7 @@ class MarketSession:
             portfolio = trader.portfolio()
             rng = np.random.default_rng(derive_seed(self.seed, "investor", investor.name, session))
             for order_ in investor.agent.decide(obs, portfolio, rng):
-                if not self.freeze:
+                if self.concurrent:
                     self._wait_until_quiet()
                 self.fills.append(trader.execute(order_, session, finalized))
         if obs.mode == "dividend":

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from eth_account.signers.local import LocalAccount
 
@@ -34,6 +35,47 @@ from fl_node.toolchain.build import compile_contracts
 from fl_node.toolchain.localchain import LocalChain, dev_private_keys
 
 DEPLOYER, SPONSOR, AGGREGATOR, FIRST_CLIENT = 0, 1, 2, 3
+#: The client app of simulated participants: the example app with each slot's quality profile.
+SIMULATED_CLIENTS = "fl_node.simulation.apps:client_fn"
+
+
+class Steppable(Protocol):
+    def step(self) -> bool: ...
+
+
+@dataclass
+class InProcessRuntime:
+    """Daemons of one federation stepped in turn in one process (no polling delays: a step that
+    changed nothing is followed at once by the next daemon's)."""
+
+    daemons: list[Steppable]
+    idle_sleep: float = 0.05
+    #: Whether the last daemon (the aggregator) may step now (a market session holds it).
+    gate: Callable[[], bool] | None = None
+
+    def run(
+        self,
+        progress: Callable[[], Progress],
+        timeout: float,
+        on_tick: Callable[[Progress], None] | None = None,
+    ) -> Progress:
+        deadline = time.monotonic() + timeout
+        active = list(self.daemons)
+        gated = self.daemons[-1] if self.gate is not None else None
+        while active:
+            active = [
+                d
+                for d in active
+                if (d is gated and not self.gate())  # type: ignore[misc]
+                or not d.step()
+            ]
+            current = progress()
+            if on_tick is not None:
+                on_tick(current)
+            if time.monotonic() > deadline:
+                raise FlNodeError(f"the federation did not finish within {timeout:.0f} s")
+            time.sleep(self.idle_sleep)
+        return progress()
 
 
 @dataclass(frozen=True)
@@ -53,6 +95,8 @@ class LocalFederation:
     #: Deployment settings; local runs stream dividends over a minute, so a 10-round run sees
     #: them arrive.
     suite: SuiteConfig = field(default_factory=lambda: SuiteConfig(dividend_duration=60))
+    #: Client apps of particular slots (``module:attribute``); the others are simulated clients.
+    apps: dict[int, str] = field(default_factory=dict)
     chain: LocalChain = field(init=False)
     client: ChainClient = field(init=False)
     deployment: Deployment = field(init=False)
@@ -174,10 +218,72 @@ class LocalFederation:
         for i in range(self.n_clients):
             self.processes.add(
                 f"node-{i}",
-                ["node", *common, "--dev-account", str(FIRST_CLIENT + i), "--index", str(i)],
+                ["node", *common, "--dev-account", str(FIRST_CLIENT + i), "--index", str(i),
+                 "--app", self.apps.get(i, SIMULATED_CLIENTS)],
                 logs / f"node-{i}.log",
-            )
+            )  # fmt: skip
         self.processes.start_all()
+
+    def daemons(self, log: Callable[[str], None] | None = None) -> list[Steppable]:
+        """The aggregator and every client as daemons of this process (the in-process runtime):
+        the same daemons, engine and transactions as :meth:`start_processes`, without the
+        processes."""
+        from fl_node.app.client import ClientApp, Context
+        from fl_node.apps.digits import TASK_CONFIG
+        from fl_node.federation.aggregator import AggregatorDaemon
+        from fl_node.federation.node import NodeDaemon, Offering
+        from fl_node.federation.setup import load_setup
+        from fl_node.simulation.adversaries import CopycatNode
+
+        api = FederationApi(self.client, self.task_id)
+        store = ArtifactStore(self.config.store)
+        work = self.run_dir / "work"
+        say = log or (lambda _m: None)
+        config_ref = str(self.config_path)
+        out: list[Steppable] = []
+        for i, account in enumerate(self.client_accounts):
+            profile = self.config.client(i)
+            kind = CopycatNode if profile.behavior == "copycat" else NodeDaemon
+            node = kind(
+                api=api,
+                signer=account,
+                config=self.config,
+                app=ClientApp.load(self.apps.get(i, SIMULATED_CLIENTS)),
+                context=Context(account.address, {"partition-id": i}, {TASK_CONFIG: config_ref}),
+                store=store,
+                workdir=work,
+                label=f"node-{i}",
+                offering=Offering(profile.offer_tokens, profile.offer_base),
+                token_name=profile.name or None,
+                log=lambda m, i=i: say(f"[node-{i}] {m}"),  # type: ignore[misc]
+            )
+            node.ensure_setup()
+            out.append(node)
+        setup = load_setup(api, store, self.config, config_ref, node_id=self.aggregator.address)
+        out.append(
+            AggregatorDaemon(
+                api=api,
+                signer=self.aggregator,
+                setup=setup,
+                store=store,
+                workdir=work,
+                log=lambda m: say(f"[aggregator] {m}"),
+            )
+        )
+        return out
+
+    def run_in_process(
+        self,
+        timeout: float = 1800.0,
+        on_tick: Callable[[Progress], None] | None = None,
+        log: Callable[[str], None] | None = None,
+        gate: Callable[[], bool] | None = None,
+    ) -> Progress:
+        """Run the federation with every role in this process: each daemon takes one step in
+        turn until all are done (the in-process runtime of benchmarks and experiments); ``gate``
+        decides when the aggregator may step."""
+        runtime = InProcessRuntime(self.daemons(log), gate=gate)
+        return runtime.run(lambda: self.progress(), timeout, on_tick)
 
     def progress(self) -> Progress:
         api = FederationApi(self.client, self.task_id)

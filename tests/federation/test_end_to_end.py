@@ -119,6 +119,20 @@ def test_kill_and_restart_gives_the_same_final_model(clean_run, tmp_path: Path) 
         fed.stop()
 
 
+def test_the_in_process_runtime_makes_the_same_rounds(clean_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Every role stepped in one process (no processes, no polling) runs the same protocol and
+    engine: the same model hashes and results roots, round by round."""
+    _fed, clean_report = clean_run
+    with LocalFederation(load_config("tiny"), tmp_path / "inprocess") as fed:
+        fed.setup(say=lambda _m: None)
+        fed.run_in_process(timeout=TIMEOUT)
+        report = write_report(fed.client, fed.run_dir, fed.config)
+    assert report["status"] == "completed"
+    for mine, theirs in zip(report["rounds"], clean_report["rounds"], strict=True):
+        assert mine["model_hash"] == theirs["model_hash"]
+        assert mine["results_root"] == theirs["results_root"]
+
+
 def test_a_finished_run_folder_can_be_audited(clean_run, capsys) -> None:  # type: ignore[no-untyped-def]
     # Runs last in this module: stops the chain (saving its state) and reopens it from the folder.
     from fl_node.cli import main

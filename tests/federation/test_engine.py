@@ -7,6 +7,7 @@ import struct
 import numpy as np
 import pytest
 
+from fl_node.app.client import ClientApp, Context
 from fl_node.artifacts.codec import encode_weights, keccak
 from fl_node.configs import load_config
 from fl_node.federation.context import TaskContext
@@ -17,8 +18,9 @@ from fl_node.federation.engine import (
     Submission,
     compute_round,
 )
-from fl_node.federation.node import local_update
+from fl_node.federation.node import update_blob
 from fl_node.settlement.payout import stake_payout
+from fl_node.simulation.apps import client_fn
 
 WAD = 10**18
 STAKE = 50 * WAD
@@ -32,7 +34,12 @@ def ctx() -> TaskContext:
 
 @pytest.fixture(scope="module")
 def honest_blobs(ctx: TaskContext) -> list[bytes]:
-    return [local_update(ctx, i, 1, ctx.initial_blob, ADDRS[i]) for i in range(3)]
+    blobs = []
+    for i in range(3):  # the tiny config's simulated clients: clean, noisy, free-rider
+        app = ClientApp(client_fn, "simulated client")
+        context = Context(ADDRS[i], {"partition-id": i}, {"task-config": "tiny"})
+        blobs.append(update_blob(app, context, ctx.layout, 1, ctx.initial_blob, ADDRS[i]))
+    return blobs
 
 
 def _sub(client: str, blob: bytes | None, committed: bytes | None = None) -> Submission:

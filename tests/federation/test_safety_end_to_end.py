@@ -128,7 +128,7 @@ def test_the_first_round_waits_for_enough_clients(tmp_path: Path) -> None:
         daemon = AggregatorDaemon(
             api=api,
             signer=fed.aggregator,
-            ctx=TaskContext(fed.config),
+            setup=TaskContext(fed.config),
             store=ArtifactStore(fed.config.store),
             workdir=tmp_path / "work",
             log=said.append,
