@@ -54,12 +54,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="open your token's market at registration with this many of your tokens",
     )
     p.add_argument("--offer-base", type=float, help="... against this many base tokens")
+    p.add_argument(
+        "--node-class",
+        metavar="MODULE:ATTR",
+        help="a NodeDaemon subclass to run instead of the node (simulated adversaries, e.g. "
+        "fl_node.simulation.adversaries:CopycatNode)",
+    )
     p.add_argument("--max-seconds", type=float, help="give up after this long (default: never)")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from fl_node.app.client import ClientApp, Context, parse_settings
+    from fl_node.app.client import ClientApp, Context, load_reference, parse_settings
     from fl_node.apps.digits import TASK_CONFIG
     from fl_node.errors import ConfigError
     from fl_node.federation.node import NodeDaemon, Offering
@@ -93,10 +99,10 @@ def run(args: argparse.Namespace) -> int:
         run_id=args.task,
     )
     kind = NodeDaemon
-    if args.index is not None and config.client(args.index).behavior == "copycat":
-        from fl_node.simulation.adversaries import CopycatNode  # a simulated adversary
-
-        kind = CopycatNode
+    if args.node_class is not None:
+        kind = load_reference(args.node_class, "--node-class")
+        if not (isinstance(kind, type) and issubclass(kind, NodeDaemon)):
+            raise ConfigError(f"--node-class {args.node_class!r} is not a NodeDaemon subclass")
     daemon = kind(
         api=api,
         signer=me,

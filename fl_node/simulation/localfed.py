@@ -37,6 +37,8 @@ from fl_node.toolchain.localchain import LocalChain, dev_private_keys
 DEPLOYER, SPONSOR, AGGREGATOR, FIRST_CLIENT = 0, 1, 2, 3
 #: The client app of simulated participants: the example app with each slot's quality profile.
 SIMULATED_CLIENTS = "fl_node.simulation.apps:client_fn"
+#: The node of a simulated copycat (copying happens on the protocol, not in an app).
+COPYCAT = "fl_node.simulation.adversaries:CopycatNode"
 
 
 class Steppable(Protocol):
@@ -216,12 +218,11 @@ class LocalFederation:
                 logs / "aggregator.log",
             )
         for i in range(self.n_clients):
-            self.processes.add(
-                f"node-{i}",
-                ["node", *common, "--dev-account", str(FIRST_CLIENT + i), "--index", str(i),
-                 "--app", self.apps.get(i, SIMULATED_CLIENTS)],
-                logs / f"node-{i}.log",
-            )  # fmt: skip
+            argv = ["node", *common, "--dev-account", str(FIRST_CLIENT + i), "--index", str(i),
+                    "--app", self.apps.get(i, SIMULATED_CLIENTS)]  # fmt: skip
+            if self.config.client(i).behavior == "copycat":
+                argv += ["--node-class", COPYCAT]
+            self.processes.add(f"node-{i}", argv, logs / f"node-{i}.log")
         self.processes.start_all()
 
     def daemons(self, log: Callable[[str], None] | None = None) -> list[Steppable]:
