@@ -1,6 +1,6 @@
 """``fl-node bench fl``: is federated training as good as training on the union of the data?
 
-Without a chain (pure training and aggregation, the same functions the daemons use), on digits:
+Without a chain (the offline runtime: the daemons' round engine, no transactions), on digits:
 centralized training of the same model on the union of the clients' data (same number of passes
 over the data as the federation) against FedAvg with 8 IID clients, with Dirichlet(0.5) label
 skew, and with 2 of 8 clients poisoning (sign-flipped, scaled updates) under plain FedAvg and the
@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from fl_node.aggregation import AggregationInfo, make_strategy
-from fl_node.federation.context import derive_seed
+from fl_node.config import TaskConfig
+from fl_node.federation.context import TaskContext, derive_seed
+from fl_node.federation.offline import run_offline
+from fl_node.simulation.apps import offline_client
 from fl_node.training.data import Dataset, load_dataset
 from fl_node.training.local import Evaluator, TrainConfig, train_local
 from fl_node.training.models import ModelSpec, build_model
-from fl_node.training.params import ParamSpec, flatten, model_weights, unflatten
-from fl_node.training.partition import partition
-from fl_node.training.quality import ClientProfile, apply_behavior
+from fl_node.training.params import ParamSpec, flatten, model_weights
 
 
 @dataclass(frozen=True)
@@ -77,51 +77,43 @@ def centralized(ds: Dataset, spec: ModelSpec, cfg: BenchConfig, seed: int) -> fl
     return float(Evaluator(spec, ds.x_test, ds.y_test)(flatten(result.weights, pspec)).accuracy)
 
 
-def federated(
-    ds: Dataset, spec: ModelSpec, cfg: BenchConfig, setting: Setting, seed: int
-) -> tuple[float, float]:
-    """(test accuracy after the last round, seconds per round)."""
-    parts = partition(
-        ds.y_train,
-        cfg.clients,
-        setting.scheme,
-        seed=derive_seed(seed, "partition"),
-        alpha=setting.alpha,
+def setting_config(setting: Setting, cfg: BenchConfig, seed: int) -> TaskConfig:
+    """The task config of one benchmark setting: the first ``attackers`` clients poison."""
+    attackers = [
+        {"name": f"poisoner-{i}", "behavior": "poison_signflip", "poison_scale": cfg.poison_scale}
+        for i in range(setting.attackers)
+    ]
+    data = {"dataset": "digits", "partition": setting.scheme, "alpha": setting.alpha}
+    training = {
+        "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
+        "momentum": cfg.momentum,
+    }
+    return TaskConfig.from_dict(
+        {
+            "name": f"bench-{setting.name}",
+            "seed": seed,
+            "data": data,
+            "model": {"arch": "mlp", "hidden": cfg.hidden},
+            "training": training,
+            "federation": {"rounds": cfg.rounds, "max_clients": cfg.clients},
+            "aggregation": {"strategy": setting.strategy, "params": dict(setting.params)},
+            "clients": attackers,
+        },
+        source=f"bench setting {setting.name}",
     )
-    weights = model_weights(build_model(spec, seed=derive_seed(seed, "init")))
-    pspec = ParamSpec.from_weights(weights)
-    g = flatten(weights, pspec)
-    strategy = make_strategy(setting.strategy, **dict(setting.params))
-    train = TrainConfig(
-        epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, momentum=cfg.momentum
-    )
-    honest = ClientProfile()
-    poisoner = ClientProfile(behavior="poison_signflip", poison_scale=cfg.poison_scale)
-    tester = Evaluator(spec, ds.x_test, ds.y_test)
+
+
+def federated(cfg: BenchConfig, setting: Setting, seed: int) -> tuple[float, float]:
+    """(test accuracy after the last round, seconds per round): the simulated clients of the
+    setting through the same round engine as the daemons (offline: no chain)."""
+    ctx = TaskContext(setting_config(setting, cfg, seed))
+    clients = [offline_client(ctx, i) for i in range(cfg.clients)]
     started = time.perf_counter()
-    for rnd in range(1, cfg.rounds + 1):
-        parent = unflatten(g, pspec)
-        deltas, samples = [], []
-        for i, idx in enumerate(parts):
-            out = train_local(
-                spec,
-                parent,
-                ds.x_train[idx],
-                ds.y_train[idx],
-                train,
-                seed=derive_seed(seed, "train", i, rnd),
-            )
-            profile = poisoner if i < setting.attackers else honest
-            rng = np.random.default_rng(derive_seed(seed, "behavior", i, rnd))
-            sent = apply_behavior(profile, parent, out.weights, rng, None)
-            deltas.append((flatten(sent, pspec).astype(np.float64) - g).astype(np.float32))
-            samples.append(out.num_samples)
-        info = AggregationInfo(
-            samples=samples, stakes=[1] * len(samples), reputations=[1.0] * len(samples)
-        )
-        g = strategy.aggregate(g, deltas, info)
+    rounds = list(run_offline(ctx, ctx.layout, ctx.initial_blob, clients, cfg.rounds))
     per_round = (time.perf_counter() - started) / cfg.rounds
-    return float(tester(g).accuracy), per_round
+    return float(ctx.tester(rounds[-1].prepared.new_g).accuracy), per_round
 
 
 def run_bench(
@@ -140,7 +132,7 @@ def run_bench(
         )
         runs["centralized"].append(centralized(ds, spec, cfg, seed))
         for setting in SETTINGS:
-            acc, sec = federated(ds, spec, cfg, setting, seed)
+            acc, sec = federated(cfg, setting, seed)
             runs.setdefault(setting.name, []).append(acc)
             seconds.setdefault(setting.name, []).append(sec)
         say(f"seed {seed}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in runs.items()))

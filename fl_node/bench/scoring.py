@@ -15,9 +15,11 @@ truth. Reported per method:
 GTG-Shapley's parameters decide its cost, so a small grid of them is scored on the same games and
 reported next to the setting the benchmark uses.
 
-Every method scores a fresh game (same updates, same utility), so its evaluation count and time
-are its own and not helped by another method's memoized coalitions. The clients train in a seeded
-random order (as their addresses would sort them) and are reported in the profiles' order.
+The rounds run through the daemons' round engine offline (no chain): each round's game is the
+engine's own. Every method scores a fresh game (same updates, same utility), so its evaluation
+count and time are its own and not helped by another method's memoized coalitions. The clients
+train in a seeded random order (as their addresses would sort them) and are reported in the
+profiles' order.
 """
 
 from __future__ import annotations
@@ -31,16 +33,17 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata, spearmanr
 
-from fl_node.aggregation import AggregationInfo, make_strategy
+from fl_node.config import TaskConfig
 from fl_node.contribution import Game, build_game, compute_contributions
 from fl_node.errors import ConfigError
-from fl_node.federation.context import derive_seed
+from fl_node.federation.context import TaskContext, derive_seed
+from fl_node.federation.offline import OfflineRound, run_offline
+from fl_node.simulation.apps import offline_client
 from fl_node.training.data import Dataset, load_dataset
 from fl_node.training.local import Evaluator, TrainConfig, train_local
 from fl_node.training.models import ModelSpec, build_model
-from fl_node.training.params import ParamSpec, flatten, model_weights, unflatten
-from fl_node.training.partition import partition
-from fl_node.training.quality import ClientProfile, apply_behavior, apply_profile_to_data
+from fl_node.training.params import ParamSpec, flatten, model_weights
+from fl_node.training.quality import ClientProfile
 
 #: Exact Shapley first: it is the ground truth the others are compared with.
 METHODS = ("exact_shapley", "loo", "mc_shapley", "gtg_shapley", "cosine", "data_size")
@@ -48,8 +51,6 @@ METHODS = ("exact_shapley", "loo", "mc_shapley", "gtg_shapley", "cosine", "data_
 RANKERS = ("exact_shapley", "mc_shapley", "gtg_shapley", "loo")
 #: Exact Shapley costs 2^n forward passes: skipped above this size in the timing runs.
 EXACT_LIMIT = 10
-#: Utility of a model whose validation loss is not finite (a wild update can overflow it).
-LOSS_PENALTY = 1e6
 
 DEFAULT_PROFILES = (
     ClientProfile(),
@@ -107,16 +108,6 @@ class Setup:
 
 
 @dataclass(frozen=True)
-class RoundGame:
-    """One round's inputs to scoring, and how long the clients trained for it."""
-
-    g: np.ndarray
-    deltas: list[np.ndarray]
-    samples: list[int]
-    train_seconds: float
-
-
-@dataclass(frozen=True)
 class Scored:
     values: np.ndarray
     evaluations: int
@@ -170,80 +161,57 @@ def profile_label(profile: ClientProfile) -> str:
 
 
 # -- the federation -----------------------------------------------------------------------------
+def bench_config(setup: Setup, profiles: Sequence[ClientProfile], seed: int) -> TaskConfig:
+    """The task config of the benchmark's federation: FedAvg by samples over IID slices, the
+    clients' quality profiles in order, utility minus the validation loss."""
+    clients = [
+        {
+            "label_noise": p.label_noise,
+            "max_samples": p.max_samples,
+            "behavior": p.behavior,
+            "poison_scale": p.poison_scale,
+        }
+        for p in profiles
+    ]
+    return TaskConfig.from_dict(
+        {
+            "name": "bench-scoring",
+            "seed": seed,
+            "data": {"dataset": setup.dataset, "partition": "iid"},
+            "model": {"arch": "mlp", "hidden": setup.hidden},
+            "training": {
+                "epochs": setup.epochs,
+                "batch_size": setup.batch_size,
+                "lr": setup.lr,
+                "momentum": setup.momentum,
+            },
+            "federation": {"max_clients": len(profiles)},
+            "aggregation": {"strategy": "fedavg", "weighting": "samples"},
+            "scoring": {"utility": "neg_loss"},
+            "clients": clients,
+        },
+        source="bench scoring",
+    )
+
+
 class Federation:
-    """An offline FedAvg federation of fixed clients (the daemons' training and aggregation
-    functions, no chain): each round trains every client and yields the round's game inputs."""
+    """The benchmark's federation: its clients through the daemons' round engine, offline (no
+    chain). Each round yields the engine's prepared round, whose game every method values."""
 
-    def __init__(
-        self,
-        ds: Dataset,
-        spec: ModelSpec,
-        profiles: Sequence[ClientProfile],
-        train: TrainConfig,
-        seed: int,
-    ) -> None:
-        self.spec, self.profiles, self.train, self.seed = spec, tuple(profiles), train, seed
-        parts = partition(ds.y_train, len(profiles), "iid", seed=derive_seed(seed, "partition"))
-        self.data = [
-            apply_profile_to_data(
-                ds.x_train[idx],
-                ds.y_train[idx],
-                profile,
-                ds.n_classes,
-                np.random.default_rng(derive_seed(seed, "client-data", i)),
-            )
-            for i, (idx, profile) in enumerate(zip(parts, profiles, strict=True))
-        ]
-        weights = model_weights(build_model(spec, seed=derive_seed(seed, "init")))
-        self.pspec = ParamSpec.from_weights(weights)
-        self.g = flatten(weights, self.pspec)
-        self.strategy = make_strategy("fedavg", weighting="samples")
+    def __init__(self, setup: Setup, profiles: Sequence[ClientProfile], seed: int) -> None:
+        self.ctx = TaskContext(bench_config(setup, profiles, seed))
+        clients = [offline_client(self.ctx, i) for i in range(len(profiles))]
+        ctx = self.ctx
+        self._rounds = run_offline(ctx, ctx.layout, ctx.initial_blob, clients, rounds=10**6)
+        self.g = flatten(ctx.initial_weights, ParamSpec.from_weights(ctx.initial_weights))
 
-    def info(self, samples: Sequence[int]) -> AggregationInfo:
-        return AggregationInfo(
-            samples=list(samples), stakes=[1] * len(samples), reputations=[1.0] * len(samples)
-        )
-
-    def train_round(self, rnd: int) -> RoundGame:
-        parent = unflatten(self.g, self.pspec)
-        deltas, samples, seconds = [], [], 0.0
-        for i, ((x, y), profile) in enumerate(zip(self.data, self.profiles, strict=True)):
-            started = time.perf_counter()
-            out = train_local(
-                self.spec, parent, x, y, self.train, seed=derive_seed(self.seed, "train", i, rnd)
-            )
-            seconds += time.perf_counter() - started
-            rng = np.random.default_rng(derive_seed(self.seed, "behavior", i, rnd))
-            sent = apply_behavior(profile, parent, out.weights, rng, None)
-            vec = flatten(sent, self.pspec).astype(np.float64)
-            deltas.append((vec - self.g).astype(np.float32))
-            samples.append(out.num_samples)
-        return RoundGame(self.g, deltas, samples, seconds)
-
-    def game_factory(
-        self, rg: RoundGame, utility: Callable[[np.ndarray], float]
-    ) -> Callable[[], Game]:
-        """Fresh games of the round (same updates and utility, empty memo), as the engine builds
-        them: coalitions valued through the strategy's ``aggregate_subset``."""
-        info = self.info(rg.samples)
-
-        def agg_subset(idx: Sequence[int]) -> np.ndarray:
-            return self.strategy.aggregate_subset(rg.g, rg.deltas, info, idx)
-
-        return lambda: build_game(rg.g, rg.deltas, agg_subset, utility, samples=rg.samples)
-
-    def advance(self, rg: RoundGame) -> None:
-        self.g = self.strategy.aggregate(rg.g, rg.deltas, self.info(rg.samples))
-
-
-def neg_loss(evaluator: Evaluator) -> Callable[[np.ndarray], float]:
-    """Utility = minus the validation loss; a non-finite loss becomes a large finite penalty."""
-
-    def utility(vec: np.ndarray) -> float:
-        loss = float(evaluator(vec).loss)
-        return -loss if math.isfinite(loss) else -LOSS_PENALTY
-
-    return utility
+    def next_round(self) -> OfflineRound:
+        """Train every client on the current model and aggregate (the next round's parent). The
+        clients sort in index order, so the game's players are ``prepared.valid``: an update the
+        engine excludes (a free-rider's copy of the global model) is not in the game."""
+        offline = next(self._rounds)
+        self.g = offline.prepared.new_g
+        return offline
 
 
 def score(method: str, game: Game, seed: int, params: Mapping[str, Any]) -> Scored:
@@ -288,30 +256,36 @@ def quality_run(
     say: Say,
 ) -> dict[str, Any]:
     """One seed of the quality experiment: every method on every round's game."""
-    ds, spec, train = _setup(setup, seed)
+    _setup(setup, seed)
     # Clients sit in a seeded random order (as addresses would sort them): GTG's guided sampling
     # walks the indices, so a fixed order (poisoner last) would favour some settings by accident.
     order = np.random.default_rng(derive_seed(seed, "client-order")).permutation(len(profiles))
     back = np.argsort(order)  # values[back] lists the game's values in the profiles' order
-    fed = Federation(ds, spec, [profiles[j] for j in order], train, seed)
-    utility = neg_loss(Evaluator(spec, ds.x_val, ds.y_val))
+    fed = Federation(setup, [profiles[j] for j in order], seed)
     params = {m: dict(gtg_params) if m == "gtg_shapley" else {} for m in METHODS}
     per_round: list[dict[str, Any]] = []
     totals = {m: np.zeros(len(profiles)) for m in METHODS}
     for rnd in range(1, rounds + 1):
-        rg = fed.train_round(rnd)
-        new_game = fed.game_factory(rg, utility)
+        rg = fed.next_round()
+        new_game = rg.prepared.game
         scoring_seed = derive_seed(seed, "scoring", rnd)
         scored = {m: score(m, new_game(), scoring_seed, params[m]) for m in METHODS}
         exact = scored["exact_shapley"].values
         probe = new_game()
+        valid = rg.prepared.valid  # the game's players; an excluded update (a free-rider) is 0
+
+        def full(values: np.ndarray, valid: list[int] = valid) -> np.ndarray:
+            out = np.zeros(len(profiles))
+            out[valid] = values
+            return out
+
         row: dict[str, Any] = {
             "round": rnd,
             "gain": probe.grand - probe.empty,
             "train_seconds": rg.train_seconds,
             "methods": {
                 m: {
-                    "values": s.values[back].tolist(),
+                    "values": full(s.values)[back].tolist(),
                     "evaluations": s.evaluations,
                     "seconds": s.seconds,
                     "spearman_vs_exact": spearman(s.values, exact),
@@ -331,9 +305,8 @@ def quality_run(
                 }
             )
         for m, s in scored.items():
-            totals[m] += s.values[back]
+            totals[m] += full(s.values)[back]
         per_round.append(row)
-        fed.advance(rg)
         say(
             f"seed {seed} round {rnd}/{rounds}: gain {row['gain']:+.4f}, training "
             f"{rg.train_seconds:.2f} s; "
@@ -344,7 +317,7 @@ def quality_run(
             )
         )
     quality = [true_quality(p) for p in profiles]
-    test_accuracy = float(Evaluator(spec, ds.x_test, ds.y_test)(fed.g).accuracy)
+    test_accuracy = float(fed.ctx.tester(fed.g).accuracy)
     return {
         "seed": seed,
         "client_order": order.tolist(),
@@ -372,25 +345,23 @@ def size_run(
     say: Say,
 ) -> dict[str, Any]:
     """Scoring cost of ``n`` honest clients with mixed label noise over ``rounds`` rounds."""
-    ds, spec, train = _setup(setup, seed)
+    _setup(setup, seed)
     profiles = [ClientProfile(label_noise=SIZE_NOISE[i % len(SIZE_NOISE)]) for i in range(n)]
-    fed = Federation(ds, spec, profiles, train, seed)
-    utility = neg_loss(Evaluator(spec, ds.x_val, ds.y_val))
+    fed = Federation(setup, profiles, seed)
     rows = timing_rows(gtg_params)
     run = {k: v for k, v in rows.items() if v[0] != "exact_shapley" or n <= EXACT_LIMIT}
     train_seconds = 0.0
     seconds = dict.fromkeys(run, 0.0)
     evaluations = dict.fromkeys(run, 0)
     for rnd in range(1, rounds + 1):
-        rg = fed.train_round(rnd)
-        new_game = fed.game_factory(rg, utility)
+        rg = fed.next_round()
+        new_game = rg.prepared.game
         scoring_seed = derive_seed(seed, "scoring", rnd)
         train_seconds += rg.train_seconds
         for label, (method, params) in run.items():
             s = score(method, new_game(), scoring_seed, params)
             seconds[label] += s.seconds
             evaluations[label] += s.evaluations
-        fed.advance(rg)
     say(
         f"seed {seed}, {n} clients: training {train_seconds / rounds:.3f} s/round; "
         + ", ".join(f"{k} {seconds[k] / rounds:.3f} s" for k in run)
@@ -416,6 +387,12 @@ def _mean(values: Sequence[float]) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
 
 
+def _exact_evaluations(rows: Sequence[dict[str, Any]]) -> float:
+    """Exact Shapley's mean evaluations per round: 2^k for a game of k used updates (the engine
+    leaves excluded updates, such as a free-rider's, out of the game)."""
+    return _mean([r["methods"]["exact_shapley"]["evaluations"] for r in rows])
+
+
 def summarize_methods(runs: Sequence[dict[str, Any]], n: int) -> dict[str, Any]:
     rows = [r for run in runs for r in run["rounds"]]
     train_total = sum(r["train_seconds"] for r in rows)
@@ -434,7 +411,7 @@ def summarize_methods(runs: Sequence[dict[str, Any]], n: int) -> dict[str, Any]:
                 [r["methods"][m]["spearman_vs_exact"] for r in run["rounds"]] for run in runs
             ],
             "evaluations_mean": _mean(evals),
-            "evaluation_ratio": _mean(evals) / 2**n,
+            "evaluation_ratio": _mean(evals) / _exact_evaluations(rows),
             "accumulated_spearman_mean": _mean(acc),
             "accumulated_spearman_per_seed": acc,
             "seconds_mean": _mean(secs),
@@ -452,7 +429,7 @@ def summarize_sweep(
         rhos = [r["gtg_sweep"][k]["spearman_vs_exact"] for r in rows]
         evals = [r["gtg_sweep"][k]["evaluations"] for r in rows]
         errors = [r["gtg_sweep"][k]["relative_error"] for r in rows]
-        rho, ratio = _mean(rhos), _mean(evals) / 2**n
+        rho, ratio = _mean(rhos), _mean(evals) / _exact_evaluations(rows)
         out.append(
             {
                 "params": dict(params),
@@ -684,8 +661,9 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"Contribution scores on {cfg['dataset']}, MLP hidden {cfg['hidden']}, {n} IID clients "
         f"({clients}), {cfg['aggregation']}, {cfg['epochs']} local epochs (SGD lr {cfg['lr']}, "
         f"momentum {cfg['momentum']}), {result['rounds']} rounds, seeds {result['seeds']}; "
-        f"utility {cfg['utility']}; exact Shapley ({2**n} evaluations per round) is the ground "
-        f"truth. Local training {result['train_seconds_per_round']:.3f} s per round; final test "
+        f"utility {cfg['utility']}; exact Shapley (2^k evaluations for the k updates the engine "
+        f"uses; an excluded free-rider scores 0) is the ground truth. Local training "
+        f"{result['train_seconds_per_round']:.3f} s per round; final test "
         f"accuracy {accuracy}. GTG-Shapley runs with {_params(result['gtg_params'])}.",
         "",
         *_method_table(result),

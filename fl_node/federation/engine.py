@@ -17,10 +17,11 @@ from typing import Protocol
 
 import numpy as np
 
-from fl_node.aggregation import AggregationInfo, make_strategy
+from fl_node.aggregation import AggregationInfo, Strategy, make_strategy
 from fl_node.artifacts.codec import decode_weights, encode_weights, keccak
 from fl_node.config import TaskConfig
 from fl_node.contribution import (
+    Game,
     build_game,
     compute_contributions,
     numerai_scores,
@@ -122,7 +123,48 @@ def _check(sub: Submission, ctx: RoundSetup) -> tuple[dict[str, np.ndarray] | No
     return weights, samples, ""
 
 
-def compute_round(inputs: RoundInputs, ctx: RoundSetup) -> RoundOutput:
+@dataclass
+class PreparedRound:
+    """A round verified and aggregated, before its contributions are scored: what the
+    benchmarks need to value the same game with several methods."""
+
+    inputs: RoundInputs
+    ctx: RoundSetup
+    subs: list[Submission]  # in canonical order (by client address)
+    checked: list[tuple[dict[str, np.ndarray] | None, int, str]]
+    reasons: list[str]  # why each submission was excluded ("" when used)
+    valid: list[int]  # indices of the used submissions
+    g: np.ndarray  # the parent model, flat
+    deltas: list[np.ndarray]  # the used updates minus the parent
+    samples: list[int]
+    info: AggregationInfo
+    strategy: Strategy
+    new_g: np.ndarray  # the new global model, flat
+    model_blob: bytes
+    timings: dict[str, float]
+
+    def utility(self, vec: np.ndarray) -> float:
+        """A model's value on the aggregator's validation data (higher is better)."""
+        result = self.ctx.validator(vec)
+        kind = self.ctx.config.scoring.utility
+        value = -float(result.loss) if kind == "neg_loss" else float(result.accuracy)
+        # A wild update can overflow the loss: score it as very bad instead of failing the round.
+        return value if np.isfinite(value) else -UTILITY_FLOOR
+
+    def game(self) -> Game:
+        """The coalition game of the used updates (valued through the strategy's subsets)."""
+        g, deltas, info, strategy = self.g, self.deltas, self.info, self.strategy
+        return build_game(
+            g,
+            deltas,
+            lambda idx: strategy.aggregate_subset(g, deltas, info, idx),
+            self.utility,
+            samples=self.samples,
+        )
+
+
+def prepare_round(inputs: RoundInputs, ctx: RoundSetup) -> PreparedRound:
+    """Verify every submission and aggregate the valid ones (pure)."""
     cfg = ctx.config
     t0 = time.perf_counter()
     parent_weights, _ = decode_weights(inputs.parent_blob, expected=ctx.param_spec)
@@ -161,25 +203,24 @@ def compute_round(inputs: RoundInputs, ctx: RoundSetup) -> RoundOutput:
     new_weights = unflatten(new_g, ctx.param_spec)
     model_blob = encode_weights(new_weights, {"kind": "global", "round": inputs.round})
     t_aggregate = time.perf_counter()
+    timings = {"verify": t_verify - t0, "aggregate": t_aggregate - t_verify}
+    return PreparedRound(
+        inputs, ctx, subs, checked, reasons, valid, g, deltas, samples, info, strategy, new_g,
+        model_blob, timings,
+    )  # fmt: skip
 
-    utility_kind = cfg.scoring.utility
 
-    def utility(vec: np.ndarray) -> float:
-        result = ctx.validator(vec)
-        value = -float(result.loss) if utility_kind == "neg_loss" else float(result.accuracy)
-        # A wild update can overflow the loss: score it as very bad instead of failing the round.
-        return value if np.isfinite(value) else -UTILITY_FLOOR
+def compute_round(inputs: RoundInputs, ctx: RoundSetup) -> RoundOutput:
+    """The whole round: verify, aggregate, score, and settle exactly as the contracts will."""
+    cfg = ctx.config
+    prepared = prepare_round(inputs, ctx)
+    subs, valid, new_g = prepared.subs, prepared.valid, prepared.new_g
+    t_aggregate = time.perf_counter()
 
     own = np.zeros(len(valid))
     marginal = np.zeros(len(valid))
     if valid:
-        game = build_game(
-            g,
-            deltas,
-            lambda idx: strategy.aggregate_subset(g, deltas, info, idx),
-            utility,
-            samples=samples,
-        )
+        game = prepared.game()
         seed = derive_seed(cfg.seed, "scoring", inputs.round)
         contribution = compute_contributions(
             cfg.scoring.method, game, seed=seed, **cfg.scoring.params
@@ -222,8 +263,8 @@ def compute_round(inputs: RoundInputs, ctx: RoundSetup) -> RoundOutput:
                 update_hash="" if sub.update_hash is None else "0x" + bytes(sub.update_hash).hex(),
                 stake=sub.stake,
                 included=i in rewards,
-                reason=reasons[i],
-                num_samples=checked[i][1],
+                reason=prepared.reasons[i],
+                num_samples=prepared.checked[i][1],
                 own=float(own[k]) if k >= 0 else 0.0,
                 marginal=float(marginal[k]) if k >= 0 else 0.0,
                 score=combined.get(i, EXCLUDED_SCORE),
@@ -236,7 +277,7 @@ def compute_round(inputs: RoundInputs, ctx: RoundSetup) -> RoundOutput:
     if ctx.tester is not None:
         test = ctx.tester(new_g)
         metrics |= {"test_loss": float(test.loss), "test_accuracy": float(test.accuracy)}
-    model_hash = keccak(model_blob)
+    model_hash = keccak(prepared.model_blob)
     results = RoundResults(
         task_id=inputs.task_id,
         round=inputs.round,
@@ -247,12 +288,11 @@ def compute_round(inputs: RoundInputs, ctx: RoundSetup) -> RoundOutput:
     )
     t_end = time.perf_counter()
     timings = {
-        "verify": t_verify - t0,
-        "aggregate": t_aggregate - t_verify,
+        **prepared.timings,
         "score": t_score - t_aggregate,
         "settle": t_end - t_score,
     }
-    return RoundOutput(results, model_blob, model_hash, timings)
+    return RoundOutput(results, prepared.model_blob, model_hash, timings)
 
 
 def submissions_from(

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fl_node.app.client import Context, NumPyClient, Scalar
+from fl_node.app.client import ClientApp, Context, NumPyClient, Scalar
 from fl_node.apps.digits import DigitsClient, partition_of, task_context
-from fl_node.federation.context import derive_seed
+from fl_node.federation.context import TaskContext, derive_seed
+from fl_node.federation.offline import OfflineClient
 from fl_node.training.quality import ClientProfile, apply_behavior
 
 
@@ -89,7 +90,12 @@ class RandomPoison(Behaving):
 def client_fn(context: Context) -> NumPyClient:
     """Client ``partition-id`` of a simulated task: its profile's data and behaviour."""
     ctx = task_context(context)
-    index = partition_of(context, ctx)
+    return simulated_client(ctx, partition_of(context, ctx))
+
+
+def simulated_client(ctx: TaskContext, index: int) -> NumPyClient:
+    """Client ``index`` of the task config's client list: the example app on its slice, with
+    the slot's quality profile."""
     profile = ctx.profile(index)
     base = DigitsClient(ctx, index, ctx.client_data(index))  # label noise, fewer samples
 
@@ -99,3 +105,13 @@ def client_fn(context: Context) -> NumPyClient:
     if profile.behavior in ("honest", "copycat"):
         return base
     return Behaving(base, profile, rng_for_round)
+
+
+def offline_client(ctx: TaskContext, index: int) -> OfflineClient:
+    """Slot ``index`` of the config's client list as a client of the offline runtime."""
+    address = f"0x{index + 1:040x}"
+
+    def make(_context: Context) -> NumPyClient:
+        return simulated_client(ctx, index)
+
+    return OfflineClient(address, ClientApp(make, f"simulated client {index}"), Context(address))

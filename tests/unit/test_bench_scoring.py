@@ -30,6 +30,8 @@ TINY = (
     ClientProfile(behavior="poison_signflip", poison_scale=3.0),
 )
 GRID: tuple[dict[str, Any], ...] = ({"max_permutations": 2, "guided_depth": 1}, {})
+#: The game's players: the round engine leaves the free-rider's copy of the global model out.
+PLAYERS = len(TINY) - 1
 
 
 def tiny(**overrides: Any) -> dict[str, Any]:
@@ -73,13 +75,13 @@ def test_exact_is_its_own_ground_truth(result: dict[str, Any]) -> None:
     assert exact["relative_error_mean"] == 0.0
     assert exact["evaluation_ratio"] == 1.0
     for row in result["runs"][0]["rounds"]:
-        assert row["methods"]["exact_shapley"]["evaluations"] == 2 ** len(TINY)
+        assert row["methods"]["exact_shapley"]["evaluations"] == 2**PLAYERS
 
 
 def test_evaluation_counts_are_each_methods_own(result: dict[str, Any]) -> None:
     # Every method scores a fresh game, so nothing is memoized from another method: LOO pays
     # v(N) and the n coalitions without one player; cosine and data_size pay v(N) and v(empty).
-    n = len(TINY)
+    n = PLAYERS
     for row in result["runs"][0]["rounds"]:
         cells = row["methods"]
         assert cells["loo"]["evaluations"] == n + 1
@@ -157,7 +159,17 @@ def test_targets_and_progress(result: dict[str, Any]) -> None:
 def test_result_is_strict_json(result: dict[str, Any]) -> None:
     clean = {k: v for k, v in result.items() if k != "_lines"}
     back = json.loads(json.dumps(clean, allow_nan=False))
-    assert back["methods"]["exact_shapley"]["evaluations_mean"] == 2 ** len(TINY)
+    assert back["methods"]["exact_shapley"]["evaluations_mean"] == 2**PLAYERS
+
+
+def test_the_engine_leaves_the_free_rider_out_of_the_game(result: dict[str, Any]) -> None:
+    """The free-rider sends the global model back: excluded by the round engine as on-chain, it
+    is no player of the game and every method gives it 0."""
+    rider = next(i for i, p in enumerate(TINY) if p.behavior == "free_rider")
+    for row in result["runs"][0]["rounds"]:
+        for cell in row["methods"].values():
+            assert cell["values"][rider] == 0.0
+            assert any(v != 0.0 for i, v in enumerate(cell["values"]) if i != rider)
 
 
 def test_markdown_names_every_method_and_client(result: dict[str, Any]) -> None:
