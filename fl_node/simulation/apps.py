@@ -2,7 +2,8 @@
 
 The production node only knows client apps. Experiments need clients of known, differing quality,
 so here the example digits app is built with a profile's data (fewer samples, noisy labels) and
-wrapped with its behaviour: :class:`FreeRider` sends the model back untrained, :class:`SignFlip`
+wrapped with its behaviour: :class:`LabelNoise` (and :class:`DataProfile`) degrade a data app's
+labels and sample count, :class:`FreeRider` sends the model back untrained, :class:`SignFlip`
 ascends instead of descending, :class:`RandomPoison` sends scaled noise. The copycat is a node
 (:mod:`fl_node.simulation.adversaries`), since copying happens on the protocol, not in the app.
 Simulations start nodes with ``--app fl_node.simulation.apps:client_fn``.
@@ -19,7 +20,7 @@ from fl_node.app.client import ClientApp, Context, NumPyClient, Scalar
 from fl_node.apps.digits import DigitsClient, partition_of, task_context
 from fl_node.federation.context import TaskContext, derive_seed
 from fl_node.federation.offline import OfflineClient
-from fl_node.training.quality import ClientProfile, apply_behavior
+from fl_node.training.quality import ClientProfile, apply_behavior, apply_profile_to_data
 
 
 def _named(parameters: list[np.ndarray]) -> dict[str, np.ndarray]:
@@ -53,6 +54,25 @@ class Behaving:
         self, parameters: list[np.ndarray], config: dict[str, Scalar]
     ) -> tuple[float, int, dict[str, Scalar]]:
         return self.inner.evaluate(parameters, config)
+
+
+class DataProfile(DigitsClient):
+    """A data app (one exposing its training set as ``x``/``y``) with a profile's data knobs
+    applied: at most ``max_samples`` samples, and ``label_noise`` of the labels flipped, each to
+    another class."""
+
+    def __init__(self, inner: DigitsClient, profile: ClientProfile, rng: np.random.Generator):
+        n_classes = inner.ctx.dataset.n_classes
+        data = apply_profile_to_data(inner.x, inner.y, profile, n_classes, rng)
+        super().__init__(inner.ctx, inner.index, data)
+
+
+class LabelNoise(DataProfile):
+    """A data app with ``fraction`` of its labels flipped (a client with noisy data)."""
+
+    def __init__(self, inner: DigitsClient, fraction: float, seed: int = 0):
+        profile = ClientProfile(label_noise=fraction)
+        super().__init__(inner, profile, np.random.default_rng(seed))
 
 
 def _unused_rng(_round: int) -> np.random.Generator:
@@ -97,7 +117,8 @@ def simulated_client(ctx: TaskContext, index: int) -> NumPyClient:
     """Client ``index`` of the task config's client list: the example app on its slice, with
     the slot's quality profile."""
     profile = ctx.profile(index)
-    base = DigitsClient(ctx, index, ctx.client_data(index))  # label noise, fewer samples
+    data_rng = np.random.default_rng(derive_seed(ctx.config.seed, "client-data", index))
+    base = DataProfile(DigitsClient(ctx, index, ctx.partition_data(index)), profile, data_rng)
 
     def rng_for_round(number: int) -> np.random.Generator:
         return np.random.default_rng(derive_seed(ctx.config.seed, "behavior", index, number))
