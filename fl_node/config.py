@@ -4,17 +4,41 @@ It fixes everything that must be identical on every machine for the run to be re
 auditable: data and partition, model, local training, federation parameters (round timing, stakes,
 rewards, payout clip, distribution mode), aggregation, contribution scoring, and, for simulations,
 each client's quality profile. Its canonical hash is published on-chain with the task.
+
+Every section is a frozen pydantic dataclass that forbids unknown settings, so a config is
+validated completely when it is built (from YAML, from a dict, by ``replace`` or by
+``dataclasses.replace``): types, ranges, every name (dataset, partition, model, strategy,
+weighting, contribution method, utility, mode, behaviors), the parameters each strategy and each
+contribution method accepts (checked by the same code that uses them), and the rules between
+fields. Any problem is a :class:`~fl_node.errors.ConfigError` of one line naming the setting, e.g.
+``config demo: aggregation.strategy 'medain' is not one of fedavg, krum, median, trimmed_mean``:
+nothing is funded or staked with a config that would fail later.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+import difflib
+import functools
+import inspect
+import math
+import numbers
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import yaml
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
+from pydantic_core import PydanticCustomError
 
 from fl_node.errors import ConfigError
 
@@ -22,152 +46,479 @@ WAD = 10**18
 MODES = {"direct": 0, "buyback": 1, "dividend": 2}
 UTILITIES = ("neg_loss", "accuracy")
 
+#: What the Federation contract's TaskParams hold: windows are uint64, counts uint32.
+UINT64_MAX = 2**64 - 1
+UINT32_MAX = 2**32 - 1
 
-@dataclass(frozen=True)
+_MODEL = ConfigDict(extra="forbid", allow_inf_nan=False)
+_FIELD = "fl_node_config_field"  # a problem with one setting: "<path> <message>"
+_RULE = "fl_node_config_rule"  # a rule between settings: "<path>: <message>"
+
+_T = TypeVar("_T")
+
+
+# -- errors ------------------------------------------------------------------------------------
+def _field_error(message: str) -> NoReturn:
+    raise PydanticCustomError(_FIELD, "{message}", {"message": message})
+
+
+def _rule_error(message: str, field: str | None = None) -> NoReturn:
+    raise PydanticCustomError(_RULE, "{message}", {"message": message, "field": field})
+
+
+def _path(loc: Iterable[int | str]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "[key]":
+            out += " key"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _known_settings(parent: tuple[int | str, ...]) -> list[str]:
+    names = [p for p in parent if isinstance(p, str)]
+    kind = _SECTIONS.get(names[-1]) if names else TaskConfig
+    return [f.name for f in dataclasses.fields(kind)] if kind is not None else []
+
+
+def _describe_one(error: Any, prefix: tuple[int | str, ...]) -> str:
+    loc = prefix + tuple(error["loc"])
+    path = _path(loc)
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    value = error.get("input")
+    if kind == _FIELD:
+        return f"{path} {ctx['message']}" if path else ctx["message"]
+    if kind == _RULE:
+        where = _path(loc + ((ctx["field"],) if ctx.get("field") else ()))
+        return f"{where}: {ctx['message']}" if where else ctx["message"]
+    if kind in ("unexpected_keyword_argument", "extra_forbidden"):
+        parent, key = loc[:-1], str(loc[-1])
+        known = _known_settings(parent)
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+        where = _path(parent)
+        return f"{where + ': ' if where else ''}unknown setting {key!r} ({hint})"
+    if kind in ("dataclass_type", "dataclass_exact_type", "dict_type", "model_type"):
+        return f"{path or 'the top level'} must be a mapping, got {value!r}"
+    if kind in ("tuple_type", "list_type"):
+        return f"{path} must be a list, got {value!r}"
+    if kind == "string_type":
+        return f"{path} must be a string, got {value!r}"
+    if kind == "bool_type":
+        return f"{path} must be true or false, got {value!r}"
+    return f"{path}: {error['msg']}" if path else error["msg"]
+
+
+def _describe(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> str:
+    """One line: the first problem (pydantic reports them in field order) and how many more."""
+    errors = exc.errors(include_url=False)
+    if not errors:
+        return str(exc)
+    first = _describe_one(errors[0], prefix)
+    more = len(errors) - 1
+    return f"{first} (and {more} more problem{'s' if more > 1 else ''})" if more else first
+
+
+def _config_errors(where: str | None = None) -> Callable[[type[_T]], type[_T]]:
+    """Make a section's constructor (and so ``dataclasses.replace``) raise ConfigError.
+
+    ``where`` is the section's place in a task config (``"federation"``), named in messages
+    about a section built on its own; ``None`` for the task config itself.
+    """
+
+    def wrap(cls: type[_T]) -> type[_T]:
+        init = cls.__init__
+
+        @functools.wraps(init)
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            try:
+                init(self, *args, **kwargs)
+            except ValidationError as exc:
+                if where is None:
+                    raise ConfigError(f"config: {_describe(exc)}") from None
+                raise ConfigError(_describe(exc, (where,))) from None
+
+        cls.__init__ = __init__  # type: ignore[method-assign]
+        return cls
+
+    return wrap
+
+
+# -- field types -------------------------------------------------------------------------------
+def _integer(minimum: int, maximum: int | None = None, max_text: str = "") -> Any:
+    """An integer (not a bool) within [minimum, maximum]."""
+
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            _field_error(f"must be an integer >= {minimum}, got {value!r}")
+        number = int(value)
+        if number < minimum:
+            _field_error(f"must be an integer >= {minimum}, got {value!r}")
+        if maximum is not None and number > maximum:
+            _field_error(f"must be at most {max_text or maximum}, got {value!r}")
+        return number
+
+    return BeforeValidator(check)
+
+
+def _number(
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> Any:
+    """A finite real number (not a bool; ints become floats, as YAML's ``100`` is ``100.0``)."""
+    if low is not None and high is not None:
+        bounds = f"within {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    elif low is not None:
+        bounds = f"a finite number {'>' if low_open else '>='} {low}"
+    else:
+        bounds = "a finite number"
+
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            _field_error(f"must be {bounds}, got {value!r}")
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond any float
+            number = math.inf
+        ok = (
+            math.isfinite(number)
+            and (low is None or (number > low if low_open else number >= low))
+            and (high is None or (number < high if high_open else number <= high))
+        )
+        if not ok:
+            _field_error(f"must be {bounds}, got {value!r}")
+        return number
+
+    return BeforeValidator(check)
+
+
+def _text(*, non_empty: bool = False) -> Any:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or (non_empty and not value):
+            _field_error(f"must be a{' non-empty' if non_empty else ''} string, got {value!r}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        _field_error(f"must be true or false, got {value!r}")
+    return value
+
+
+def _choice(options: Callable[[], Iterable[str]]) -> Any:
+    """One of the names ``options()`` gives: the registry of the module that implements them
+    (imported when a config is checked, so importing this module stays light)."""
+
+    def check(value: Any) -> str:
+        names = list(options())
+        if not isinstance(value, str) or value not in names:
+            _field_error(f"{value!r} is not one of {', '.join(names)}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _datasets() -> Iterable[str]:
+    from fl_node.training.data import LOADERS
+
+    return LOADERS
+
+
+def _schemes() -> Iterable[str]:
+    from fl_node.training.partition import SCHEMES
+
+    return SCHEMES
+
+
+def _archs() -> Iterable[str]:
+    from fl_node.training.models import ARCHS
+
+    return ARCHS
+
+
+def _strategies() -> Iterable[str]:
+    from fl_node.aggregation import STRATEGIES
+
+    return STRATEGIES
+
+
+def _weightings() -> Iterable[str]:
+    from fl_node.aggregation import WEIGHTINGS
+
+    return WEIGHTINGS
+
+
+def _methods() -> Iterable[str]:
+    from fl_node.contribution import METHODS
+
+    return METHODS
+
+
+def _behaviors() -> Iterable[str]:
+    from fl_node.training.quality import BEHAVIORS
+
+    return BEHAVIORS
+
+
+_Count = Annotated[int, _integer(1)]
+_Seconds = Annotated[int, _integer(1, UINT64_MAX, "2**64 - 1 (uint64)")]
+_Positive = Annotated[float, _number(0, low_open=True)]
+_NonNegative = Annotated[float, _number(0)]
+_Fraction = Annotated[float, _number(0, 1)]
+_Text = Annotated[str, _text()]
+_Flag = Annotated[bool, BeforeValidator(_flag)]
+_Params = dict[str, Any]
+
+
+def _check_params(
+    name: str, func: Callable[..., Any], call: Callable[[], object], params: _Params
+) -> None:
+    """Run ``call`` (``func`` with ``params`` as keywords) for the implementation's own checks
+    of the parameters of ``name``. One named like an argument of ``func`` itself is refused
+    first (it would not reach ``name``)."""
+    own = {
+        p.name
+        for p in inspect.signature(func).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    clash = sorted(own & set(params))
+    if clash:
+        _rule_error(f"{', '.join(map(repr, clash))} is not a parameter of {name!r}", "params")
+    try:
+        call()
+    except ConfigError as exc:
+        _rule_error(str(exc), "params")
+
+
+# -- sections ----------------------------------------------------------------------------------
+@_config_errors("data")
+@dataclass(frozen=True, config=_MODEL)
 class DataConfig:
-    dataset: str = "digits"
-    partition: str = "iid"  # iid | dirichlet | quantity
-    alpha: float = 0.5  # Dirichlet concentration (non-IID label skew)
-    min_samples: int = 10
+    dataset: Annotated[str, _choice(_datasets)] = "digits"
+    partition: Annotated[str, _choice(_schemes)] = "iid"  # iid | dirichlet | quantity
+    alpha: _Positive = 0.5  # Dirichlet concentration
+    min_samples: Annotated[int, _integer(0)] = 10
 
 
-@dataclass(frozen=True)
+@_config_errors("model")
+@dataclass(frozen=True, config=_MODEL)
 class ModelConfig:
-    arch: str = "mlp"  # mlp | cnn | logreg
-    hidden: int = 128
+    arch: Annotated[str, _choice(_archs)] = "mlp"  # mlp | cnn | logreg
+    hidden: _Count = 128
 
 
-@dataclass(frozen=True)
+@_config_errors("training")
+@dataclass(frozen=True, config=_MODEL)
 class TrainingConfig:
-    epochs: int = 2
-    batch_size: int = 32
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 0.0
+    """Plain SGD settings of a local round: the task's ``training`` section, and what
+    :func:`fl_node.training.local.train_local` takes."""
+
+    epochs: _Count = 2
+    batch_size: _Count = 32
+    lr: _Positive = 0.1
+    momentum: Annotated[float, _number(0, 1, high_open=True)] = 0.9
+    weight_decay: _NonNegative = 0.0
 
 
-@dataclass(frozen=True)
+@_config_errors("federation")
+@dataclass(frozen=True, config=_MODEL)
 class FederationConfig:
-    rounds: int = 10
-    max_clients: int = 8
-    min_clients: int = 0  # participants needed before round 1 opens; 0: all max_clients
-    commit_window: int = 120  # seconds; commits close early once every participant committed
-    reveal_window: int = 30  # seconds for reveals after commits close
-    challenge_window: int = 2  # seconds during which a posted round can be challenged
-    post_timeout: int = 600  # seconds after the reveal window before anyone may abort the round
-    arbiter_timeout: int = 3_600  # seconds the arbiter has to decide a challenge
-    claim_window: int = 7 * 86_400  # seconds after a round ends to settle and claim it
-    stake: float = 100.0  # base tokens each client stakes per round
-    stake_min: float = 10.0
-    join_bond: float = 10.0  # base tokens locked while a client holds a seat in the task
-    aggregator_bond: float = 500.0  # base tokens the aggregator bonds (slashed if a post is voided)
-    challenge_bond: float = 100.0  # base tokens a challenger bonds (lost if the post is kept)
-    reward_per_round: float = 1_000.0
-    budget: float = 12_000.0  # escrowed by the sponsor: rewards plus positive stake payouts
-    payout_threshold: float = 1_000.0  # payout_factor = min(1, threshold / total at risk)
-    payout_cap: float = 0.05  # clip of the per-round payout, as a fraction of the stake
-    mode: str = "direct"  # reward distribution: direct | buyback | dividend
-    allowlist: bool = False  # only clients the sponsor allows may join
-    grief_cap: float = 0.0  # fraction of a round stake the sponsor may burn (0: no griefing)
-    grief_ratio: float = 0.0  # what the sponsor pays per token it burns (0: free punishment)
+    rounds: Annotated[int, _integer(1, UINT32_MAX, "2**32 - 1 (uint32)")] = 10
+    max_clients: Annotated[int, _integer(1, UINT32_MAX, "2**32 - 1 (uint32)")] = 8
+    # participants needed before round 1 opens; 0: all max_clients
+    min_clients: Annotated[int, _integer(0, UINT32_MAX, "2**32 - 1 (uint32)")] = 0
+    commit_window: _Seconds = 120  # commits close early once every participant committed
+    reveal_window: _Seconds = 30  # seconds for reveals after commits close
+    # seconds during which a posted round can be challenged
+    challenge_window: Annotated[int, _integer(0, UINT64_MAX, "2**64 - 1 (uint64)")] = 2
+    post_timeout: _Seconds = 600  # seconds after the reveal window before anyone may abort
+    arbiter_timeout: _Seconds = 3_600  # seconds the arbiter has to decide a challenge
+    claim_window: _Seconds = 7 * 86_400  # seconds after a round ends to settle and claim it
+    stake: _Positive = 100.0  # base tokens per round
+    stake_min: _Positive = 10.0
+    join_bond: _NonNegative = 10.0  # base tokens locked while a client holds a seat in the task
+    aggregator_bond: _NonNegative = 500.0  # the aggregator's bond (slashed if a post is voided)
+    challenge_bond: _NonNegative = 100.0  # a challenger's bond (lost if the post is kept)
+    reward_per_round: _NonNegative = 1_000.0
+    budget: _NonNegative = 12_000.0  # escrowed by the sponsor: rewards plus positive stake payouts
+    # payout_factor = min(1, threshold / total at risk)
+    payout_threshold: _Positive = 1_000.0
+    payout_cap: _Fraction = 0.05  # clip of the per-round payout, as a fraction of the stake
+    # reward distribution: direct | buyback | dividend
+    mode: Annotated[str, _choice(lambda: MODES)] = "direct"
+    allowlist: _Flag = False  # only clients the sponsor allows may join
+    grief_cap: _Fraction = 0.0  # fraction of a round stake the sponsor may burn (0: none)
+    grief_ratio: _NonNegative = 0.0  # what the sponsor pays per token it burns (0: free punishment)
 
     @property
     def start_clients(self) -> int:
         """Participants needed before the first round opens."""
         return self.min_clients or self.max_clients
 
+    @model_validator(mode="after")
+    def _rules(self) -> FederationConfig:
+        if self.min_clients > self.max_clients:
+            _rule_error(
+                f"min_clients ({self.min_clients}) must be between 0 (all) and max_clients "
+                f"({self.max_clients})"
+            )
+        if self.stake < self.stake_min:
+            _rule_error(f"stake ({self.stake:g}) must be >= stake_min ({self.stake_min:g})")
+        return self
 
-@dataclass(frozen=True)
+
+@_config_errors("aggregation")
+@dataclass(frozen=True, config=_MODEL)
 class AggregationConfig:
-    strategy: str = "fedavg"  # fedavg | median | trimmed_mean | krum
-    weighting: str = "samples"  # samples | stake | stake_reputation | uniform (fedavg only)
-    params: dict[str, Any] = field(default_factory=dict)
+    strategy: Annotated[str, _choice(_strategies)] = "fedavg"  # fedavg|median|trimmed_mean|krum
+    # samples | stake | stake_reputation | uniform (fedavg only)
+    weighting: Annotated[str, _choice(_weightings)] = "samples"
+    params: _Params = dataclasses.field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _strategy_accepts_them(self) -> AggregationConfig:
+        """The strategy is built once, as the aggregator will: its own checks of the weighting
+        and of every parameter (trimmed_mean's trim in [0, 0.5), krum's f >= 0 and m >= 1)."""
+        from fl_node.aggregation import make_strategy
+
+        try:
+            make_strategy(self.strategy, weighting=self.weighting)
+        except ConfigError as exc:
+            _rule_error(str(exc), "weighting")
+        _check_params(
+            self.strategy,
+            make_strategy,
+            lambda: make_strategy(self.strategy, weighting=self.weighting, **self.params),
+            self.params,
+        )
+        return self
 
 
-@dataclass(frozen=True)
+def _dry_run_scoring(method: str, params: _Params) -> None:
+    """The contribution method on a round with no updates: it checks its parameters exactly as
+    the aggregator's call will, and costs one evaluation of a constant."""
+    import numpy as np
+
+    from fl_node.contribution import build_game, compute_contributions
+
+    g = np.zeros(1, dtype=np.float32)
+    game = build_game(g, [], lambda idx: g, lambda vec: 0.0, samples=[])
+    compute_contributions(method, game, seed=0, **params)
+
+
+@_config_errors("scoring")
+@dataclass(frozen=True, config=_MODEL)
 class ScoringConfig:
-    method: str = "loo"  # loo | mc_shapley | gtg_shapley | exact_shapley | cosine | data_size
-    utility: str = "neg_loss"  # neg_loss | accuracy, measured on the validation set
-    corr_multiplier: float = 0.5  # Numerai: payout = clip(f * (0.5 CORR + 2 MMC))
-    mmc_multiplier: float = 2.0
-    params: dict[str, Any] = field(default_factory=dict)
+    # loo | mc_shapley | gtg_shapley | exact_shapley | cosine | data_size
+    method: Annotated[str, _choice(_methods)] = "loo"
+    # neg_loss | accuracy, measured on the validation set
+    utility: Annotated[str, _choice(lambda: UTILITIES)] = "neg_loss"
+    # Numerai: payout = clip(f * (0.5 CORR + 2 MMC))
+    corr_multiplier: Annotated[float, _number()] = 0.5
+    mmc_multiplier: Annotated[float, _number()] = 2.0
+    params: _Params = dataclasses.field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _method_accepts_them(self) -> ScoringConfig:
+        from fl_node.contribution import compute_contributions
+
+        _check_params(
+            self.method,
+            compute_contributions,
+            lambda: _dry_run_scoring(self.method, self.params),
+            self.params,
+        )
+        return self
 
 
-@dataclass(frozen=True)
+@_config_errors("client")
+@dataclass(frozen=True, config=_MODEL)
 class ClientConfig:
     """A simulated client's quality knobs (see fl_node.training.quality.ClientProfile)."""
 
-    name: str = ""
-    label_noise: float = 0.0
-    max_samples: int | None = None
-    behavior: str = "honest"  # honest | free_rider | copycat | poison_random | poison_signflip
-    poison_scale: float = 5.0
-    offer_tokens: float = 0.0  # client tokens put on its market at registration (0: no market)
-    offer_base: float = 0.0  # base tokens paired with them (sets the opening price)
+    name: _Text = ""
+    label_noise: _Fraction = 0.0
+    max_samples: int | None = None  # at most this many training samples (None: all)
+    # honest | free_rider | copycat | poison_random | poison_signflip
+    behavior: Annotated[str, _choice(_behaviors)] = "honest"
+    poison_scale: _NonNegative = 5.0
+    # client tokens put on its market at registration (0: no market)
+    offer_tokens: _NonNegative = 0.0
+    offer_base: _NonNegative = 0.0  # base tokens paired with them (sets the opening price)
+
+    @field_validator("max_samples", mode="before")
+    @classmethod
+    def _max_samples(cls, value: Any) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            _field_error(f"must be empty (all) or an integer >= 1, got {value!r}")
+        return int(value)
+
+    @model_validator(mode="after")
+    def _offers(self) -> ClientConfig:
+        if (self.offer_tokens > 0) != (self.offer_base > 0):
+            _rule_error(
+                f"offer_tokens ({self.offer_tokens:g}) and offer_base ({self.offer_base:g}) must "
+                "both be positive (a market) or both 0 (none)"
+            )
+        return self
 
 
-@dataclass(frozen=True)
+def _client_list(value: Any) -> Any:
+    """``clients:`` is a YAML list; an empty item (``- ``) is a default client."""
+    if isinstance(value, list | tuple):
+        return tuple({} if item is None else item for item in value)
+    _field_error(f"must be a list of client settings, got {value!r}")
+
+
+@_config_errors()
+@dataclass(frozen=True, config=_MODEL)
 class TaskConfig:
-    name: str = "digits"
-    seed: int = 7
-    store: str = "file://./store"
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    training: TrainingConfig = field(default_factory=TrainingConfig)
-    federation: FederationConfig = field(default_factory=FederationConfig)
-    aggregation: AggregationConfig = field(default_factory=AggregationConfig)
-    scoring: ScoringConfig = field(default_factory=ScoringConfig)
-    clients: tuple[ClientConfig, ...] = ()
+    name: _Text = "digits"
+    seed: Annotated[int, _integer(0)] = 7
+    store: Annotated[str, _text(non_empty=True)] = "file://./store"
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+    federation: FederationConfig = dataclasses.field(default_factory=FederationConfig)
+    aggregation: AggregationConfig = dataclasses.field(default_factory=AggregationConfig)
+    scoring: ScoringConfig = dataclasses.field(default_factory=ScoringConfig)
+    clients: Annotated[tuple[ClientConfig, ...], BeforeValidator(_client_list)] = ()
 
     # -- validation ------------------------------------------------------------------------
-    def validate(self) -> TaskConfig:
+    @model_validator(mode="after")
+    def _rules(self) -> TaskConfig:
         fed = self.federation
-        checks: list[tuple[bool, str]] = [
-            (fed.rounds >= 1, "federation.rounds must be >= 1"),
-            (fed.max_clients >= 1, "federation.max_clients must be >= 1"),
-            (
-                0 <= fed.min_clients <= fed.max_clients,
-                "federation.min_clients must be between 0 (all) and max_clients",
-            ),
-            (fed.commit_window >= 1, "federation.commit_window must be >= 1 second"),
-            (fed.reveal_window >= 1, "federation.reveal_window must be >= 1 second"),
-            (fed.challenge_window >= 0, "federation.challenge_window must be >= 0"),
-            (fed.post_timeout >= 1, "federation.post_timeout must be >= 1 second"),
-            (fed.arbiter_timeout >= 1, "federation.arbiter_timeout must be >= 1 second"),
-            (fed.claim_window >= 1, "federation.claim_window must be >= 1 second"),
-            (fed.stake >= fed.stake_min > 0, "need federation.stake >= stake_min > 0"),
-            (
-                min(fed.join_bond, fed.aggregator_bond, fed.challenge_bond) >= 0,
-                "federation bonds (join_bond, aggregator_bond, challenge_bond) must be >= 0",
-            ),
-            (0 <= fed.grief_cap <= 1, "federation.grief_cap must be within [0, 1]"),
-            (fed.grief_ratio >= 0, "federation.grief_ratio must be >= 0"),
-            (fed.reward_per_round >= 0, "federation.reward_per_round must be >= 0"),
-            (fed.budget >= 0, "federation.budget must be >= 0"),
-            (fed.payout_threshold > 0, "federation.payout_threshold must be > 0"),
-            (0 <= fed.payout_cap <= 1, "federation.payout_cap must be within [0, 1]"),
-            (fed.mode in MODES, f"federation.mode must be one of {sorted(MODES)}"),
-            (self.scoring.utility in UTILITIES, f"scoring.utility must be one of {UTILITIES}"),
-            (
-                len(self.clients) <= fed.max_clients,
-                "more clients listed than federation.max_clients",
-            ),
-            (self.training.epochs >= 1, "training.epochs must be >= 1"),
-            (self.training.batch_size >= 1, "training.batch_size must be >= 1"),
-            (self.training.lr > 0, "training.lr must be > 0"),
-        ]
-        for i, c in enumerate(self.clients):
-            checks.append(
-                (
-                    c.offer_tokens >= 0
-                    and c.offer_base >= 0
-                    and (c.offer_tokens > 0) == (c.offer_base > 0),
-                    f"clients[{i}]: offer_tokens and offer_base must both be positive or both 0",
-                )
+        if len(self.clients) > fed.max_clients:
+            _rule_error(
+                f"{len(self.clients)} clients listed, more than federation.max_clients "
+                f"({fed.max_clients})",
+                "clients",
             )
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+        if self.scoring.method == "exact_shapley":
+            from fl_node.contribution import EXACT_MAX_PLAYERS
+
+            if fed.max_clients > EXACT_MAX_PLAYERS:
+                _rule_error(
+                    f"exact_shapley values all 2^n coalitions of up to federation.max_clients "
+                    f"({fed.max_clients}) updates: at most {EXACT_MAX_PLAYERS}; use mc_shapley "
+                    "or gtg_shapley",
+                    "scoring.method",
+                )
+        return self
+
+    def validate(self) -> TaskConfig:
+        """The config itself: it was validated completely when it was built."""
         return self
 
     # -- derived on-chain values ----------------------------------------------------------
@@ -201,6 +552,7 @@ class TaskConfig:
 
     # -- (de)serialization ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """Plain data (the canonical JSON of it is hashed on-chain: keep it stable)."""
         data = dataclasses.asdict(self)
         data["clients"] = [dataclasses.asdict(c) for c in self.clients]
         return data
@@ -209,42 +561,21 @@ class TaskConfig:
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> TaskConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: the top level must be a mapping")
-        sections = {
-            "data": DataConfig,
-            "model": ModelConfig,
-            "training": TrainingConfig,
-            "federation": FederationConfig,
-            "aggregation": AggregationConfig,
-            "scoring": ScoringConfig,
-        }
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            if key in sections:
-                kwargs[key] = _section(sections[key], value, f"{source}: {key}")
-            elif key == "clients":
-                if not isinstance(value, list):
-                    raise ConfigError(f"{source}: clients must be a list of client settings")
-                kwargs["clients"] = tuple(
-                    _section(ClientConfig, item or {}, f"{source}: clients[{i}]")
-                    for i, item in enumerate(value)
-                )
-            elif key in ("name", "seed", "store"):
-                kwargs[key] = value
-            else:
-                raise ConfigError(f"{source}: unknown setting {key!r}")
-        if "seed" in kwargs and not isinstance(kwargs["seed"], int):
-            raise ConfigError(f"{source}: seed must be an integer")
-        return cls(**kwargs).validate()
+        try:
+            return _adapter().validate_python(data)
+        except ValidationError as exc:
+            raise ConfigError(f"{source}: {_describe(exc)}") from None
 
     @classmethod
-    def load(cls, path: Path) -> TaskConfig:
+    def load(cls, path: Path, source: str | None = None) -> TaskConfig:
+        """The config in YAML file ``path``; errors start with ``source`` (default: the path)."""
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         try:
             data = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(data, source=source or f"config {path}")
 
     def save(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -252,14 +583,30 @@ class TaskConfig:
         return path
 
     def replace(self, **changes: Any) -> TaskConfig:
-        return dataclasses.replace(self, **changes).validate()
+        """A copy with ``changes`` (whole sections or top-level settings), validated."""
+        return dataclasses.replace(self, **changes)
+
+
+@functools.cache
+def _adapter() -> TypeAdapter[TaskConfig]:
+    return TypeAdapter(TaskConfig)
+
+
+_SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "training": TrainingConfig,
+    "federation": FederationConfig,
+    "aggregation": AggregationConfig,
+    "scoring": ScoringConfig,
+    "clients": ClientConfig,
+    "client": ClientConfig,
+}
 
 
 def to_units(amount: float | Decimal | str, decimals: int) -> int:
     """``amount`` whole tokens in the smallest unit of a token with ``decimals`` decimals, exact
     for decimal values (``to_units(1.5, 6) == 1_500_000``); fractions below one unit are dropped."""
-    from decimal import Decimal
-
     return int(Decimal(str(amount)).scaleb(decimals))
 
 
@@ -267,40 +614,3 @@ def format_units(value: int, decimals: int) -> str:
     """A token amount in whole tokens, as short text (``format_units(1_500_000, 6) == "1.5"``)."""
     text = format(Decimal(value).scaleb(-decimals).normalize(), "f")
     return text
-
-
-def _section(kind: type, value: Any, where: str) -> Any:
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where} must be a mapping")
-    fields = {f.name: f for f in dataclasses.fields(kind)}
-    unknown = sorted(set(value) - set(fields))
-    if unknown:
-        raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}")
-    out: dict[str, Any] = {}
-    for name, raw in value.items():
-        default = fields[name].default
-        out[name] = _coerce(raw, default, f"{where}.{name}")
-    return kind(**out)
-
-
-def _coerce(raw: Any, default: Any, where: str) -> Any:
-    """Type-check a value against its default's type (ints accepted where floats are)."""
-    if default is None or default is dataclasses.MISSING or isinstance(default, dict):
-        return raw
-    if isinstance(default, bool):
-        if not isinstance(raw, bool):
-            raise ConfigError(f"{where} must be true or false")
-        return raw
-    if isinstance(default, int):
-        if isinstance(raw, bool) or not isinstance(raw, int):
-            raise ConfigError(f"{where} must be an integer, got {raw!r}")
-        return raw
-    if isinstance(default, float):
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-            raise ConfigError(f"{where} must be a number, got {raw!r}")
-        return float(raw)
-    if isinstance(default, str):
-        if not isinstance(raw, str):
-            raise ConfigError(f"{where} must be a string, got {raw!r}")
-        return raw
-    return raw

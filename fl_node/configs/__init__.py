@@ -21,7 +21,7 @@ def load_config(name_or_path: str | Path) -> TaskConfig:
         return TaskConfig.load(path)
     candidate = HERE / f"{name_or_path}.yaml"
     if candidate.is_file():
-        return TaskConfig.load(candidate)
+        return TaskConfig.load(candidate, source=f"config {name_or_path}")
     raise ConfigError(
         f"no config file {str(name_or_path)!r}; give a YAML path or one of: {', '.join(bundled())}"
     )

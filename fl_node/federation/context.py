@@ -18,9 +18,9 @@ import numpy as np
 
 from fl_node.app.layout import ModelLayout
 from fl_node.artifacts.codec import encode_weights, hash_json, keccak
-from fl_node.config import TaskConfig
+from fl_node.config import TaskConfig, TrainingConfig
 from fl_node.training.data import Dataset, load_dataset
-from fl_node.training.local import Evaluator, TrainConfig
+from fl_node.training.local import Evaluator
 from fl_node.training.models import ModelSpec, build_model
 from fl_node.training.params import ParamSpec, model_weights
 from fl_node.training.partition import partition
@@ -67,15 +67,9 @@ class TaskContext:
         )
 
     @cached_property
-    def train_config(self) -> TrainConfig:
-        t = self.config.training
-        return TrainConfig(
-            epochs=t.epochs,
-            batch_size=t.batch_size,
-            lr=t.lr,
-            momentum=t.momentum,
-            weight_decay=t.weight_decay,
-        )
+    def train_config(self) -> TrainingConfig:
+        """Local training settings: the config's ``training`` section, as train_local takes it."""
+        return self.config.training
 
     @cached_property
     def initial_weights(self) -> dict[str, np.ndarray]:
@@ -133,14 +127,6 @@ class TaskContext:
         idx = self.partitions[index]
         ds = self.dataset
         return ds.x_train[idx], ds.y_train[idx]
-
-    def client_data(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Client ``index``'s training data after its quality profile (simulations only)."""
-        from fl_node.training.quality import apply_profile_to_data
-
-        x, y = self.partition_data(index)
-        rng = np.random.default_rng(derive_seed(self.config.seed, "client-data", index))
-        return apply_profile_to_data(x, y, self.profile(index), self.dataset.n_classes, rng)
 
     def profile(self, index: int) -> ClientProfile:
         from fl_node.training.quality import ClientProfile

@@ -19,50 +19,32 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fl_node.config import TrainingConfig
 from fl_node.errors import ArtifactError, ConfigError
 from fl_node.training.models import ModelSpec, build_model
 from fl_node.training.params import ParamSpec, flatten, load_weights, model_weights
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+class TrainConfig(TrainingConfig):
+    """The task config's :class:`~fl_node.config.TrainingConfig` (the one training
+    configuration, validated there) with the defaults this module had before it: 1 epoch,
+    lr 0.05, no momentum. Kept for callers that build one by hand (the benchmarks)."""
 
-
-def _is_real(value: object) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Plain SGD settings of a local round."""
-
-    epochs: int = 1
-    batch_size: int = 32
-    lr: float = 0.05
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-
-    def __post_init__(self) -> None:
-        checks = [
-            (_is_int(self.epochs) and self.epochs >= 1, "epochs must be an integer >= 1"),
-            (
-                _is_int(self.batch_size) and self.batch_size >= 1,
-                "batch_size must be an integer >= 1",
-            ),
-            (_is_real(self.lr) and self.lr > 0, "lr must be a finite number > 0"),
-            (_is_real(self.momentum) and 0 <= self.momentum < 1, "momentum must be within [0, 1)"),
-            (
-                _is_real(self.weight_decay) and self.weight_decay >= 0,
-                "weight_decay must be a finite number >= 0",
-            ),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(f"training config: {message}")
+    def __init__(
+        self,
+        epochs: int = 1,
+        batch_size: int = 32,
+        lr: float = 0.05,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+        )
 
 
 @dataclass(frozen=True)
@@ -116,7 +98,7 @@ def train_local(
     weights: Mapping[str, np.ndarray],
     x: np.ndarray,
     y: np.ndarray,
-    config: TrainConfig,
+    config: TrainingConfig,
     seed: int,
 ) -> TrainResult:
     """Train from ``weights`` on (x, y) with mini-batch SGD; deterministic for a seed."""

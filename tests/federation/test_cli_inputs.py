@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fl_node.cli import main
 from fl_node.config import TaskConfig
@@ -92,3 +93,50 @@ def test_config_round_trips_through_yaml(tmp_path: Path) -> None:
     config = load_config("demo")
     path = config.save(tmp_path / "c.yaml")
     assert TaskConfig.load(path) == config
+
+
+@pytest.mark.parametrize(
+    ("section", "change", "message"),
+    [
+        (
+            "aggregation",
+            {"strategy": "medain"},
+            "aggregation.strategy 'medain' is not one of fedavg, krum, median, trimmed_mean",
+        ),
+        ("scoring", {"method": "shapley"}, "scoring.method 'shapley' is not one of loo,"),
+        ("federation", {"mode": "airdrop"}, "federation.mode 'airdrop' is not one of direct,"),
+        ("federation", {"roundz": 3}, "federation: unknown setting 'roundz'"),
+        (None, {"sponsor": "me"}, "unknown setting 'sponsor'"),
+    ],
+)
+def test_task_create_refuses_a_bad_config_before_the_chain(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    section: str | None,
+    change: dict[str, object],
+    message: str,
+) -> None:
+    import fl_node.commands.task as task_command
+
+    def untouched(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the chain was touched with a bad config")
+
+    monkeypatch.setattr(task_command, "connect", untouched)
+    monkeypatch.setattr(task_command, "create_task", untouched)
+    data = load_config("tiny").to_dict()
+    if section is None:
+        data.update(change)
+    else:
+        data[section] = {**data[section], **change}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    err = _error(
+        capsys,
+        ["task", "create", "--rpc", f"http://127.0.0.1:{free_port()}", "--dev-account", "1",
+         "--config", str(path), "--store", f"file://{tmp_path / 'store'}",
+         "--aggregator", "0x" + "11" * 20],
+    )  # fmt: skip
+    assert err.startswith(f"error: config {path}: {message}"), err
+    assert err.count("\n") == 1 and err.endswith("\n")  # one line
+    assert not (tmp_path / "store").exists()  # nothing uploaded, nothing created or funded
