@@ -110,12 +110,12 @@ def load_reference(ref: str, what: str = "--app") -> Any:
 def client_fn_of(obj: Any, ref: str = "the app") -> ClientFn:
     """A ``client_fn(context)`` from what the reference names: a function, a NumPyClient class
     or instance, or a Flower ``ClientApp`` (whose wrapped ``client_fn`` is found)."""
-    if _looks_like_client(obj):
-        return lambda _context: obj
     if inspect.isclass(obj):
         if not _looks_like_client(obj):
             raise ConfigError(f"{ref} is a class without get_parameters/fit/evaluate")
         return lambda _context: obj()
+    if _looks_like_client(obj):
+        return lambda _context: obj
     wrapped = _flower_client_fn(obj)
     if wrapped is not None:
         return wrapped
