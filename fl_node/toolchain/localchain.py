@@ -184,8 +184,8 @@ class LocalChain:
             return self
         if self.port is not None and port_in_use(self.port, self.host):
             raise ToolchainError(
-                f"port {self.port} on {self.host} is already in use by another process: "
-                "stop it, pick another --port, or leave the port out to use a free one"
+                f"port {self.port} on {self.host} is already in use by another process (another "
+                "chain?): stop it or pick another --port"
             )
         explicit_port = self.port is not None
         for _attempt in range(3):

@@ -53,3 +53,43 @@ def test_unreachable_rpc_is_one_clear_line():
     assert out.returncode == 2
     assert out.stderr.startswith("error: cannot reach the chain at")
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["chain", "--port", "99999"], "99999 is not a port (1-65535)"),
+        (["chain", "--block-time", "-1"], "must be a positive number of seconds"),
+        (["chain", "--block-time", "inf"], "must be a positive number of seconds"),
+        (["chain", "--chain-id", "0"], "0 must be >= 1"),
+    ],
+)
+def test_bad_chain_options_are_argparse_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_chain_with_another_id_and_a_block_time_mines_on_its_own():
+    """`fl-node chain --chain-id --block-time` rehearses a public network: its chain id, and
+    blocks that come on a clock rather than on every transaction."""
+    import time
+
+    from fl_node.toolchain.localchain import LocalChain, rpc_call
+
+    with LocalChain(chain_id=11155111, block_time=1) as chain:
+        assert int(rpc_call(chain.rpc_url, "eth_chainId"), 16) == 11155111
+        first = int(rpc_call(chain.rpc_url, "eth_blockNumber"), 16)
+        time.sleep(2.5)
+        assert int(rpc_call(chain.rpc_url, "eth_blockNumber"), 16) >= first + 2
+
+
+def test_a_port_in_use_is_one_clear_line(capsys):
+    from fl_node.toolchain.localchain import LocalChain
+
+    with LocalChain() as chain:
+        assert main(["chain", "--port", str(chain.port)]) == 2
+    err = capsys.readouterr().err
+    assert f"port {chain.port} on 127.0.0.1 is already in use" in err
+    assert "pick another --port" in err
