@@ -25,6 +25,7 @@ from eth_utils import is_address, to_checksum_address
 from hexbytes import HexBytes
 
 from fl_node.chain.client import ChainClient, TxReverted
+from fl_node.chain.contracts import Erc20
 from fl_node.chain.deployments import SUITE, ContractRecord, Deployment
 from fl_node.chain.keys import account_from_key
 from fl_node.errors import ConfigError
@@ -110,11 +111,13 @@ def check_base_token(client: ChainClient, address: str, abi: list[dict[str, Any]
             f"--base-token {checksum} has no contract code on chain {client.chain_id}: it must "
             "be an ERC-20 token contract (an account address was given?)"
         )
-    token = client.w3.eth.contract(address=checksum, abi=abi)
+    token = Erc20(
+        client, name="BaseToken", contract=client.w3.eth.contract(address=checksum, abi=abi)
+    )
     try:
-        decimals = int(client.call(token.functions.decimals()))
-        client.call(token.functions.totalSupply())
-        client.call(token.functions.balanceOf(checksum))
+        decimals = token.decimals
+        token.total_supply()
+        token.balance_of(checksum)
     except (TxReverted, ValueError, Exception) as exc:
         raise ConfigError(
             f"--base-token {checksum} does not answer the ERC-20 views (decimals, totalSupply, "

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_utils import event_abi_to_log_topic, to_checksum_address
-from web3._utils.events import get_event_data
+from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+from web3.contract.contract import ContractEvent
+from web3.exceptions import LogTopicError, MismatchedABI
 
 from fl_node.chain.client import ChainClient
 from fl_node.errors import ConfigError
@@ -39,22 +41,31 @@ class Event:
 
 
 class EventLog:
-    """Decodes the logs of the named contracts of a deployment."""
+    """Decodes the logs of the named contracts of a deployment.
+
+    Decoding goes through web3's public contract-event API (``ContractEvent.process_log``), by
+    each log's first topic (the event's signature hash).
+    """
 
     def __init__(self, client: ChainClient, contracts: Iterable[str], chunk: int = 2_000):
         if client.deployment is None:
             raise ConfigError("event polling needs a deployment file")
+        if chunk < 1:
+            raise ConfigError(f"the block chunk of event polling must be >= 1, got {chunk}")
         self.client = client
         self.chunk = chunk
-        self._by_address: dict[str, tuple[str, dict[bytes, dict[str, Any]]]] = {}
+        self._by_address: dict[str, tuple[str, dict[bytes, ContractEvent]]] = {}
         for name in contracts:
-            topics = {
-                event_abi_to_log_topic(item): item  # type: ignore[arg-type]
-                for item in client.deployment.abi(name)
-                if item.get("type") == "event"
-            }
-            address = to_checksum_address(client.deployment.address(name))
-            self._by_address[address] = (name, topics)
+            contract = client.contract(name)
+            events = {bytes(HexBytes(event.topic)): event for event in contract.all_events()}
+            self._by_address[to_checksum_address(contract.address)] = (name, events)
+
+    def event_names(self, contract: str) -> list[str]:
+        """Names of the events of ``contract`` this log decodes."""
+        for name, events in self._by_address.values():
+            if name == contract:
+                return sorted(e.event_name for e in events.values())
+        raise ConfigError(f"{contract} is not one of this event log's contracts")
 
     def fetch(
         self,
@@ -63,10 +74,11 @@ class EventLog:
         names: Iterable[str] | None = None,
         topics: list[Any] | None = None,
     ) -> list[Event]:
-        """Decoded events in ``[from_block, to_block]``, in chain order; ``names`` filters."""
+        """Decoded events in ``[from_block, to_block]``, in chain order; ``names`` filters by
+        event name, ``topics`` is passed to ``eth_getLogs`` (indexed arguments)."""
         wanted = set(names) if names is not None else None
         out: list[Event] = []
-        for start in range(from_block, to_block + 1, self.chunk):
+        for start in range(max(0, from_block), to_block + 1, self.chunk):
             end = min(start + self.chunk - 1, to_block)
             params: dict[str, Any] = {
                 "fromBlock": start,
@@ -79,29 +91,38 @@ class EventLog:
                 "get logs",
                 lambda p=params: self.client.w3.eth.get_logs(p),  # type: ignore[misc]
             )
-            out.extend(self._decode(logs, wanted))
+            for log in logs:
+                event = self.decode(log, wanted)
+                if event is not None:
+                    out.append(event)
         out.sort(key=lambda e: e.position)
         return out
 
-    def _decode(self, logs: Iterable[Any], wanted: set[str] | None) -> Iterator[Event]:
-        codec = self.client.w3.codec
-        for log in logs:
-            entry = self._by_address.get(to_checksum_address(log["address"]))
-            if entry is None or not log["topics"]:
-                continue
-            contract, topics = entry
-            abi = topics.get(bytes(log["topics"][0]))
-            if abi is None or (wanted is not None and abi["name"] not in wanted):
-                continue
-            data = get_event_data(codec, abi, log)
-            yield Event(
-                contract=contract,
-                name=str(data["event"]),
-                args=dict(data["args"]),
-                block_number=int(data["blockNumber"]),
-                log_index=int(data["logIndex"]),
-                tx_hash="0x" + bytes(data["transactionHash"]).hex(),
-            )
+    def decode(self, log: Any, names: set[str] | None = None) -> Event | None:
+        """One raw log as an :class:`Event`; None when it is not one of the contracts' known
+        events (or not one of ``names``)."""
+        entry = self._by_address.get(to_checksum_address(log["address"]))
+        if entry is None or not log["topics"]:
+            return None
+        contract, events = entry
+        event = events.get(bytes(HexBytes(log["topics"][0])))
+        if event is None or (names is not None and event.event_name not in names):
+            return None
+        try:
+            data = event.process_log(log)
+        except (MismatchedABI, LogTopicError) as exc:  # same signature, other indexing
+            raise ConfigError(
+                f"a {event.event_name} log of {contract} does not match the deployment's ABI "
+                f"({exc})"
+            ) from exc
+        return Event(
+            contract=contract,
+            name=str(data["event"]),
+            args=dict(data["args"]),
+            block_number=int(data["blockNumber"]),
+            log_index=int(data["logIndex"]),
+            tx_hash="0x" + bytes(data["transactionHash"]).hex(),
+        )
 
 
 class Checkpoint:

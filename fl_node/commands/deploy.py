@@ -109,7 +109,7 @@ def run_mint(args: argparse.Namespace) -> int:
 
     from eth_utils import is_address, to_checksum_address
 
-    from fl_node.config import format_units, to_units
+    from fl_node.chain.contracts import BaseToken
     from fl_node.errors import ConfigError
 
     if not is_address(args.to):
@@ -119,15 +119,14 @@ def run_mint(args: argparse.Namespace) -> int:
     assert client.deployment is not None
     if client.deployment.base_token != "DevToken":
         raise ConfigError("this deployment uses an existing ERC-20 as base token: it cannot mint")
-    token = client.contract("DevToken")
-    decimals = int(client.call(token.functions.decimals()))
+    token = BaseToken(client)
     try:
-        amount = to_units(Decimal(str(args.amount)), decimals)
+        amount = token.units(Decimal(str(args.amount)))
     except InvalidOperation:
         raise ConfigError(f"--amount {args.amount!r} is not a number") from None
     if amount <= 0:
         raise ConfigError("--amount must be positive")
-    client.send(token.functions.mint(to_checksum_address(args.to), amount), minter)
-    balance = int(client.call(token.functions.balanceOf(to_checksum_address(args.to))))
-    print(f"minted {args.amount:g}; {args.to} now holds {format_units(balance, decimals)}")
+    receiver = to_checksum_address(args.to)
+    token.mint(minter, receiver, amount)
+    print(f"minted {args.amount:g}; {args.to} now holds {token.format(token.balance_of(receiver))}")
     return 0

@@ -20,8 +20,8 @@ from fl_node.commands.common import (
     signer,
 )
 from fl_node.commands.taskopts import task_api
-from fl_node.config import format_units
 from fl_node.errors import ConfigError
+from fl_node.federation.protocol import FederationApi
 
 ACTIONS = {
     "abort": "end a round that cannot finish: nobody committed, no post by the post deadline, "
@@ -57,15 +57,12 @@ def run(args: argparse.Namespace) -> int:
     client = connect(args)
     me = signer(args, client.chain_id)
     if args.action == "credit":
-        federation = client.contract("Federation")
-        owed = int(client.call(federation.functions.credit(me.address)))
+        federation = FederationApi(client)  # credits are per account, not per task
+        owed = federation.credit(me.address)
         if owed == 0:
             raise ConfigError(f"the federation owes {me.address} nothing")
-        client.send(federation.functions.withdrawCredit(), me)
-        assert client.deployment is not None
-        base = client.contract(client.deployment.base_token)
-        decimals = int(client.call(base.functions.decimals()))
-        print(f"withdrew {format_units(owed, decimals)} base tokens to {me.address}")
+        federation.withdraw_credit(me)
+        print(f"withdrew {federation.base.format(owed)} base tokens to {me.address}")
         return 0
     api = task_api(client, args.task)
     current = api.state().current_round

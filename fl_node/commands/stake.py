@@ -7,6 +7,7 @@ import math
 import time
 from decimal import Decimal, InvalidOperation
 
+from fl_node.chain.contracts import StakeVault
 from fl_node.commands.common import (
     add_chain_options,
     add_key_options,
@@ -14,7 +15,6 @@ from fl_node.commands.common import (
     help_handler,
     signer,
 )
-from fl_node.config import format_units, to_units
 from fl_node.errors import ConfigError
 
 #: No amount anyone can hold: 10**40 whole tokens.
@@ -67,46 +67,39 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     client = connect(args)
     me = signer(args, client.chain_id)
-    assert client.deployment is not None
-    vault = client.contract("StakeVault")
-    base = client.contract(client.deployment.base_token)
-    decimals = int(client.call(base.functions.decimals()))
+    vault = StakeVault(client)
+    fmt = vault.base.format
 
-    def fmt(value: int) -> str:
-        return format_units(value, decimals)
-
-    amount = to_units(args.amount, decimals) if getattr(args, "amount", None) else 0
+    amount = vault.base.units(args.amount) if getattr(args, "amount", None) else 0
     if getattr(args, "amount", None) and amount == 0:
         raise ConfigError(f"--amount {args.amount} is below the token's smallest unit")
     if args.action == "deposit":
-        wallet = int(client.call(base.functions.balanceOf(me.address)))
+        wallet = vault.base.balance_of(me.address)
         if wallet < amount:
             raise ConfigError(
                 f"{me.address} holds {fmt(wallet)} base tokens, cannot deposit {fmt(amount)}"
             )
-        if int(client.call(base.functions.allowance(me.address, vault.address))) < amount:
-            client.send(base.functions.approve(vault.address, amount), me)
-        client.send(vault.functions.deposit(amount), me)
+        vault.deposit(me, amount)  # approves the vault first if its allowance is short
     elif args.action == "request":
-        free = int(client.call(vault.functions.freeStake(me.address)))
+        free = vault.free_stake(me.address)
         if free < amount:
             raise ConfigError(
                 f"{me.address} has {fmt(free)} free stake (not locked by rounds or task seats, "
                 f"not already pending): cannot request {fmt(amount)}"
             )
-        client.send(vault.functions.requestWithdrawal(amount), me)
+        vault.request_withdrawal(me, amount)
     elif args.action == "cancel":
-        client.send(vault.functions.cancelWithdrawal(), me)
+        vault.cancel_withdrawal(me)
     elif args.action == "withdraw":
-        client.send(vault.functions.withdraw(), me)
-    balance, locked, pending, unlock = client.call(vault.functions.stakeOf(me.address))
+        vault.withdraw(me)
+    stake = vault.stake_of(me.address)
     line = (
-        f"{me.address}: stake {fmt(balance)}, locked {fmt(locked)}, "
-        f"free {fmt(balance - locked - pending)}"
+        f"{me.address}: stake {fmt(stake.balance)}, locked {fmt(stake.locked)}, "
+        f"free {fmt(stake.free)}"
     )
-    if pending:
-        wait = max(0, int(unlock) - int(time.time()))
-        line += f", withdrawal of {fmt(pending)} pending" + (
+    if stake.pending:
+        wait = max(0, stake.unlock_time - int(time.time()))
+        line += f", withdrawal of {fmt(stake.pending)} pending" + (
             f" (in {wait} s)" if wait else " (ready)"
         )
     print(line)

@@ -186,8 +186,7 @@ def run_allow(args: argparse.Namespace) -> int:
             raise ConfigError(f"{text!r} is not an address") from None
     if not api.params().allowlist:
         raise ConfigError(f"task {args.task} has no allowlist: any registered client may join")
-    fn = api.federation.functions.setAllowed(args.task, addresses, not args.revoke)
-    api.send(fn, sponsor)
+    api.set_allowed(sponsor, addresses, not args.revoke)
     verb = "may no longer join" if args.revoke else "may join"
     print(f"{len(addresses)} client(s) {verb} task {args.task}")
     return 0
@@ -197,16 +196,12 @@ def run_end(args: argparse.Namespace) -> int:
     client = connect(args)
     sponsor = signer(args, client.chain_id)
     api = task_api(client, args.task)
-    assert client.deployment is not None
-    base = client.contract(client.deployment.base_token)
-    before = int(client.call(base.functions.balanceOf(sponsor.address)))
-    fn = (
-        api.federation.functions.cancelTask(args.task)
-        if args.action == "cancel"
-        else api.federation.functions.closeTask(args.task)
-    )
-    api.send(fn, sponsor)
-    refunded = int(client.call(base.functions.balanceOf(sponsor.address))) - before
+    before = api.base_balance(sponsor.address)
+    if args.action == "cancel":
+        api.cancel_task(sponsor)
+    else:
+        api.close_task(sponsor)
+    refunded = api.base_balance(sponsor.address) - before
     status = TaskStatus(api.state().status).name.lower()
     print(
         f"task {args.task} {status}; {format_units(refunded, api.decimals)} base tokens refunded "

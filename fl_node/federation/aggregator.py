@@ -31,6 +31,7 @@ from fl_node.federation.protocol import (
     FederationApi,
     Phase,
     Post,
+    RoundOpenings,
     RoundState,
     TaskState,
     TaskStatus,
@@ -151,7 +152,7 @@ class AggregatorDaemon:
         self.stats.stamp(number, "opened_at")
         with self._tx(number):
             result = self.api.open_round(self.signer)
-        self._checkpoint.set(f"opened.{number}", result.block_number)
+        RoundOpenings(self.api, self._checkpoint).record(number, result.block_number)
         self.log(f"round {number} opened")
 
     def _ensure_bond(self, state: TaskState) -> None:
@@ -179,13 +180,7 @@ class AggregatorDaemon:
         self.log(f"round {number} aborted: {why}")
 
     def _opened_block(self, number: int) -> int:
-        block = self._checkpoint.get(f"opened.{number}")
-        if block is None:
-            block = self.api.round_opened_block(number, self._checkpoint.get("scan_from", 0))
-            if block is None:
-                raise ChainError(f"no RoundOpened event for round {number}")
-            self._checkpoint.set(f"opened.{number}", block)
-        return int(block)
+        return RoundOpenings(self.api, self._checkpoint).block(number)
 
     def _post(self, number: int, early: bool) -> None:
         inputs = round_inputs(self.api, self.store, number, self._opened_block(number))

@@ -136,7 +136,7 @@ class NodeDaemon:
     # -- set-up ---------------------------------------------------------------------------------
     def ensure_setup(self) -> None:
         api, me = self.api, self.address
-        if not api.client.call(api.registry.functions.isRegistered(me)):
+        if not api.registry.is_registered(me):
             self._register()
         if not api.seat(me).active:
             if api.state().status != TaskStatus.ACTIVE:
@@ -155,12 +155,10 @@ class NodeDaemon:
         if tokens > 0 and base > 0:
             # Open the client's market at registration: it sells part of its tokens against
             # base tokens, which sets the opening price and lets investors (and buybacks) trade.
-            api.ensure_allowance(self.signer, api.registry.address, base)
-            fn = api.registry.functions.registerWithOffering(name, symbol, tokens, base)
-            api.send(fn, self.signer)
+            api.registry.register_with_offering(self.signer, name, symbol, tokens, base)
             self.log(f"registered {me} with token {symbol} and a market at {base / tokens:.6g}")
         else:
-            api.send(api.registry.functions.register(name, symbol), self.signer)
+            api.registry.register(self.signer, name, symbol)
             self.log(f"registered {me} with token {symbol}")
 
     def ensure_stake(self, extra: int = 0) -> None:
@@ -179,8 +177,7 @@ class NodeDaemon:
                 f"{me} holds {self._fmt(wallet)} base tokens and {self._fmt(free)} free stake: "
                 f"not enough to stake {self._fmt(need)}"
             )
-        api.ensure_allowance(self.signer, api.vault.address, amount)
-        api.send(api.vault.functions.deposit(amount), self.signer)
+        api.vault.deposit(self.signer, amount)  # approves the vault for what is short first
         self.log(f"deposited {self._fmt(amount)} stake")
 
     # -- the loop -------------------------------------------------------------------------------
@@ -388,10 +385,11 @@ class NodeDaemon:
     def _min_tokens_out(self, reward: int) -> int:
         if self.params.mode != 1:  # only buyback swaps
             return 0
-        pool_address = self.api.client.call(self.api.registry.functions.poolOf(self.address))
-        pool = self.api.client.contract("ClientPool", pool_address)
+        pool = self.api.registry.pool(self.address)
+        if pool is None:  # not registered: the escrow pays the reward directly
+            return 0
         try:
-            quote = int(self.api.client.call(pool.functions.quoteBaseForTokens(reward)))
+            quote = pool.quote_base_for_tokens(reward)
         except TxReverted:  # no market yet: the escrow pays the reward directly instead
             return 0
         return quote * (10_000 - SLIPPAGE_BPS) // 10_000

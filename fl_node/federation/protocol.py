@@ -1,14 +1,18 @@
 """Typed views of the Federation contract's state, and the calls that change it.
 
 The node and the aggregator are loops over this state machine; they read it here and act through
-:class:`FederationApi`, the narrow interface between the daemons and the chain. Views are decoded
-by the names of the contract's outputs (never by tuple position), amounts stay integers in the base
-token's smallest unit, and every approval goes through one helper.
+:class:`FederationApi`, the narrow interface between the daemons and the chain: the Federation's
+binding, holding those of the vault, the escrow, the registry and the base token
+(:mod:`fl_node.chain.contracts`). Views are decoded by the names of the contract's outputs (never
+by tuple position), amounts stay integers in the base token's smallest unit, and every approval
+goes through one helper (:meth:`~fl_node.chain.contracts.Erc20.ensure_allowance`).
+
+Round events are read from the deployment's block on, and from the block each round opened in
+once it is known: :class:`FederationApi` keeps the blocks it found as a scan checkpoint.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
@@ -19,9 +23,20 @@ from typing import Any, TypeVar
 from eth_abi import encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
+from web3.types import BlockIdentifier
 
 from fl_node.chain.client import ChainClient, TxResult
-from fl_node.chain.events import EventLog
+from fl_node.chain.contracts import (
+    BaseToken,
+    Budget,
+    ClientRegistry,
+    RewardEscrow,
+    StakeVault,
+    named_outputs,
+    view_of,
+)
+from fl_node.chain.events import Checkpoint, Event, EventLog
+from fl_node.errors import ChainError
 
 ZERO32 = b"\x00" * 32
 #: Gas limit of calls that are only valid after a deadline. Gas estimation runs against the latest
@@ -62,19 +77,12 @@ class AbortReason(IntEnum):
     CANCELLED = 4
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
 V = TypeVar("V")
 
 
 def _view(cls: type[V], values: dict[str, Any]) -> V:
     """A view dataclass from the contract's named outputs (camelCase names to snake_case)."""
-    named = {
-        _snake(k): (bytes(v) if isinstance(v, (bytes, bytearray)) else v) for k, v in values.items()
-    }
-    return cls(**{f.name: named[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+    return view_of(cls, values)
 
 
 @dataclass(frozen=True)
@@ -271,30 +279,30 @@ def commit_salt(
 
 
 class FederationApi:
-    """The Federation, vault, escrow and registry of one deployment, for one task."""
+    """The Federation, vault, escrow, registry and base token of one deployment, for one task.
 
-    def __init__(self, client: ChainClient, task_id: int):
+    ``task_id`` 0 (no task yet) serves the calls that name no task: :meth:`create_task`,
+    :meth:`task_count`, :meth:`credit` and :meth:`withdraw_credit`.
+    """
+
+    def __init__(self, client: ChainClient, task_id: int = 0):
         self.client = client
         self.task_id = task_id
-        self.federation = client.contract("Federation")
-        self.vault = client.contract("StakeVault")
-        self.escrow = client.contract("RewardEscrow")
-        self.registry = client.contract("ClientRegistry")
         assert client.deployment is not None
-        self.base = client.contract(client.deployment.base_token)
+        self.federation = client.contract("Federation")
+        self.base = BaseToken(client)
+        self.vault = StakeVault(client, base=self.base)
+        self.escrow = RewardEscrow(client, base=self.base)
+        self.registry = ClientRegistry(client, base=self.base)
+        #: No event of the suite is older than the deployment.
+        self.start_block = int(client.deployment.block_number)
         self._events = EventLog(client, ["Federation"])
+        self._opened: dict[int, int] = {}  # round -> block of its RoundOpened: the scan checkpoint
 
     # -- reads ----------------------------------------------------------------------------------
-    def _named(self, fn: Any) -> dict[str, Any]:
+    def _named(self, fn: Any, block: BlockIdentifier = "latest") -> dict[str, Any]:
         """A view's result by output name (a struct's fields, or the named outputs)."""
-        raw = self.client.call(fn)
-        outputs = fn.abi["outputs"]
-        if len(outputs) == 1 and outputs[0]["type"] == "tuple":
-            names = [c["name"] for c in outputs[0]["components"]]
-        else:
-            names = [o["name"] for o in outputs]
-            raw = raw if len(outputs) > 1 else (raw,)
-        return dict(zip(names, raw, strict=True))
+        return named_outputs(fn, self.client.call(fn, block))
 
     def params(self) -> TaskParams:
         return _view(TaskParams, self._named(self.federation.functions.taskParams(self.task_id)))
@@ -319,19 +327,26 @@ class FederationApi:
     def is_participant(self, client: str) -> bool:
         return self.seat(client).active
 
+    def task_count(self) -> int:
+        return int(self.client.call(self.federation.functions.taskCount()))
+
     def credit(self, account: str) -> int:
         return int(self.client.call(self.federation.functions.credit(account)))
 
     def free_stake(self, account: str) -> int:
-        return int(self.client.call(self.vault.functions.freeStake(account)))
+        return self.vault.free_stake(account)
 
     def base_balance(self, account: str) -> int:
-        return int(self.client.call(self.base.functions.balanceOf(account)))
+        return self.base.balance_of(account)
+
+    def budget(self, block: BlockIdentifier = "latest") -> Budget:
+        """The task's escrowed budget (``RewardEscrow.budgetOf``) at ``block``."""
+        return self.escrow.budget_of(self.task_id, block)
 
     @cached_property
     def decimals(self) -> int:
         """The base token's decimals (amounts in configs are in whole tokens)."""
-        return int(self.client.call(self.base.functions.decimals()))
+        return self.base.decimals
 
     def commits(self, number: int, from_block: int = 0) -> list[CommitEvent]:
         """Every commitment of round ``number``, in chain order (from the events)."""
@@ -358,24 +373,41 @@ class FederationApi:
 
     def round_opened_block(self, number: int, from_block: int = 0) -> int | None:
         """Block of the round's RoundOpened event (None before it is opened)."""
+        if number in self._opened:
+            return self._opened[number]
         events = self._round_events("RoundOpened", number, from_block)
-        return events[0].block_number if events else None
+        if not events:
+            return None
+        self.remember_opened(number, events[0].block_number)
+        return events[0].block_number
 
     def round_posted_block(self, number: int, from_block: int = 0) -> int | None:
         """Block of the round's RoundPosted event; None while it is unposted."""
         events = self._round_events("RoundPosted", number, from_block)
         return events[-1].block_number if events else None
 
-    def _round_events(self, name: str, number: int, from_block: int) -> list[Any]:
+    def remember_opened(self, number: int, block: int) -> None:
+        """Record where round ``number`` opened (a daemon's checkpoint, or a scan's finding):
+        events of that round and of later rounds are searched from there on."""
+        self._opened[number] = int(block)
+
+    def scan_from(self, number: int, from_block: int = 0) -> int:
+        """The first block that can hold an event of round ``number``: the deployment's block, or
+        the block of the latest round known to have opened at or before it, or ``from_block``."""
+        known = [block for n, block in self._opened.items() if n <= number]
+        return max(from_block, self.start_block, *known)
+
+    def _round_events(self, name: str, number: int, from_block: int) -> list[Event]:
         latest = self.client.block_number()
         topics = [
             None,
             "0x" + self.task_id.to_bytes(32, "big").hex(),
             "0x" + number.to_bytes(32, "big").hex(),
         ]
+        start = self.scan_from(number, from_block)
         return [
             e
-            for e in self._events.fetch(from_block, latest, names=[name], topics=topics)
+            for e in self._events.fetch(start, latest, names=[name], topics=topics)
             if e.name == name
         ]
 
@@ -390,12 +422,40 @@ class FederationApi:
 
     def ensure_allowance(self, signer: LocalAccount, spender: str, amount: int) -> None:
         """Let ``spender`` pull ``amount`` base tokens of ``signer``'s: approves exactly what a
-        call needs, and only when the current allowance is short."""
-        if amount <= 0:
-            return
-        current = int(self.client.call(self.base.functions.allowance(signer.address, spender)))
-        if current < amount:
-            self.send(self.base.functions.approve(spender, amount), signer)
+        call needs, and only when the current allowance is short (the base token's helper)."""
+        self.base.ensure_allowance(signer, spender, amount)
+
+    @classmethod
+    def create_task(
+        cls, client: ChainClient, sponsor: LocalAccount, params: TaskParams, metadata_uri: str
+    ) -> FederationApi:
+        """Create a task (``Federation.createTask``); returns the binding of the new task."""
+        api = cls(client)
+        fn = api.federation.functions.createTask(params.as_tuple(), metadata_uri)
+        result = api.send(fn, sponsor)
+        events = [
+            e for log in result.receipt["logs"] if (e := api._events.decode(log, {"TaskCreated"}))
+        ]
+        if not events:
+            raise ChainError("createTask succeeded but emitted no TaskCreated event")
+        return cls(client, int(events[0].args["taskId"]))
+
+    def fund(self, signer: LocalAccount, amount: int) -> TxResult:
+        """Escrow ``amount`` more base tokens for this task (anyone may top a task up)."""
+        return self.escrow.fund(signer, self.task_id, amount)
+
+    def set_allowed(self, signer: LocalAccount, clients: Sequence[str], allowed: bool) -> TxResult:
+        """The sponsor lets ``clients`` join an allowlisted task (or no longer)."""
+        fn = self.federation.functions.setAllowed(self.task_id, list(clients), allowed)
+        return self.send(fn, signer)
+
+    def cancel_task(self, signer: LocalAccount) -> TxResult:
+        """The sponsor ends an active task; the unreleased budget is refunded."""
+        return self.send(self.federation.functions.cancelTask(self.task_id), signer)
+
+    def close_task(self, signer: LocalAccount) -> TxResult:
+        """The sponsor closes a completed task; what no round used is refunded."""
+        return self.send(self.federation.functions.closeTask(self.task_id), signer)
 
     def join(self, signer: LocalAccount) -> TxResult:
         return self.send(self.federation.functions.joinTask(self.task_id), signer)
@@ -487,3 +547,38 @@ class FederationApi:
         name = "dismissChallenge" if keep_post else "upholdChallenge"
         fn = getattr(self.federation.functions, name)(self.task_id, number)
         return self.send(fn, signer)
+
+
+class RoundOpenings:
+    """Blocks where a task's rounds opened, kept in a daemon's checkpoint: ``opened.<n>`` per
+    round and ``scan_from``, the latest of them. Rounds open in order, so a round whose opening
+    was not recorded (a crash between the transaction and the checkpoint) is searched from
+    ``scan_from`` on after a restart, not from the deployment's block."""
+
+    def __init__(self, api: FederationApi, checkpoint: Checkpoint):
+        self.api = api
+        self.checkpoint = checkpoint
+
+    def record(self, number: int, block: int) -> None:
+        """Round ``number`` opened in ``block`` (written at once, and told to the api)."""
+        self.api.remember_opened(number, block)
+        values = {
+            f"opened.{number}": int(block),
+            "scan_from": max(int(self.checkpoint.get("scan_from", 0)), int(block)),
+        }
+        if any(self.checkpoint.get(k) != v for k, v in values.items()):
+            self.checkpoint.update(values)
+
+    def block(self, number: int) -> int:
+        """Where round ``number`` opened: from the checkpoint, else from its RoundOpened event
+        (searched from ``scan_from``, then from the deployment's block), then recorded."""
+        found = self.checkpoint.get(f"opened.{number}")
+        if found is None:
+            scan_from = int(self.checkpoint.get("scan_from", 0))
+            found = self.api.round_opened_block(number, scan_from)
+            if found is None and scan_from:  # a checkpoint ahead of this round: scan it all
+                found = self.api.round_opened_block(number)
+            if found is None:
+                raise ChainError(f"no RoundOpened event for round {number}")
+        self.record(number, int(found))
+        return int(found)

@@ -13,10 +13,11 @@ from fl_node.app.layout import ModelLayout
 from fl_node.artifacts.codec import encode_weights
 from fl_node.artifacts.store import ArtifactStore
 from fl_node.chain.client import ChainClient
-from fl_node.config import TaskConfig, format_units
+from fl_node.chain.contracts import BaseToken
+from fl_node.config import TaskConfig
 from fl_node.errors import ChainError
 from fl_node.federation.context import TaskContext
-from fl_node.federation.protocol import TaskParams, hex32
+from fl_node.federation.protocol import FederationApi, TaskParams, hex32
 
 
 @dataclass(frozen=True)
@@ -96,9 +97,8 @@ def metadata_uri(spec: TaskSpec) -> str:
 
 
 def base_decimals(client: ChainClient) -> int:
-    assert client.deployment is not None
-    base = client.contract(client.deployment.base_token)
-    return int(client.call(base.functions.decimals()))
+    """Decimals of the deployment's base token (read from the token)."""
+    return BaseToken(client).decimals
 
 
 def create_task(
@@ -112,42 +112,29 @@ def create_task(
     """Upload the initial model, create the task, escrow the budget; returns the task id."""
     if isinstance(spec, TaskContext):
         spec = TaskSpec.bundled(spec)
-    decimals = base_decimals(client)
-    budget = spec.config.units(spec.config.federation.budget, decimals)
+    base = BaseToken(client)
+    budget = spec.config.units(spec.config.federation.budget, base.decimals)
     if fund:
-        _check_funds(client, sponsor, budget)  # before anything is created on-chain
+        _check_funds(base, sponsor, budget)  # before anything is created on-chain
     initial_hash = store.put(spec.initial_blob)
-    federation = client.contract("Federation")
-    params = task_params(spec, aggregator, bytes.fromhex(initial_hash[2:]), decimals)
-    result = client.send(
-        federation.functions.createTask(params.as_tuple(), metadata_uri(spec)), sponsor
-    )
-    events = federation.events.TaskCreated().process_receipt(result.receipt)
-    if not events:
-        raise ChainError("createTask succeeded but emitted no TaskCreated event")
-    task_id = int(events[0]["args"]["taskId"])
+    params = task_params(spec, aggregator, bytes.fromhex(initial_hash[2:]), base.decimals)
+    api = FederationApi.create_task(client, sponsor, params, metadata_uri(spec))
     if fund:
-        fund_task(client, sponsor, task_id, budget)
-    return task_id
+        fund_task(client, sponsor, api.task_id, budget)
+    return api.task_id
 
 
-def _check_funds(client: ChainClient, sponsor: LocalAccount, amount: int) -> None:
-    assert client.deployment is not None
-    base = client.contract(client.deployment.base_token)
-    balance = int(client.call(base.functions.balanceOf(sponsor.address)))
+def _check_funds(base: BaseToken, sponsor: LocalAccount, amount: int) -> None:
+    balance = base.balance_of(sponsor.address)
     if balance < amount:
-        decimals = base_decimals(client)
         raise ChainError(
-            f"the sponsor {sponsor.address} holds {format_units(balance, decimals)} base tokens, "
-            f"{format_units(amount, decimals)} are needed to fund the task's budget"
+            f"the sponsor {sponsor.address} holds {base.format(balance)} base tokens, "
+            f"{base.format(amount)} are needed to fund the task's budget"
         )
 
 
 def fund_task(client: ChainClient, sponsor: LocalAccount, task_id: int, amount: int) -> None:
     """Escrow ``amount`` base tokens for ``task_id`` (anyone may top a task up)."""
-    assert client.deployment is not None
-    _check_funds(client, sponsor, amount)
-    base = client.contract(client.deployment.base_token)
-    escrow = client.contract("RewardEscrow")
-    client.send(base.functions.approve(escrow.address, amount), sponsor)
-    client.send(escrow.functions.fund(task_id, amount), sponsor)
+    api = FederationApi(client, task_id)
+    _check_funds(api.base, sponsor, amount)
+    api.fund(sponsor, amount)  # approves the escrow for what its allowance is short of

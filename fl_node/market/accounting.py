@@ -17,8 +17,9 @@ from eth_utils import to_checksum_address
 from web3.types import BlockIdentifier
 
 from fl_node.chain.client import ChainClient
+from fl_node.chain.contracts import Read, StakeRecord
 from fl_node.chain.events import EventLog
-from fl_node.market.chain import WAD, ZERO_ADDRESS, MarketReader, PoolState, batch_call
+from fl_node.market.chain import ZERO_ADDRESS, MarketReader, PoolState, batch_call
 
 
 @dataclass(frozen=True)
@@ -48,36 +49,38 @@ def holdings_of(
     """Each account's position (label -> address) across the base token, the vault and every
     client's token and pool, read in one batch at ``block``."""
     api = reader.api
+    whole = api.base.whole  # base units to whole base tokens, by the token's own decimals
     owners = list(states)
-    fns: list[Any] = [reader.pool(o).functions.totalSupply() for o in owners]
+    reads: list[Read[Any]] = [reader.pool(o).read_total_supply() for o in owners]
     for who in accounts.values():
-        fns += [api.base.functions.balanceOf(who), api.vault.functions.stakeOf(who)]
+        reads += [api.base.read_balance_of(who), api.vault.read_stake_of(who)]
         for owner in owners:
-            token, pool = reader.token(owner).functions, reader.pool(owner).functions
-            fns += [token.balanceOf(who), pool.balanceOf(who), token.dividendOf(who)]
-    values = iter(batch_call(reader.client, fns, block))
+            token, pool = reader.token(owner), reader.pool(owner)
+            reads += [token.read_balance_of(who), pool.read_balance_of(who)]
+            reads.append(token.read_dividend_of(who))
+    values = iter(batch_call(reader.client, reads, block))
     lp_supply = {o: int(next(values)) for o in owners}
     out = {}
     for label in accounts:
         base = int(next(values))
-        stake = int(next(values)[0])
+        stake: StakeRecord = next(values)
         tokens = liquidity = dividends = 0.0
         for owner in owners:
             state = states[owner]
             held, shares, owed = (int(next(values)) for _ in range(3))
-            tokens += held * state.price / WAD / WAD
+            tokens += whole(state.base_value(held))
             if shares and lp_supply[owner]:
                 # LP shares own their part of both reserves; the token side at the marginal price.
-                both = state.reserve_base + state.reserve_token * state.price // WAD
-                liquidity += shares * both / lp_supply[owner] / WAD
-            dividends += owed / WAD
-        out[label] = Holdings(base / WAD, stake / WAD, tokens, liquidity, dividends)
+                both = state.reserve_base + state.base_value(state.reserve_token)
+                liquidity += whole(shares * both // lp_supply[owner])
+            dividends += whole(owed)
+        out[label] = Holdings(whole(base), whole(stake.balance), tokens, liquidity, dividends)
     return out
 
 
 @dataclass(frozen=True)
 class Conservation:
-    """Base tokens at the end of a run, accounted for (all in wei)."""
+    """Base tokens at the end of a run, accounted for (all in the base token's smallest unit)."""
 
     minted: int  # Transfer events from the zero address
     expected_minted: int  # what the run's set-up says it minted
@@ -89,6 +92,7 @@ class Conservation:
     escrow_balance: int
     escrow_held: int  # the escrow's own bookkeeping (totalHeld)
     balances: dict[str, int]
+    decimals: int  # of the base token: how to show these amounts in whole tokens
 
     @property
     def ok(self) -> bool:
@@ -114,7 +118,7 @@ class Conservation:
             "escrow_balance",
             "escrow_held",
         ):
-            data[key] = str(data[key])  # wei exceed JSON's safe integers
+            data[key] = str(data[key])  # token amounts exceed JSON's safe integers
         data["ok"] = self.ok
         return data
 
@@ -141,7 +145,7 @@ def check_conservation(
             labelled[f"pool of {who[:10]}"] = found[1]
     labelled["dead address"] = to_checksum_address("0x000000000000000000000000000000000000dEaD")
     block = client.block_number()
-    held = batch_call(client, [api.base.functions.balanceOf(a) for a in labelled.values()], block)
+    held = batch_call(client, [api.base.read_balance_of(a) for a in labelled.values()], block)
     balances = {label: int(v) for label, v in zip(labelled, held, strict=True)}
     minted = burned = 0
     receivers: set[str] = set()
@@ -160,13 +164,14 @@ def check_conservation(
         minted=minted,
         expected_minted=expected_minted,
         burned=burned,
-        vault_burned=int(client.call(api.vault.functions.totalBurned(), block=block)),
+        vault_burned=api.vault.total_burned(block),
         held_by_known=sum(balances.values()),
-        total_supply=int(client.call(api.base.functions.totalSupply(), block=block)),
+        total_supply=api.base.total_supply(block),
         unknown_holders=tuple(sorted(receivers - known_addresses - {ZERO_ADDRESS})),
         escrow_balance=escrow_balance,
-        escrow_held=int(client.call(api.escrow.functions.totalHeld(), block=block)),
+        escrow_held=api.escrow.total_held(block),
         balances=balances,
+        decimals=api.decimals,
     )
 
 

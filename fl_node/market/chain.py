@@ -4,7 +4,8 @@
 Federation (rounds, Merkle roots), the results tables in the artifact store (checked against
 those roots), the registry, the client tokens and their pools: only what anyone can read.
 Every read of one observation is pinned to one block, so the reserves, supplies and prices it
-holds are a consistent picture of the chain.
+holds are a consistent picture of the chain. Contracts are read through their typed bindings
+(:mod:`fl_node.chain.contracts`), amounts converted with each token's own decimals.
 
 :class:`Trader` executes an investor's orders: for each one it asks the pool for a quote, sets
 ``minOut`` to the quote minus the slippage tolerance and the deadline a little ahead of the
@@ -15,59 +16,60 @@ refused).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
-from web3.contract import Contract
-from web3.contract.contract import ContractFunction
 from web3.types import BlockIdentifier
 
 from fl_node.artifacts.store import ArtifactStore
 from fl_node.chain.client import ChainClient, TxReverted
-from fl_node.config import MODES
+from fl_node.chain.contracts import (
+    MAX_UINT,
+    ZERO_ADDRESS,
+    BaseToken,
+    ClientPool,
+    ClientToken,
+    Erc20,
+    Read,
+    batch_call,
+)
+from fl_node.config import MODES, to_units
 from fl_node.errors import ConfigError
 from fl_node.federation.protocol import FederationApi, Phase
 from fl_node.federation.results import RoundResults
 from fl_node.federation.storage import fetch_results
 from fl_node.market.observation import Observation, Order, Portfolio, TokenView
 
-WAD = 10**18
-MAX_UINT = 2**256 - 1
-ZERO_ADDRESS = "0x" + "0" * 40
+__all__ = [
+    "MAX_UINT",
+    "SCORE_SCALE",
+    "ZERO_ADDRESS",
+    "Fill",
+    "MarketReader",
+    "PoolState",
+    "Trader",
+    "batch_call",
+    "units_down",
+]
+
+#: Scores in results tables are fixed point with 18 decimals (1.0 is 10**18), whatever the base.
+SCORE_SCALE = 10**18
 MODE_NAMES = {v: k for k, v in MODES.items()}
 
 
-def batch_call(
-    client: ChainClient, fns: Sequence[ContractFunction], block: BlockIdentifier = "latest"
-) -> list[Any]:
-    """Many read-only calls in one JSON-RPC batch, all at ``block``: one round trip instead of
-    one per call (a market snapshot reads hundreds of balances)."""
-    if not fns:
-        return []
-
-    w3 = fns[0].w3  # the connection the functions are bound to (it must be the one batching)
-    if any(fn.w3 is not w3 for fn in fns):
-        raise ConfigError("batch_call needs functions of contracts of one connection")
-
-    def run() -> list[Any]:
-        with w3.batch_requests() as batch:
-            for fn in fns:
-                batch.add(fn.call(block_identifier=block))
-            return list(batch.execute())
-
-    return client.retry.run("batched calls", run)
-
-
-def to_wei(amount: float) -> int:
-    """Whole tokens to wei, rounded down (an order never asks for more than it says)."""
-    return max(0, int(amount * WAD))
+def units_down(amount: float, decimals: int) -> int:
+    """Whole tokens in the smallest unit of a token with ``decimals`` decimals, rounded down (an
+    order never asks for more than it says)."""
+    return max(0, to_units(amount, decimals))
 
 
 @dataclass(frozen=True)
 class PoolState:
-    """A pool's reserves and on-chain price at one block (wei; price in base wei per 1e18)."""
+    """A pool's reserves, on-chain price and token supply at one block, in smallest units (the
+    price in base units per ``ClientPool.PRICE_SCALE`` token units), with both tokens'
+    decimals to read them in whole tokens."""
 
     client: str
     token: str
@@ -77,6 +79,19 @@ class PoolState:
     reserve_base: int
     price: int
     supply: int
+    token_decimals: int
+    base_decimals: int
+
+    @property
+    def price_whole(self) -> float:
+        """The marginal price in whole base tokens per whole client token."""
+        return (self.price * 10**self.token_decimals) / (
+            ClientPool.PRICE_SCALE * 10**self.base_decimals
+        )
+
+    def base_value(self, tokens: int) -> int:
+        """What ``tokens`` (smallest unit) are worth at the marginal price, in base units."""
+        return tokens * self.price // ClientPool.PRICE_SCALE
 
 
 class MarketReader:
@@ -92,72 +107,85 @@ class MarketReader:
         params = self.api.params()
         self.rounds_total = int(params.num_rounds)
         self.mode = MODE_NAMES[int(params.mode)]
-        self.fee_bps = int(client.call(self.api.registry.functions.feeBps()))
-        self._addresses: dict[str, tuple[str, str]] = {}
+        self.fee_bps = self.api.registry.fee_bps()
+        self._markets: dict[str, tuple[ClientToken, ClientPool]] = {}
         self._symbols: dict[str, str] = {}
         self._tables: dict[int, RoundResults | None] = {}
 
-    # -- contracts ------------------------------------------------------------------------------
-    def addresses(self, who: str) -> tuple[str, str] | None:
-        """(token, pool) of a registered client; None before it registers."""
-        key = who.lower()
-        if key not in self._addresses:
-            token = self.client.call(self.api.registry.functions.tokenOf(who))
-            if int(token, 16) == 0:
-                return None
-            pool = self.client.call(self.api.registry.functions.poolOf(who))
-            self._addresses[key] = (to_checksum_address(token), to_checksum_address(pool))
-        return self._addresses[key]
+    @property
+    def base(self) -> BaseToken:
+        return self.api.base
 
-    def token(self, who: str) -> Contract:
-        found = self.addresses(who)
+    # -- contracts ------------------------------------------------------------------------------
+    def market(self, who: str) -> tuple[ClientToken, ClientPool] | None:
+        """(token, pool) bindings of a registered client; None before it registers."""
+        key = who.lower()
+        if key not in self._markets:
+            registry = self.api.registry
+            token = registry.token_of(who)
+            if token is None:
+                return None
+            pool = registry.pool_of(who)
+            if pool is None:
+                raise ConfigError(f"client {who} has a token but no pool in the registry")
+            self._markets[key] = (ClientToken(self.client, token), ClientPool(self.client, pool))
+        return self._markets[key]
+
+    def addresses(self, who: str) -> tuple[str, str] | None:
+        """(token, pool) addresses of a registered client; None before it registers."""
+        found = self.market(who)
+        return None if found is None else (str(found[0].address), str(found[1].address))
+
+    def token(self, who: str) -> ClientToken:
+        found = self.market(who)
         if found is None:
             raise ConfigError(f"client {who} has not registered: it has no token yet")
-        return self.client.contract("ClientToken", found[0])
+        return found[0]
 
-    def pool(self, who: str) -> Contract:
-        found = self.addresses(who)
+    def pool(self, who: str) -> ClientPool:
+        found = self.market(who)
         if found is None:
             raise ConfigError(f"client {who} has not registered: it has no pool yet")
-        return self.client.contract("ClientPool", found[1])
+        return found[1]
+
+    def listed_clients(self) -> list[str]:
+        """The clients that have registered (and so have a token and a pool)."""
+        return [who for who in self.clients if self.market(who) is not None]
 
     def all_listed(self) -> bool:
         """Whether every client has registered and its pool has liquidity."""
-        if any(self.addresses(who) is None for who in self.clients):
+        if any(self.market(who) is None for who in self.clients):
             return False
-        reserves = batch_call(
-            self.client, [self.pool(w).functions.getReserves() for w in self.clients]
-        )
-        return all(int(t) > 0 and int(b) > 0 for t, b in reserves)
+        reserves = batch_call(self.client, [self.pool(w).read_reserves() for w in self.clients])
+        return all(r.listed for r in reserves)
 
     def pool_states(self, block: BlockIdentifier = "latest") -> dict[str, PoolState]:
         """Reserves, price and supply of every registered client's pool, read at one block."""
-        listed = [who for who in self.clients if self.addresses(who) is not None]
+        listed = self.listed_clients()
         missing = [who for who in listed if who.lower() not in self._symbols]
-        for who, symbol in zip(
-            missing,
-            batch_call(self.client, [self.token(w).functions.symbol() for w in missing]),
-            strict=True,
-        ):
-            self._symbols[who.lower()] = str(symbol)
-        fns: list[ContractFunction] = []
+        symbols = batch_call(self.client, [self.token(w).read_symbol() for w in missing])
+        for who, symbol in zip(missing, symbols, strict=True):
+            self._symbols[who.lower()] = symbol
+        reads: list[Read[Any]] = []
         for who in listed:
-            pool, token = self.pool(who).functions, self.token(who).functions
-            fns += [pool.getReserves(), pool.price(), token.totalSupply()]
-        values = batch_call(self.client, fns, block)
+            pool, token = self.pool(who), self.token(who)
+            reads += [pool.read_reserves(), pool.read_price(), token.read_total_supply()]
+        values = batch_call(self.client, reads, block)
         states = {}
         for k, who in enumerate(listed):
-            (reserve_token, reserve_base), price, supply = values[3 * k : 3 * k + 3]
-            token_address, pool_address = self._addresses[who.lower()]
+            reserves, price, supply = values[3 * k : 3 * k + 3]
+            token, pool = self.token(who), self.pool(who)
             states[who] = PoolState(
                 client=who,
-                token=token_address,
-                pool=pool_address,
+                token=str(token.address),
+                pool=str(pool.address),
                 symbol=self._symbols[who.lower()],
-                reserve_token=int(reserve_token),
-                reserve_base=int(reserve_base),
-                price=int(price),
-                supply=int(supply),
+                reserve_token=reserves.token,
+                reserve_base=reserves.base,
+                price=price,
+                supply=supply,
+                token_decimals=token.decimals,
+                base_decimals=self.base.decimals,
             )
         return states
 
@@ -178,6 +206,7 @@ class MarketReader:
         self, who: str, finalized: int
     ) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
         """(rewards, scores, stakes) of ``who`` in rounds 1..finalized (whole tokens; 0: absent)."""
+        whole = self.base.whole
         rewards, scores, stakes = [], [], []
         for number in range(1, finalized + 1):
             table = self.table(number)
@@ -185,9 +214,9 @@ class MarketReader:
                 row = table.row(who) if table is not None else None
             except KeyError:
                 row = None
-            rewards.append(row.reward / WAD if row else 0.0)
-            scores.append(row.score / WAD if row else 0.0)
-            stakes.append(row.stake / WAD if row else 0.0)
+            rewards.append(whole(row.reward) if row else 0.0)
+            scores.append(row.score / SCORE_SCALE if row else 0.0)
+            stakes.append(whole(row.stake) if row else 0.0)
         return tuple(rewards), tuple(scores), tuple(stakes)
 
     # -- observations ---------------------------------------------------------------------------
@@ -208,13 +237,14 @@ class MarketReader:
             if state is None:
                 views.append(TokenView(who, "", 0.0, 0.0, 0.0, rewards, scores, stakes))
                 continue
+            token_unit = 10**state.token_decimals
             views.append(
                 TokenView(
                     client=who,
                     symbol=state.symbol,
-                    reserve_token=state.reserve_token / WAD,
-                    reserve_base=state.reserve_base / WAD,
-                    supply=state.supply / WAD,
+                    reserve_token=state.reserve_token / token_unit,
+                    reserve_base=self.base.whole(state.reserve_base),
+                    supply=state.supply / token_unit,
                     rewards=rewards,
                     scores=scores,
                     stakes=stakes,
@@ -241,10 +271,10 @@ class Fill:
     client: str
     side: str
     requested: float  # whole tokens in, as ordered
-    amount_in: int  # wei actually offered (clamped to the balance)
+    amount_in: int  # smallest units actually offered (clamped to the balance)
     quote: int  # the pool's quote before the swap
     min_out: int
-    amount_out: int  # wei received (0 unless filled)
+    amount_out: int  # smallest units received (0 unless filled)
     status: str  # filled | rejected | skipped
     error: str = ""
     gas: int = 0
@@ -253,7 +283,7 @@ class Fill:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         for key in ("amount_in", "quote", "min_out", "amount_out"):
-            data[key] = str(data[key])  # wei exceed JSON's safe integers
+            data[key] = str(data[key])  # token amounts exceed JSON's safe integers
         return data
 
 
@@ -265,7 +295,6 @@ class Trader:
     signer: LocalAccount
     tolerance_bps: int = 100
     deadline_seconds: int = 300
-    _approved: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if not 0 <= self.tolerance_bps < 10_000:
@@ -280,50 +309,40 @@ class Trader:
         return str(self.signer.address)
 
     @property
-    def base(self) -> Contract:
-        return self.reader.api.base
+    def base(self) -> BaseToken:
+        return self.reader.base
 
     def portfolio(self) -> Portfolio:
-        listed = [w for w in self.reader.clients if self.reader.addresses(w) is not None]
-        fns = [self.base.functions.balanceOf(self.address)]
-        fns += [self.reader.token(w).functions.balanceOf(self.address) for w in listed]
-        cash, *held = batch_call(self.reader.client, fns)
-        holdings = {w: int(h) / WAD for w, h in zip(listed, held, strict=True) if int(h)}
-        return Portfolio(cash=int(cash) / WAD, holdings=holdings)
+        listed = self.reader.listed_clients()
+        reads = [self.base.read_balance_of(self.address)]
+        reads += [self.reader.token(w).read_balance_of(self.address) for w in listed]
+        cash, *held = batch_call(self.reader.client, reads)
+        holdings = {
+            w: self.reader.token(w).whole(h) for w, h in zip(listed, held, strict=True) if h
+        }
+        return Portfolio(cash=self.base.whole(cash), holdings=holdings)
 
     def claim_dividends(self) -> int:
-        """Claim the dividends this investor has accrued on every client token; wei claimed."""
-        listed = [w for w in self.reader.clients if self.reader.addresses(w) is not None]
-        tokens = [self.reader.token(w) for w in listed]
-        owed = batch_call(
-            self.reader.client, [t.functions.dividendOf(self.address) for t in tokens]
-        )
+        """Claim the dividends this investor has accrued on every client token; base units."""
+        tokens = [self.reader.token(w) for w in self.reader.listed_clients()]
+        owed = batch_call(self.reader.client, [t.read_dividend_of(self.address) for t in tokens])
         total = 0
         for token, amount in zip(tokens, owed, strict=True):
-            if int(amount) > 0:
-                self.reader.client.send(token.functions.claimDividend(), self.signer)
-                total += int(amount)
+            if amount > 0:
+                token.claim_dividend(self.signer)
+                total += amount
         return total
 
     def min_out(self, quote: int) -> int:
         return quote * (10_000 - self.tolerance_bps) // 10_000
 
-    def _approve(self, asset: Contract, spender: str) -> None:
-        key = f"{asset.address}:{spender}".lower()
-        if key in self._approved:
-            return
-        client = self.reader.client
-        if int(client.call(asset.functions.allowance(self.address, spender))) < MAX_UINT // 2:
-            client.send(asset.functions.approve(spender, MAX_UINT), self.signer)
-        self._approved.add(key)
-
     def execute(self, order: Order, session: int, round_number: int) -> Fill:
-        client = self.reader.client
         pool, token = self.reader.pool(order.client), self.reader.token(order.client)
         buying = order.side == "buy"
-        asset = self.base if buying else token
-        held = int(client.call(asset.functions.balanceOf(self.address)))
-        amount = min(to_wei(order.amount), held)
+        asset: Erc20 = self.base if buying else token
+        received: Erc20 = token if buying else self.base
+        held = asset.balance_of(self.address)
+        amount = min(units_down(order.amount, asset.decimals), held)
         fill = Fill(
             investor=self.address,
             session=session,
@@ -340,27 +359,20 @@ class Trader:
         )
         if amount == 0:
             return replace(fill, error="nothing to trade")
-        quote_fn = (
-            pool.functions.quoteBaseForTokens if buying else pool.functions.quoteTokensForBase
-        )
-        quote = int(client.call(quote_fn(amount)))
+        quote = pool.quote_base_for_tokens(amount) if buying else pool.quote_tokens_for_base(amount)
         bound = self.min_out(quote)
         if bound == 0:
             return replace(fill, quote=quote, error="the trade is too small to buy anything")
-        self._approve(asset, pool.address)
-        received_asset = token if buying else self.base
-        before = int(client.call(received_asset.functions.balanceOf(self.address)))
+        # An investor trades often: approve the pool once, for good, the first time it is short.
+        asset.ensure_allowance(self.signer, pool.address, amount, approve=MAX_UINT)
+        before = received.balance_of(self.address)
         deadline = self.reader.api.now() + self.deadline_seconds
-        swap = (
-            pool.functions.swapExactBaseForTokens(amount, bound, self.address, deadline)
-            if buying
-            else pool.functions.swapExactTokensForBase(amount, bound, self.address, deadline)
-        )
+        swap = pool.swap_exact_base_for_tokens if buying else pool.swap_exact_tokens_for_base
         try:
-            result = client.send(swap, self.signer)
+            result = swap(self.signer, amount, bound, self.address, deadline)
         except TxReverted as exc:
             return replace(fill, quote=quote, min_out=bound, status="rejected", error=exc.error)
-        after = int(client.call(received_asset.functions.balanceOf(self.address)))
+        after = received.balance_of(self.address)
         return replace(
             fill,
             quote=quote,

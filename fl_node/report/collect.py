@@ -18,10 +18,12 @@ from web3.types import TxData
 
 from fl_node.artifacts.store import ArtifactStore
 from fl_node.chain.client import ChainClient
+from fl_node.chain.contracts import ClientPool, ClientToken
 from fl_node.federation.protocol import FederationApi, Phase, TaskStatus, hex32
 from fl_node.federation.storage import fetch_results
 
-WAD = 10**18
+#: Scores in results tables are fixed point with 18 decimals (1.0 is 10**18).
+SCORE_SCALE = 10**18
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ def collect_report(
                         "num_samples": row.num_samples,
                         "own": row.own,
                         "marginal": row.marginal,
-                        "score": row.score / WAD,
+                        "score": row.score / SCORE_SCALE,
                         "stake": _base(row.stake),
                         "payout": _base(row.payout),
                         "reward": _base(row.reward),
@@ -125,11 +127,13 @@ def collect_report(
             t["rounds_used"] += int(row["included"])
     prices = {}
     for p in participants:
-        pool = client.call(api.registry.functions.poolOf(p.address))
-        if int(pool, 16) != 0:
-            prices[p.name] = _base(
-                int(client.call(client.contract("ClientPool", pool).functions.price()))
-            )
+        pool_address = api.registry.pool_of(p.address)
+        token_address = api.registry.token_of(p.address)
+        if pool_address is not None and token_address is not None:
+            # Base per PRICE_SCALE token units, as whole base tokens per whole client token.
+            pool = ClientPool(client, pool_address)
+            token_unit = ClientToken(client, token_address).unit
+            prices[p.name] = _base(pool.price() * token_unit // ClientPool.PRICE_SCALE)
     final = next((r for r in reversed(rounds) if r["metrics"]), None)
     return {
         "task_id": task_id,

@@ -26,6 +26,7 @@ import numpy as np
 
 from fl_node.artifacts.store import ArtifactStore
 from fl_node.bench.scoring import spearman, true_quality
+from fl_node.chain.contracts import BaseToken
 from fl_node.config import MODES, TaskConfig
 from fl_node.contribution import EXACT_MAX_PLAYERS, METHODS
 from fl_node.errors import ConfigError, FlNodeError
@@ -40,7 +41,6 @@ from fl_node.settlement.rewards import gini
 from fl_node.simulation.investors import DEFAULT_POPULATION, MarketSession
 from fl_node.simulation.localfed import LocalFederation, Progress
 
-WAD = 10**18
 #: Contribution methods of the paper's figure, in the order they are reported.
 ALL_METHODS = ("loo", "mc_shapley", "gtg_shapley", "exact_shapley", "cosine", "data_size")
 #: Context attributes that do not depend on the scoring method: shared between the per-method
@@ -122,7 +122,7 @@ def recompute_rewards(
     from_block: int,
     say: Say = print,
 ) -> dict[str, Any]:
-    """Rewards (wei) every client would have had in every finalized round under each method.
+    """Rewards (base units) every client would have had in every finalized round, per method.
 
     Each round's inputs are rebuilt from the chain and the store exactly as an auditor does (the
     escrow budget at the block before the post), and the pure round engine is run with each
@@ -169,10 +169,12 @@ def recompute_rewards(
 
 
 def method_shares(
-    recomputed: dict[str, Any], names: dict[str, str], quality: dict[str, float]
+    recomputed: dict[str, Any], names: dict[str, str], quality: dict[str, float], decimals: int
 ) -> dict[str, Any]:
-    """Per method: each client's share of all rewards, its ratio to the equal share, the Gini
-    coefficient of the rewards and their rank correlation with true quality."""
+    """Per method: each client's share of all rewards (whole base tokens of a token with
+    ``decimals`` decimals), its ratio to the equal share, the Gini coefficient of the rewards and
+    their rank correlation with true quality."""
+    unit = 10**decimals
     order = list(names.values())
     n = len(order)
     out: dict[str, Any] = {}
@@ -183,9 +185,9 @@ def method_shares(
                 totals[names.get(address, address)] += int(reward)
         grand = sum(totals.values())
         shares = {k: (v / grand if grand else 0.0) for k, v in totals.items()}
-        amounts = [totals[k] / WAD for k in order]
+        amounts = [totals[k] / unit for k in order]
         out[method] = {
-            "totals": {k: v / WAD for k, v in totals.items()},
+            "totals": {k: v / unit for k, v in totals.items()},
             "shares": shares,
             "vs_equal": {k: s * n for k, s in shares.items()},
             "gini": gini(amounts),
@@ -221,7 +223,7 @@ def market_summary(
             "address": inv.address,
             "budget": inv.budget,
             "final": final["investors"][inv.name] if final else {},
-            "dividends_claimed": inv.dividends / WAD,
+            "dividends_claimed": market.reader.base.whole(inv.dividends),
             "return": wealth / inv.budget - 1.0,
             "fills": sum(1 for f in mine if f.status == "filled"),
             "rejected": sum(1 for f in mine if f.status == "rejected"),
@@ -315,8 +317,7 @@ def run_simulation(
         )
         fed.setup(say=say)
         config = fed.config  # the run's own store, under the run folder
-        base = fed.client.contract(fed.deployment.base_token)
-        set_up_supply = int(fed.client.call(base.functions.totalSupply()))  # nothing burned yet
+        set_up_supply = BaseToken(fed.client).total_supply()  # nothing burned yet
         market.fund()
 
         def tick(progress: Progress) -> None:
@@ -401,7 +402,7 @@ def assemble_report(
     shares = chain_share(load_all(fed.run_dir / "work"))
     for entry in report["rounds"]:
         entry["timing"] = shares.get(entry["round"], {})
-    report["contribution_methods"] = method_shares(recomputed, names, quality)
+    report["contribution_methods"] = method_shares(recomputed, names, quality, api.decimals)
     report["recomputation"] = recomputed
     report["conservation"] = conservation.to_json()
     report["run"] = {

@@ -32,13 +32,14 @@ from eth_account.signers.local import LocalAccount
 
 from fl_node.artifacts.store import ArtifactStore
 from fl_node.chain.client import ChainClient
+from fl_node.chain.contracts import BaseToken, ClientPool
 from fl_node.chain.keys import account_from_key
 from fl_node.errors import ConfigError
 from fl_node.federation.context import derive_seed
 from fl_node.federation.protocol import Phase, TaskStatus
 from fl_node.market.accounting import holdings_of
 from fl_node.market.agents import Agent, make_agent, population_names
-from fl_node.market.chain import WAD, Fill, MarketReader, PoolState, Trader, batch_call
+from fl_node.market.chain import Fill, MarketReader, PoolState, Trader, batch_call
 from fl_node.simulation.localfed import DEPLOYER, FIRST_CLIENT, LocalFederation, Progress
 from fl_node.toolchain.localchain import dev_private_keys
 
@@ -53,7 +54,7 @@ class Investor:
     account: LocalAccount
     budget: float
     trader: Trader | None = None
-    dividends: int = 0  # wei of dividends claimed over the run
+    dividends: int = 0  # dividends claimed over the run, in the base token's smallest unit
 
     @property
     def address(self) -> str:
@@ -104,10 +105,10 @@ class MarketSession:
     def fund(self) -> None:
         """Mint each investor's budget (after ``fed.setup()``, before the processes start)."""
         fed = self.fed
-        base = fed.client.contract(fed.deployment.base_token)
+        base = BaseToken(fed.client)
         for investor in self.investors:
-            amount = fed.config.wei(investor.budget)
-            fed.client.send(base.functions.mint(investor.address, amount), fed.accounts[DEPLOYER])
+            amount = base.units(investor.budget)
+            base.mint(fed.accounts[DEPLOYER], investor.address, amount)
             self.minted += amount
         # A client of its own: its gas meter then counts the investors' transactions only.
         self._client = ChainClient(fed.chain.rpc_url, fed.deployment)
@@ -202,7 +203,7 @@ class MarketSession:
         _obs, after = self.reader.observe(finalized, self.price_history)
         self._snapshot(session, finalized, "after", after)
         for who, state in after.items():
-            self.price_history.setdefault(who, []).append(state.price / WAD)
+            self.price_history.setdefault(who, []).append(state.price_whole)
         self.sessions_done += 1
         self.last_round_traded = finalized
         filled = sum(1 for f in self.fills if f.session == session and f.status == "filled")
@@ -221,11 +222,12 @@ class MarketSession:
         keeper = self.fed.accounts[DEPLOYER]
         owed = batch_call(
             self.reader.client,
-            [self.reader.token(who).functions.dividendOf(s.pool) for who, s in states.items()],
+            [self.reader.token(who).read_dividend_of(s.pool) for who, s in states.items()],
         )
         for who, amount in zip(states, owed, strict=True):
-            if int(amount) > 0:  # sent by the deployer's client: not counted as investors' gas
-                self.fed.client.send(self.reader.pool(who).functions.harvestDividends(), keeper)
+            if amount > 0:  # sent by the deployer's client: not counted as investors' gas
+                pool = self.reader.pool(who)
+                ClientPool(self.fed.client, pool.address).harvest_dividends(keeper)
 
     def _snapshot(
         self, session: int, finalized: int, when: str, states: dict[str, PoolState]
@@ -255,8 +257,8 @@ class MarketSession:
                         "reserve_token": str(s.reserve_token),
                         "reserve_base": str(s.reserve_base),
                         "price_wei": str(s.price),
-                        "price": s.price / WAD,
-                        "supply": s.supply / WAD,
+                        "price": s.price_whole,
+                        "supply": s.supply / 10**s.token_decimals,
                     }
                     for who, s in states.items()
                 },

@@ -61,7 +61,7 @@ def _recomputed() -> dict:  # type: ignore[type-arg]
 def test_method_shares_against_equal_payouts() -> None:
     names = {A: "ann", B: "ben", C: "cat"}
     quality = {"ann": 1.0, "ben": 0.5, "cat": -1.0}
-    shares = method_shares(_recomputed(), names, quality)
+    shares = method_shares(_recomputed(), names, quality, decimals=18)
     loo = shares["loo"]
     assert loo["totals"] == {"ann": 150.0, "ben": 30.0, "cat": 0.0}
     assert loo["shares"]["ann"] == pytest.approx(150 / 180)
@@ -78,6 +78,7 @@ def _conservation(**changes: object) -> Conservation:
     fields: dict = dict(  # type: ignore[type-arg]
         minted=1000, expected_minted=1000, burned=10, vault_burned=10, held_by_known=990,
         total_supply=990, unknown_holders=(), escrow_balance=50, escrow_held=50, balances={},
+        decimals=18,
     )  # fmt: skip
     fields.update(changes)
     return Conservation(**fields)
@@ -99,7 +100,8 @@ def test_conservation_fails_on_any_leak(change: dict) -> None:  # type: ignore[t
     broken = _conservation(**change)
     assert not broken.ok
     assert broken.to_json()["ok"] is False
-    assert isinstance(broken.to_json()["minted"], str)  # wei as strings in JSON
+    assert isinstance(broken.to_json()["minted"], str)  # smallest units as strings in JSON
+    assert broken.to_json()["decimals"] == 18
 
 
 def test_holdings_wealth_adds_every_part() -> None:

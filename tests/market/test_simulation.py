@@ -179,7 +179,7 @@ def test_trader_clamps_skips_and_reports_refusals(run, reopened: ChainClient) ->
     held_client, held = next(iter(portfolio.holdings.items()))
     # A sale of more than the holding is clamped to the holding (to the wei), and filled.
     token = reader.token(held_client)
-    wei = int(reopened.call(token.functions.balanceOf(investor.address)))
+    wei = token.balance_of(investor.address)
     fill = trader.execute(Order(held_client, "sell", held * 10, "too much"), 99, 3)
     assert fill.status == "filled"
     assert fill.amount_in == wei and fill.amount_out >= fill.min_out > 0
