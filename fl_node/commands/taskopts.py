@@ -48,7 +48,7 @@ def task_api(client: ChainClient, task_id: int) -> FederationApi:
         raise ConfigError(f"--task must be a positive task id, got {task_id}")
     api = FederationApi(client, task_id)
     if api.state().status == TaskStatus.NONE:
-        count = int(client.call(api.federation.functions.taskCount()))
+        count = api.task_count()
         raise ConfigError(f"there is no task {task_id} on this chain ({count} task(s) exist)")
     return api
 

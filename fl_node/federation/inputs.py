@@ -54,16 +54,14 @@ def round_inputs(
         [(client, update, c.stake) for (client, update), c in zip(revealed, commits, strict=True)],
         store.get,
     )
-    unreleased, _owed = api.client.call(
-        api.escrow.functions.budgetOf(api.task_id), block=budget_block
-    )
+    unreleased = api.budget(budget_block).unreleased
     return RoundInputs(
         task_id=api.task_id,
         round=number,
         parent_blob=store.get(hex32(info.parent_model_hash)),
         submissions=submissions,
         total_at_risk=info.total_at_risk,
-        budget_available=int(unreleased),
+        budget_available=unreleased,
         money=money_of(api.params()),
         reputations=reputations(previous_results(api, store, number)),
     )

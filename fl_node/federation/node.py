@@ -156,7 +156,8 @@ class NodeDaemon:
             # Open the client's market at registration: it sells part of its tokens against
             # base tokens, which sets the opening price and lets investors (and buybacks) trade.
             api.registry.register_with_offering(self.signer, name, symbol, tokens, base)
-            self.log(f"registered {me} with token {symbol} and a market at {base / tokens:.6g}")
+            price = self.offering.base / self.offering.tokens  # base tokens per client token
+            self.log(f"registered {me} with token {symbol} and a market at {price:.6g}")
         else:
             api.registry.register(self.signer, name, symbol)
             self.log(f"registered {me} with token {symbol}")

@@ -209,14 +209,15 @@ def render_market_html(report: dict[str, Any]) -> str:
         gas_roles[f"{role} (set-up)"] = gas_roles.get(f"{role} (set-up)", 0) + gas
     gas = _table(["sender", "gas"], [[r, f"{g:,}"] for r, g in sorted(gas_roles.items())])
     cons = report["conservation"]
+    unit = 10 ** int(cons.get("decimals", 18))
     conservation = _table(
         ["check", "value"],
         [
-            ["minted (Transfer from 0)", f"{int(cons['minted']) / 1e18:,.4f}"],
-            ["minted by the set-up", f"{int(cons['expected_minted']) / 1e18:,.4f}"],
-            ["held by known accounts and contracts", f"{int(cons['held_by_known']) / 1e18:,.4f}"],
-            ["burned (stakes)", f"{int(cons['burned']) / 1e18:,.6f}"],
-            ["burned, vault's count", f"{int(cons['vault_burned']) / 1e18:,.6f}"],
+            ["minted (Transfer from 0)", f"{int(cons['minted']) / unit:,.4f}"],
+            ["minted by the set-up", f"{int(cons['expected_minted']) / unit:,.4f}"],
+            ["held by known accounts and contracts", f"{int(cons['held_by_known']) / unit:,.4f}"],
+            ["burned (stakes)", f"{int(cons['burned']) / unit:,.6f}"],
+            ["burned, vault's count", f"{int(cons['vault_burned']) / unit:,.6f}"],
             ["unknown holders", ", ".join(cons["unknown_holders"]) or "none"],
             ["conserved", "yes" if cons["ok"] else "NO"],
         ],

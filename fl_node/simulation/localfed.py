@@ -22,6 +22,7 @@ from eth_account.signers.local import LocalAccount
 
 from fl_node.artifacts.store import ArtifactStore
 from fl_node.chain.client import ChainClient
+from fl_node.chain.contracts import BaseToken
 from fl_node.chain.deploy import SuiteConfig, deploy_suite
 from fl_node.chain.deployments import Deployment
 from fl_node.chain.keys import account_from_key
@@ -142,12 +143,10 @@ class LocalFederation:
         self.deployment.save(self.deployment_path)
         self.client = ChainClient(self.chain.rpc_url, self.deployment)
         fed = self.config.federation
-        base = self.client.contract(self.deployment.base_token)
-        decimals = int(self.client.call(base.functions.decimals()))
+        base = BaseToken(self.client)
 
         def mint(account: LocalAccount, amount: float) -> None:
-            units = self.config.units(amount, decimals)
-            self.client.send(base.functions.mint(account.address, units), deployer)
+            base.mint(deployer, account.address, self.config.units(amount, base.decimals))
 
         mint(self.sponsor, fed.budget)
         mint(self.aggregator, fed.aggregator_bond)

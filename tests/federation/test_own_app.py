@@ -74,7 +74,7 @@ def _nothing_staked(fed: LocalFederation) -> None:
     me = fed.client_accounts[SLOT].address
     assert not fed.client.call(api.registry.functions.isRegistered(me))
     assert not api.seat(me).active
-    assert fed.client.call(api.vault.functions.stakeOf(me))[0] == 0
+    assert api.vault.stake_of(me).balance == 0
 
 
 def test_an_app_of_another_model_is_refused_before_anything_is_staked(idle_task, capsys) -> None:  # type: ignore[no-untyped-def]
