@@ -41,11 +41,17 @@ analyze: setup ## Slither over contracts/ (offline): results/slither.json, slith
 compile: setup ## compile the contracts into build/
 	@$(ROOT)/.venv/bin/brownie compile $(ARGS)
 
-deploy: setup ## deploy the suite with Brownie: make deploy ARGS="--network anvil"
-	@$(ROOT)/.venv/bin/brownie run scripts/deploy.py $(or $(ARGS),--network anvil)
+# make deploy NETWORK=fl-sepolia (networks: brownie networks list; settings: python
+# scripts/deploy.py --help) or RPC=http://127.0.0.1:8546 (a chain already running here).
+deploy: setup ## deploy the suite with Brownie (NETWORK=<id> or RPC=<url>; default: anvil)
+	@$(PY) -m fl_node.toolchain.brownie_cli $(if $(RPC),--rpc $(RPC)) run scripts/deploy.py \
+		$(if $(or $(RPC),$(findstring --network,$(ARGS))),,--network $(or $(NETWORK),anvil)) $(ARGS)
 
-console: setup ## a Brownie console on a fresh Anvil with the suite deployed: run(\"deploy\")
-	@$(ROOT)/.venv/bin/brownie console --network anvil
+# make console: Brownie's anvil network (port 8545 of brownie-config.yaml; a fresh Anvil unless one
+# runs there). RPC=http://127.0.0.1:8546: a chain already running. NETWORK=fl-sepolia: a public one.
+console: setup ## Brownie console with the deployed suite attached (Federation[-1]); RPC=, NETWORK=
+	@$(PY) -m fl_node.toolchain.brownie_cli $(if $(RPC),--rpc $(RPC)) console \
+		$(if $(NETWORK),--network $(NETWORK)) $(ARGS)
 
 bench: bench-gas bench-fl bench-scoring ## every benchmark; figures go to results/ and the README
 

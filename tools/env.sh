@@ -5,5 +5,7 @@ bash "$_fl_root/tools/setup.sh" && {
   export SOLCX_BINARY_PATH="$_fl_root/.cache/solcx"
   # shellcheck disable=SC1091
   source "$_fl_root/.venv/bin/activate"
+  # fl-node's public networks for `brownie --network fl-sepolia|fl-base-sepolia|fl-arbitrum-sepolia`
+  python -m fl_node.toolchain.networks --quiet
 }
 unset _fl_root

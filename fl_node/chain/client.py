@@ -2,9 +2,17 @@
 
 :class:`ChainClient` connects to an RPC (checking the chain id against the deployment), builds
 contract objects from the deployment file, and sends signed transactions robustly: it keeps the
-nonce, estimates gas with a margin, waits for the receipt, retries when the connection drops
+nonce, estimates gas with a margin, prices it by a :class:`~fl_node.chain.fees.FeePolicy`, waits
+for the receipt (and for ``confirmations`` blocks on top of it), sends a transaction that is not
+mined in time again with the same nonce and higher fees, retries when the connection drops
 (resending the same signed bytes, so a retry can never double-spend), and turns reverts into
 :class:`TxReverted` errors that name the contract's custom error and its arguments.
+
+Connection failures are retried by a :class:`RetryPolicy`: a bounded number of times for one-shot
+commands (then one clear error), for ever with capped back-off for daemons, which log when the
+connection drops and when it comes back. An RPC that answers an HTTP error that no retry can fix
+(a wrong URL or provider key) and a read of an address without code (a reset chain, a deployment
+file of another chain) are clear errors at once.
 """
 
 from __future__ import annotations
@@ -15,7 +23,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, cast
 
-import requests
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from eth_account.types import TransactionDictType
@@ -26,27 +33,30 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import (
+    BadFunctionCallOutput,
     ContractCustomError,
     ContractLogicError,
     ContractPanicError,
-    TimeExhausted,
     TransactionNotFound,
     Web3RPCError,
 )
 from web3.types import BlockIdentifier, Nonce, TxParams, Wei
 
 from fl_node.chain.deployments import Deployment
+from fl_node.chain.fees import (
+    DEV_CHAIN_IDS,
+    NO_CAPS,
+    FeePolicy,
+    Fees,
+    bumped,
+    default_confirmations,
+    eip1559_fees,
+    legacy_fees,
+)
+from fl_node.chain.retry import RetryPolicy, RpcHttpError, shown_url
 from fl_node.errors import ChainError
 
 T = TypeVar("T")
-
-#: Exceptions that mean "the connection dropped", not "the chain said no".
-TRANSIENT = (
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
-    ConnectionError,
-    TimeoutError,
-)
 
 
 class TxReverted(ChainError):
@@ -149,29 +159,31 @@ def _revert_data(exc: Exception) -> str | None:
     return None
 
 
-@dataclass
-class RetryPolicy:
-    attempts: int = 6
-    first_delay: float = 0.25
-    max_delay: float = 5.0
+#: Receipt polling: first and longest interval in seconds (a local chain mines at once; a public
+#: one every few seconds).
+RECEIPT_POLL = (0.02, 0.25)
+#: Polling for the blocks that confirm a receipt.
+CONFIRMATION_POLL = (0.25, 2.0)
 
-    def run(self, what: str, fn: Callable[[], T]) -> T:
-        delay = self.first_delay
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return fn()
-            except TRANSIENT as exc:
-                if attempt == self.attempts:
-                    raise ChainError(
-                        f"{what}: the RPC connection keeps failing after {attempt} attempts ({exc})"
-                    ) from exc
-                time.sleep(delay)
-                delay = min(delay * 2, self.max_delay)
-        raise AssertionError("unreachable")
+
+@dataclass(frozen=True)
+class _Sent:
+    """One signed transaction of a nonce (the first, or a replacement with higher fees)."""
+
+    tx_hash: HexBytes
+    tx: dict[str, Any]
+    fees: Fees
 
 
 class ChainClient:
-    """A connection to one chain and one deployment of the suite."""
+    """A connection to one chain and one deployment of the suite.
+
+    ``fees`` caps what transactions pay per gas; ``confirmations`` is how many blocks must follow
+    a transaction's block before :meth:`send` returns (default: none on local development
+    chains, :data:`~fl_node.chain.fees.PUBLIC_CONFIRMATIONS` elsewhere); a transaction not mined
+    within ``receipt_timeout`` seconds is sent again with higher fees, up to ``max_replacements``
+    times.
+    """
 
     def __init__(
         self,
@@ -181,10 +193,17 @@ class ChainClient:
         timeout: float = 30.0,
         receipt_timeout: float = 120.0,
         retry: RetryPolicy | None = None,
+        fees: FeePolicy = NO_CAPS,
+        confirmations: int | None = None,
+        max_replacements: int = 3,
     ):
         self.rpc_url = rpc_url
         self.retry = retry or RetryPolicy()
+        self.retry.where = f"the RPC at {shown_url(rpc_url)}"
         self.receipt_timeout = receipt_timeout
+        self.fee_policy = fees
+        self.max_replacements = max_replacements
+        self.log: Callable[[str], None] | None = None
         self.w3 = Web3(
             Web3.HTTPProvider(
                 rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
@@ -196,24 +215,48 @@ class ChainClient:
         self._nonces: dict[str, int] = {}
         self._contracts: dict[tuple[str, str], Contract] = {}
         self._names: dict[str, str] = {}
+        shown = shown_url(rpc_url)
         try:
             self.chain_id = self.retry.run("connect", lambda: int(self.w3.eth.chain_id))
+        except RpcHttpError:
+            raise
         except ChainError as exc:
             raise ChainError(
-                f"cannot reach the chain at {rpc_url}: is the node running and the URL right? "
-                f"({exc})"
+                f"cannot reach the chain at {shown}: is the node running and the URL right? ({exc})"
             ) from exc
         except (ValueError, Web3RPCError) as exc:
-            raise ChainError(f"{rpc_url} is not an Ethereum JSON-RPC endpoint ({exc})") from exc
+            raise ChainError(f"{shown} is not an Ethereum JSON-RPC endpoint ({exc})") from exc
         if deployment is not None and deployment.chain_id != self.chain_id:
             raise ChainError(
-                f"wrong chain: {rpc_url} is chain id {self.chain_id} but the deployment file is "
+                f"wrong chain: {shown} is chain id {self.chain_id} but the deployment file is "
                 f"for chain id {deployment.chain_id}; point --rpc at the right network or use "
                 "that network's deployment file"
             )
+        if confirmations is not None and confirmations < 0:
+            raise ChainError(f"confirmations must be >= 0, got {confirmations}")
+        if confirmations is None:
+            confirmations = default_confirmations(self.chain_id, self._client_version())
+        self.confirmations = confirmations
         self.decoder = ErrorDecoder(
             [rec.abi for rec in deployment.contracts.values()] if deployment else []
         )
+
+    def _client_version(self) -> str:
+        """The node's name and version (``web3_clientVersion``); empty if it does not say."""
+        if self.chain_id in DEV_CHAIN_IDS:
+            return ""  # no need to ask
+        try:
+            return str(self.retry.run("client version", lambda: self.w3.client_version))
+        except (Web3RPCError, ValueError):
+            return ""
+
+    def keep_trying(self, log: Callable[[str], None], max_delay: float = 10.0) -> None:
+        """Daemon mode: wait out connection outages of any length (retrying with back-off up
+        to ``max_delay`` s), logging when the connection drops and when it comes back, and
+        transaction replacements."""
+        self.retry = RetryPolicy.forever(log, max_delay)
+        self.retry.where = f"the RPC at {shown_url(self.rpc_url)}"
+        self.log = log
 
     # -- contracts -------------------------------------------------------------------------
     def contract(self, name: str, address: str | None = None) -> Contract:
@@ -238,6 +281,24 @@ class ChainClient:
             return self.retry.run(action, lambda: fn.call(block_identifier=block))
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self._reverted(action, exc) from None
+        except BadFunctionCallOutput:
+            raise self.bad_output(action, str(fn.address)) from None
+
+    def bad_output(self, action: str, address: str) -> ChainError:
+        """The clear error of a read whose answer cannot be decoded: no code at ``address`` (a
+        chain reset without its state, or a deployment file of another chain), or other code."""
+        checksummed = to_checksum_address(address)
+        code = self.retry.run("get code", lambda: self.w3.eth.get_code(checksummed))
+        if not code:
+            return ChainError(
+                f"no contract at {checksummed} on this chain: the chain was reset or the "
+                "deployment file is for another chain; deploy again"
+            )
+        return ChainError(
+            f"{action}: the contract at {checksummed} answered something its ABI in the "
+            "deployment file cannot decode: the deployment file does not match this chain's "
+            "contracts; deploy again or use the right deployment file"
+        )
 
     def block_number(self) -> int:
         return int(self.retry.run("block number", lambda: self.w3.eth.block_number))
@@ -290,20 +351,15 @@ class ChainClient:
                 raise self._reverted(action, exc) from None
             gas = int(estimate * 1.25) + 20_000
         params["gas"] = gas
-        params.update(self._fees())
+        fees = self.fees()
+        params.update(cast(TxParams, fees.as_params()))
         for _ in range(3):
-            nonce = self._next_nonce(sender)
-            params["nonce"] = Nonce(nonce)
+            params["nonce"] = Nonce(self._next_nonce(sender))
             tx = self.retry.run(action, lambda: fn.build_transaction(params))
-            # web3's TxParams and eth-account's transaction dict describe the same mapping.
-            signed = signer.sign_transaction(cast(TransactionDictType, tx))
             try:
-                tx_hash = self._broadcast(action, signed.raw_transaction, signed.hash)
+                return self._transact(action, signer, dict(tx), fees)
             except _NonceTooLow:
                 self._nonces.pop(sender, None)
-                continue
-            self._nonces[sender] = nonce + 1
-            return self._await(action, tx_hash, tx)
         raise ChainError(f"{action}: could not find a usable nonce for {sender}")
 
     def transfer_eth(self, signer: LocalAccount, to: str, value: int) -> TxResult:
@@ -312,35 +368,38 @@ class ChainClient:
         started = time.perf_counter()
         try:
             sender = signer.address
-            params: TxParams = {
-                "from": sender,
-                "to": to_checksum_address(to),
-                "value": Wei(value),
-                "gas": 21_000,
-                "chainId": self.chain_id,
-            }
-            params.update(self._fees())
-            nonce = self._next_nonce(sender)
-            params["nonce"] = Nonce(nonce)
-            signed = signer.sign_transaction(cast(TransactionDictType, params))
-            tx_hash = self._broadcast(action, signed.raw_transaction, signed.hash)
-            self._nonces[sender] = nonce + 1
-            return self._await(action, tx_hash, params)
+            fees = self.fees()
+            for _ in range(3):
+                tx: dict[str, Any] = {
+                    "from": sender,
+                    "to": to_checksum_address(to),
+                    "value": value,
+                    "gas": 21_000,
+                    "chainId": self.chain_id,
+                    "nonce": self._next_nonce(sender),
+                    **fees.as_params(),
+                }
+                try:
+                    return self._transact(action, signer, tx, fees)
+                except _NonceTooLow:
+                    self._nonces.pop(sender, None)
+            raise ChainError(f"{action}: could not find a usable nonce for {sender}")
         finally:
             self.tx_seconds += time.perf_counter() - started
 
-    def _fees(self) -> TxParams:
+    def fees(self) -> Fees:
+        """What a transaction sent now pays per gas: the fee policy applied to the chain's ask
+        (EIP-1559 from the latest base fee and the node's suggested tip, or a legacy price)."""
         block = self.retry.run("block", lambda: self.w3.eth.get_block("latest"))
         base = block.get("baseFeePerGas")
         if base is None:
             gas_price = int(self.retry.run("gas price", lambda: self.w3.eth.gas_price))
-            return {"gasPrice": Wei(gas_price)}
+            return legacy_fees(gas_price, self.fee_policy)
         try:
             tip = int(self.retry.run("priority fee", lambda: self.w3.eth.max_priority_fee))
         except (Web3RPCError, ValueError):
             tip = 10**9
-        tip = min(tip, 2 * 10**9) if base == 0 else tip
-        return {"maxFeePerGas": Wei(int(base) * 2 + tip), "maxPriorityFeePerGas": Wei(tip)}
+        return eip1559_fees(int(base), tip, self.fee_policy)
 
     def _next_nonce(self, sender: ChecksumAddress) -> int:
         if sender not in self._nonces:
@@ -371,46 +430,157 @@ class ChainClient:
                     raise ChainError(
                         f"{action}: the sender has too little ETH for gas ({exc})"
                     ) from exc
+                if "underpriced" in text:
+                    raise _Underpriced() from exc
                 raise ChainError(f"{action}: the node rejected the transaction ({exc})") from exc
 
         return self.retry.run(action, attempt)
 
-    def _await(self, action: str, tx_hash: HexBytes, tx: TxParams) -> TxResult:
+    def _transact(
+        self, action: str, signer: LocalAccount, tx: dict[str, Any], fees: Fees
+    ) -> TxResult:
+        """Sign and broadcast ``tx`` (its nonce included), wait until it is mined and confirmed
+        (replacing it if needed), and return what it did; raises :class:`_NonceTooLow` when the
+        nonce was taken before it was sent."""
+        nonce = int(tx["nonce"])
+        signed = signer.sign_transaction(cast(TransactionDictType, tx))
         try:
-            receipt = self.retry.run(
-                action,
-                lambda: self.w3.eth.wait_for_transaction_receipt(
-                    tx_hash, timeout=self.receipt_timeout, poll_latency=0.05
-                ),
-            )
-        except TimeExhausted as exc:
+            tx_hash = self._broadcast(action, signed.raw_transaction, signed.hash)
+        except _Underpriced as exc:
             raise ChainError(
-                f"{action}: transaction {tx_hash.hex()} was not mined within "
-                f"{self.receipt_timeout:.0f} s"
+                f"{action}: the node refused the fees ({fees.per_gas / 1e9:g} gwei per gas) as "
+                f"too low ({exc.__cause__}): another transaction of this key with the same nonce "
+                "is pending, or the fee cap is below what the node accepts"
             ) from exc
+        self._nonces[signer.address] = nonce + 1
+        receipt = self._mined(action, signer, [_Sent(tx_hash, tx, fees)])
         if receipt["status"] != 1:
-            raise self._replay_revert(action, tx, int(receipt["blockNumber"]))
+            raise self._replay_revert(action, cast(TxParams, tx), int(receipt["blockNumber"]))
         gas_used = int(receipt["gasUsed"])
         self.gas.record(action, gas_used)
         return TxResult(
             action=action,
-            tx_hash="0x" + bytes(tx_hash).hex(),
+            tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
             block_number=int(receipt["blockNumber"]),
             gas_used=gas_used,
             receipt=receipt,
         )
 
+    def _mined(self, action: str, signer: LocalAccount, sent: list[_Sent]) -> Any:
+        """The receipt of one of ``sent`` (transactions of one nonce) once it is mined and
+        confirmed. Whenever none is mined within the receipt timeout, the transaction is sent
+        again with higher fees (up to ``max_replacements`` times)."""
+        waits = 0
+        while True:
+            receipt = self._receipt_within(action, sent, self.receipt_timeout)
+            if receipt is None:
+                waits += 1
+                self._unmined(action, signer, sent, waits)
+                continue
+            confirmed = self._confirmed(action, receipt)
+            if confirmed is not None:
+                return confirmed
+            # Its block left the chain (a reorganization): wait for it to be mined again.
+
+    def _receipt_within(self, action: str, sent: list[_Sent], timeout: float) -> Any | None:
+        deadline = time.monotonic() + timeout
+        delay = RECEIPT_POLL[0]
+        while True:
+            for item in reversed(sent):
+                receipt = self._receipt(action, item.tx_hash)
+                if receipt is not None:
+                    return receipt
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            time.sleep(min(delay, left))
+            delay = min(delay * 1.5, RECEIPT_POLL[1])
+
+    def _receipt(self, action: str, tx_hash: HexBytes) -> Any | None:
+        def get() -> Any | None:
+            try:
+                return self.w3.eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                return None
+
+        return self.retry.run(action, get)
+
+    def _confirmed(self, action: str, receipt: Any) -> Any | None:
+        """``receipt`` read again once ``confirmations`` blocks follow its block; None when its
+        block is no longer on the chain."""
+        delay = CONFIRMATION_POLL[0]
+        while self.confirmations > 0:
+            if self.block_number() < int(receipt["blockNumber"]) + self.confirmations:
+                time.sleep(delay)
+                delay = min(delay * 1.5, CONFIRMATION_POLL[1])
+                continue
+            again = self._receipt(action, HexBytes(receipt["transactionHash"]))
+            if again is None or again["blockHash"] == receipt["blockHash"]:
+                return again
+            receipt = again  # mined again in another block: count from there
+        return receipt
+
+    def _unmined(self, action: str, signer: LocalAccount, sent: list[_Sent], waits: int) -> None:
+        """None of ``sent`` was mined in time: find out why, and send a replacement with higher
+        fees when the nonce is still free (a dropped or underpriced transaction)."""
+        last = sent[-1]
+        nonce = int(last.tx["nonce"])
+        sender = signer.address
+        mined = int(
+            self.retry.run("nonce", lambda: self.w3.eth.get_transaction_count(sender, "latest"))
+        )
+        waited = f"{waits * self.receipt_timeout:.0f} s"
+        if mined > nonce:
+            if any(self._receipt(action, item.tx_hash) is not None for item in sent):
+                return  # mined just now: the next poll returns it
+            raise ChainError(
+                f"{action}: another transaction of {sender} took its nonce {nonce} (is this key "
+                "used by another process?); it was not mined: check the state and try again"
+            )
+        if waits > self.max_replacements:
+            raise ChainError(
+                f"{action}: transaction 0x{bytes(last.tx_hash).hex()} was not mined within "
+                f"{waited} (fees {last.fees.per_gas / 1e9:g} gwei per gas): the network may be "
+                "congested or the fee cap too low; the command can be run again"
+            )
+        fees = bumped(last.fees, self.fees(), self.fee_policy)
+        if fees is None:
+            self._say(
+                f"{action}: not mined within {waited}; the fee caps leave no room for a "
+                "replacement, waiting longer"
+            )
+            return
+        tx = {**last.tx, **fees.as_params()}
+        signed = signer.sign_transaction(cast(TransactionDictType, tx))
+        try:
+            tx_hash = self._broadcast(action, signed.raw_transaction, signed.hash)
+        except (_NonceTooLow, _Underpriced):
+            return  # the original got mined meanwhile, or the node wants more: wait and see
+        sent.append(_Sent(tx_hash, tx, fees))
+        self._say(
+            f"{action}: not mined within {waited}; sent again with nonce {nonce} and fees "
+            f"raised to {fees.per_gas / 1e9:g} gwei per gas"
+        )
+
+    def _say(self, message: str) -> None:
+        if self.log is not None:
+            self.log(message)
+
     def _replay_revert(self, action: str, tx: TxParams, block: int) -> ChainError:
+        """Why a mined transaction reverted, found by replaying it as a call: on the state
+        before its block, then on the state after it (a transaction earlier in the same block,
+        say a keeper's, may have changed what it depended on)."""
         fields: dict[str, Any] = dict(tx)
         call = cast(
             TxParams, {k: fields[k] for k in ("from", "to", "data", "value", "gas") if k in fields}
         )
-        try:
-            self.w3.eth.call(call, block_identifier=block - 1)
-        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-            return self._reverted(action, exc)
-        except Exception:  # the replay itself failed: report what we know
-            pass
+        for at in (block - 1, block):
+            try:
+                self.w3.eth.call(call, block_identifier=at)
+            except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+                return self._reverted(action, exc)
+            except Exception:  # the replay itself failed: report what we know
+                break
         return TxReverted(action, f"reverted in block {block}")
 
     def _reverted(self, action: str, exc: Exception) -> TxReverted:
@@ -422,4 +592,8 @@ class ChainClient:
 
 
 class _NonceTooLow(Exception):
+    pass
+
+
+class _Underpriced(Exception):
     pass

@@ -24,11 +24,11 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, to_checksum_address
 from hexbytes import HexBytes
 
-from fl_node.chain.client import ChainClient, TxReverted
+from fl_node.chain.client import ChainClient
 from fl_node.chain.contracts import Erc20
 from fl_node.chain.deployments import SUITE, ContractRecord, Deployment
 from fl_node.chain.keys import account_from_key
-from fl_node.errors import ConfigError
+from fl_node.errors import ChainError, ConfigError
 from fl_node.toolchain.localchain import DEV_CHAIN_ID, dev_private_key
 
 WAD = 10**18
@@ -101,28 +101,44 @@ def load_artifact(build_dir: Path, name: str) -> dict[str, Any]:
     return data
 
 
+#: Decimals a base token may have (real tokens use 0 to 18; beyond 36 amounts overflow the math).
+MAX_BASE_DECIMALS = 36
+
+
 def check_base_token(client: ChainClient, address: str, abi: list[dict[str, Any]]) -> int:
-    """An existing ERC-20 to use as base token: code at the address and the ERC-20 views answer.
+    """An existing ERC-20 to use as base token: code at the address, the ERC-20 views
+    (``decimals``, ``totalSupply``, ``balanceOf``) answer, and its decimals are sane (0..36).
     Returns its decimals."""
+    from web3.exceptions import Web3Exception
+
+    if not is_address(address):
+        raise ConfigError(f"the base token {address!r} is not an address")
     checksum = to_checksum_address(address)
     code = client.retry.run("get code", lambda: client.w3.eth.get_code(checksum))
     if not code:
         raise ConfigError(
-            f"--base-token {checksum} has no contract code on chain {client.chain_id}: it must "
+            f"the base token {checksum} has no contract code on chain {client.chain_id}: it must "
             "be an ERC-20 token contract (an account address was given?)"
         )
     token = Erc20(
         client, name="BaseToken", contract=client.w3.eth.contract(address=checksum, abi=abi)
     )
     try:
-        decimals = token.decimals
+        decimals = token.read_decimals().get()
         token.total_supply()
         token.balance_of(checksum)
-    except (TxReverted, ValueError, Exception) as exc:
+    except (ChainError, Web3Exception, ValueError, OverflowError) as exc:
+        # ChainError: a revert; Web3Exception: no such function (empty return data);
+        # ValueError/OverflowError: return data that does not decode as the ERC-20 views'.
         raise ConfigError(
-            f"--base-token {checksum} does not answer the ERC-20 views (decimals, totalSupply, "
-            f"balanceOf): {exc}"
+            f"the base token {checksum} does not answer the ERC-20 views (decimals, totalSupply, "
+            f"balanceOf): is it an ERC-20 token? ({type(exc).__name__}: {exc})"
         ) from None
+    if not 0 <= decimals <= MAX_BASE_DECIMALS:
+        raise ConfigError(
+            f"the base token {checksum} reports {decimals} decimals: expected 0 to "
+            f"{MAX_BASE_DECIMALS} (6 for USDC-like tokens, 18 for most)"
+        )
     return decimals
 
 
@@ -137,6 +153,10 @@ def deploy_suite(
     cfg = config or SuiteConfig()
     cfg.validate()
     say = progress or (lambda _msg: None)
+    artifacts = {name: load_artifact(build_dir, name) for name in SUITE}
+    if cfg.base_token is not None:  # checked before any transaction: a refusal costs no gas
+        decimals = check_base_token(client, cfg.base_token, artifacts["DevToken"]["abi"])
+        say(f"base token {to_checksum_address(cfg.base_token)}: an ERC-20 with {decimals} decimals")
     local = client.chain_id == DEV_CHAIN_ID
     arbiter = cfg.arbiter or (local_arbiter().address if local else None)
     governors = cfg.governors or ((local_governor().address,) if local else ())
@@ -146,7 +166,6 @@ def deploy_suite(
             "that propose changes through the timelock: the deployer keeps no power"
         )
     delay = cfg.timelock_delay if cfg.timelock_delay is not None else (60 if local else 2 * 86_400)
-    artifacts = {name: load_artifact(build_dir, name) for name in SUITE}
     deployment = Deployment(chain_id=client.chain_id, block_number=client.block_number())
     client.deployment = deployment
     me = deployer.address
@@ -170,7 +189,6 @@ def deploy_suite(
         deployment.base_token = "DevToken"
     else:
         base = to_checksum_address(cfg.base_token)
-        check_base_token(client, base, artifacts["DevToken"]["abi"])
         # Record the base token under its own name with the ERC-20 ABI of DevToken (a superset).
         deployment.contracts["BaseToken"] = ContractRecord(base, artifacts["DevToken"]["abi"])
         deployment.base_token = "BaseToken"

@@ -4,14 +4,17 @@
 RPCs' range limits are respected). :class:`Checkpoint` is a small JSON file of named block
 numbers written atomically: a daemon processes events up to block B, then saves B; after a crash it
 re-reads from its last saved block, and its handlers are idempotent, so nothing is lost or doubled.
+:class:`Waiter` is how a daemon waits cheaply between steps: one ``eth_blockNumber`` per poll, with
+the interval growing to a cap, and an ``eth_getLogs`` of the new blocks only when there are some.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +158,70 @@ class Checkpoint:
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
         tmp.write_text(json.dumps(self._data, indent=1, sort_keys=True))
         os.replace(tmp, self.path)
+
+
+#: More new blocks than this since the last look: wake without reading their logs (a long outage;
+#: public RPCs limit the block range of ``eth_getLogs``).
+MAX_LOG_RANGE = 1_000
+
+
+@dataclass
+class Waiter:
+    """Sleeps until the chain has news for a daemon: a new block with a log of ``address``
+    matching ``topics``, a wall-clock time (the next deadline), or ``max_idle`` seconds.
+
+    Call :meth:`mark` before reading the state a step acts on, and :meth:`wait` after the step:
+    logs of any block after the mark wake the wait, so nothing that happened during the step is
+    missed. Polls start ``first`` seconds apart and grow by half each time up to ``longest``, so
+    a burst of activity is followed closely and a long wait costs one cheap call every
+    ``longest`` seconds.
+    """
+
+    client: ChainClient
+    address: str
+    topics: list[Any] | None = None
+    first: float = 0.05
+    longest: float = 2.0
+    max_idle: float = 30.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    clock: Callable[[], float] = field(default=time.time, repr=False)
+    seen: int | None = None  # the last block looked at
+
+    def mark(self) -> None:
+        """From now on, only logs of later blocks count as news."""
+        self.seen = self.client.block_number()
+
+    def wait(self, until: float | None = None) -> str:
+        """Sleep until news (returns ``"event"``), the clock passes ``until`` (a ``time.time()``
+        value; returns ``"deadline"``) or ``max_idle`` seconds pass (``"idle"``)."""
+        if self.seen is None:
+            self.mark()
+        end = self.clock() + self.max_idle
+        if until is not None and until < end:
+            end = until
+        delay = self.first
+        while True:
+            left = end - self.clock()
+            if left <= 0:
+                return "deadline" if until is not None and end == until else "idle"
+            self.sleep(min(delay, left))
+            delay = min(delay * 1.5, self.longest)
+            if self._news():
+                return "event"
+
+    def _news(self) -> bool:
+        latest = self.client.block_number()
+        seen = self.seen if self.seen is not None else latest
+        if latest == seen:
+            return False
+        self.seen = latest
+        if latest < seen or latest - seen > MAX_LOG_RANGE:
+            return True  # the chain went back (a reorganization, a reset), or a long gap
+        params: dict[str, Any] = {"fromBlock": seen + 1, "toBlock": latest, "address": self.address}
+        if self.topics is not None:
+            params["topics"] = self.topics
+        logs = self.client.retry.run(
+            "get logs",
+            lambda: self.client.w3.eth.get_logs(params),  # type: ignore[arg-type]
+        )
+        return bool(logs)

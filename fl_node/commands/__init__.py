@@ -1,6 +1,7 @@
 """Subcommands of ``fl-node``; each module has ``register(subparsers)``."""
 
 from fl_node.commands import (
+    account,
     aggregate,
     audit,
     bench,
@@ -11,6 +12,7 @@ from fl_node.commands import (
     rounds,
     simulate,
     stake,
+    store,
     task,
 )
 
@@ -19,6 +21,8 @@ COMMANDS = (
     simulate,
     chain,
     deploy,
+    account,
+    store,
     task,
     node,
     stake,

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from fl_node.commands import argtypes
 from fl_node.commands.common import add_chain_options, add_key_options, connect, signer
-from fl_node.commands.taskopts import add_task_options, task_api, task_config, task_store
-from fl_node.federation.aggregator import AggregatorDaemon
-from fl_node.federation.setup import DEFAULT_EVALUATOR, load_setup
+from fl_node.commands.netopts import add_network_options, apply_network_options
+from fl_node.commands.taskopts import (
+    EXAMPLE_EVALUATOR,
+    add_task_options,
+    task_api,
+    task_config,
+    task_store,
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,22 +28,33 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "finish and settles stakes that must be burned. Safe to kill and restart.",
     )
     add_chain_options(p)
+    add_network_options(p)
     add_key_options(p)
     add_task_options(p)
     p.add_argument(
         "--evaluator",
-        default=DEFAULT_EVALUATOR,
+        default=EXAMPLE_EVALUATOR,
         metavar="MODULE:ATTR",
         help="your evaluator app: evaluator_fn(context) returning an evaluator of your validation "
         "data, whose spec must hash to the task's validation spec (default: %(default)s)",
     )
-    p.add_argument("--max-seconds", type=float, help="give up after this long (default: never)")
+    p.add_argument(
+        "--max-seconds", type=argtypes.seconds, help="give up after this long (default: never)"
+    )
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from fl_node.federation.aggregator import AggregatorDaemon
+    from fl_node.federation.setup import load_setup
+
     config = task_config(args)
     client = connect(args)
+
+    def log(msg: str) -> None:
+        print(f"[aggregator] {msg}", flush=True)
+
+    apply_network_options(client, args, log)  # from here on, RPC outages are waited out
     me = signer(args, client.chain_id)
     api = task_api(client, args.task)
     store = task_store(args, config)
@@ -48,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         setup=setup,
         store=store,
         workdir=args.workdir,
-        log=lambda msg: print(f"[aggregator] {msg}", flush=True),
+        log=log,
     )
     daemon.run(args.max_seconds)
     return 0

@@ -7,42 +7,55 @@ import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fl_node.artifacts.store import ArtifactStore
-from fl_node.chain.client import ChainClient
-from fl_node.chain.deployments import Deployment
-from fl_node.commands.common import add_chain_options, add_key_options, connect, signer
-from fl_node.commands.taskopts import task_api, task_config
-from fl_node.config import TaskConfig
+from fl_node.commands import argtypes
+from fl_node.commands.common import (
+    add_chain_options,
+    add_key_options,
+    add_store_options,
+    connect,
+    open_store,
+    signer,
+)
+from fl_node.commands.taskopts import EXAMPLE_EVALUATOR, task_api, task_config
 from fl_node.errors import ConfigError
-from fl_node.federation.audit import Check, audit_round
-from fl_node.federation.protocol import FederationApi, Phase
-from fl_node.federation.setup import DEFAULT_EVALUATOR, load_setup
-from fl_node.toolchain.localchain import LocalChain
+
+if TYPE_CHECKING:  # the parser is built on every start: these load when a handler runs
+    from fl_node.chain.client import ChainClient
+    from fl_node.config import TaskConfig
+    from fl_node.federation.audit import Check
+    from fl_node.federation.protocol import FederationApi
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "audit",
-        help="recompute posted rounds from the chain and the store; non-zero exit on mismatch",
-        description="An independent recomputation: every committed blob's hash, the global "
-        "model's hash, every score, stake payout and reward, and the Merkle root, compared with "
-        "what the aggregator posted. Point it at a live chain (--rpc, --deployment, --config, "
-        "--task, --store) or at a finished run folder (--run), whose saved chain is reopened.",
+        help="recompute posted rounds from the chain and the store; non-zero exit on a finding",
+        description="An independent recomputation. First the evidence: the parent model, every "
+        "revealed update (from its client's prefix), the posted global model and results table "
+        "must be in the store and hash to their on-chain hashes. Then the global model's hash, "
+        "every score, stake payout and reward, and the Merkle root are recomputed and compared "
+        "with what the aggregator posted. Point it at a live chain (--rpc, --deployment, "
+        "--config, --task, --store) or at a finished run folder (--run), whose saved chain is "
+        "reopened. The store is opened read-only. Exit codes: 0 every check passed; 1 posted "
+        "numbers wrong (the evidence is intact and the recomputation differs: challenge the "
+        "round); 3 evidence missing or altered in the store (the round cannot be verified, which "
+        "does not show the aggregator wrong); 2 usage or other error.",
     )
     p.add_argument("--run", type=Path, help="a run folder written by `fl-node demo`")
     add_chain_options(p)
     p.add_argument("--config", help="task config (YAML path or bundled name)")
-    p.add_argument("--task", type=int, help="on-chain task id")
-    p.add_argument("--store", help="artifact store URL")
+    p.add_argument("--task", type=argtypes.task_id, help="on-chain task id")
+    add_store_options(p)  # opened read-only: the audit never writes, nor creates a bucket
     p.add_argument(
         "--evaluator",
-        default=DEFAULT_EVALUATOR,
+        default=EXAMPLE_EVALUATOR,
         metavar="MODULE:ATTR",
         help="the evaluator of the task's validation data (default: %(default)s)",
     )
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--round", type=int, help="audit this round")
+    which.add_argument("--round", type=argtypes.round_number, help="audit this round")
     which.add_argument("--all", action="store_true", help="audit every posted round")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.set_defaults(handler=run)
@@ -57,8 +70,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_chain_options(c)
     add_key_options(c)
-    c.add_argument("--task", type=int, required=True, help="on-chain task id")
-    c.add_argument("--round", type=int, required=True, help="the round to challenge")
+    c.add_argument("--task", type=argtypes.task_id, required=True, help="on-chain task id")
+    c.add_argument(
+        "--round", type=argtypes.round_number, required=True, help="the round to challenge"
+    )
     c.add_argument("--reason", default="audit mismatch", help="reason (its hash goes on-chain)")
     c.set_defaults(handler=run_challenge)
 
@@ -73,8 +88,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_chain_options(r)
     add_key_options(r)
-    r.add_argument("--task", type=int, required=True, help="on-chain task id")
-    r.add_argument("--round", type=int, required=True, help="the challenged round")
+    r.add_argument("--task", type=argtypes.task_id, required=True, help="on-chain task id")
+    r.add_argument(
+        "--round", type=argtypes.round_number, required=True, help="the challenged round"
+    )
     verdict = r.add_mutually_exclusive_group(required=True)
     verdict.add_argument("--keep-post", action="store_true", help="the post stands")
     verdict.add_argument("--void-post", action="store_true", help="the post is wrong")
@@ -85,8 +102,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _target(
     args: argparse.Namespace,
 ) -> Iterator[tuple[ChainClient, TaskConfig, str, int, str, int]]:
-    """(client, config, config reference, task id, store URL, first block) for a live chain or
-    a run folder."""
+    """(client, config, config reference, task id, the config's store URL, first block) for a
+    live chain or a run folder."""
+    from fl_node.chain.client import ChainClient
+    from fl_node.chain.deployments import Deployment
+    from fl_node.config import TaskConfig
+    from fl_node.toolchain.localchain import LocalChain
+
     if args.run is None:
         if args.config is None or args.task is None:
             raise ConfigError("give --run, or --config and --task (and --rpc/--deployment)")
@@ -99,7 +121,7 @@ def _target(
             config,
             args.config,
             args.task,
-            args.store or config.store,
+            config.store,
             deployment.block_number,
         )
         return
@@ -117,25 +139,55 @@ def _target(
             config,
             str(run_dir / "config.yaml"),
             int(manifest["task_id"]),
-            args.store or config.store,
+            config.store,
             deployment.block_number,
         )
+
+
+#: Exit codes of ``fl-node audit`` (2 is any usage or other error, as for every command).
+EXIT_OK, EXIT_WRONG, EXIT_EVIDENCE = 0, 1, 3
 
 
 def _print(checks: list[Check]) -> None:
     width = max((len(c.item) for c in checks), default=10)
     for c in checks:
-        mark = "ok      " if c.ok else "MISMATCH"
-        line = f"round {c.round:>3}  {c.item:<{width}}  {mark}  {c.posted}"
+        line = f"round {c.round:>3}  {c.item:<{width}}  {c.status.upper():<10}  {c.posted}"
         if not c.ok:
-            line += f"  (recomputed {c.recomputed})"
+            line += f"  ({'store' if c.kind == 'evidence' else 'recomputed'}: {c.recomputed})"
         print(line)
 
 
+def verdicts(checks: list[Check]) -> list[str]:
+    """One sentence per round with a finding: evidence missing or altered in the store, or
+    posted numbers wrong."""
+    out = []
+    for number in sorted({c.round for c in checks}):
+        mine = [c for c in checks if c.round == number]
+        gone = [f"{c.item} ({c.status})" for c in mine if c.status in ("missing", "altered")]
+        wrong = [c.item for c in mine if c.status == "wrong"]
+        if gone:
+            out.append(
+                f"round {number}: evidence missing or altered in the store: {', '.join(gone)}. "
+                "The round cannot be verified from this store; numbers marked UNVERIFIED were "
+                "recomputed without that evidence and do not show that the aggregator posted "
+                "wrong numbers."
+            )
+        if wrong:
+            out.append(
+                f"round {number}: posted numbers wrong: {', '.join(wrong)}. The evidence in the "
+                "store is intact and the recomputation differs: challenge the round "
+                f"(fl-node challenge --round {number} ...)."
+            )
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
+    from fl_node.federation.audit import audit_round, summarize
+    from fl_node.federation.setup import load_setup
+
     with _target(args) as (client, config, config_ref, task_id, store_url, first_block):
         api = task_api(client, task_id)
-        store = ArtifactStore(store_url)
+        store = open_store(args, store_url, read_only=True)
         ctx = load_setup(api, store, config, config_ref, args.evaluator)
         current = api.state().current_round
         if args.round is not None and not 1 <= args.round <= current:
@@ -144,13 +196,23 @@ def run(args: argparse.Namespace) -> int:
         checks: list[Check] = []
         for number in rounds:
             checks += audit_round(api, store, ctx, number, first_block)
-    bad = [c for c in checks if not c.ok]
+    summary = summarize(checks)
     if args.json:
-        print(json.dumps([{**c.__dict__, "ok": c.ok} for c in checks], indent=2))
+        print(
+            json.dumps([{**c.__dict__, "ok": c.ok, "status": c.status} for c in checks], indent=2)
+        )
     else:
         _print(checks)
-        print(f"{len(checks)} checks, {len(bad)} mismatch(es)")
-    return 1 if bad else 0
+        for sentence in verdicts(checks):
+            print(sentence)
+        print(
+            f"{summary['checks']} checks: {summary['wrong']} posted number(s) wrong, "
+            f"{summary['missing'] + summary['altered']} evidence item(s) missing or altered, "
+            f"{summary['unverified']} unverified"
+        )
+    if summary["wrong"]:
+        return EXIT_WRONG
+    return EXIT_EVIDENCE if summary["missing"] + summary["altered"] else EXIT_OK
 
 
 def run_challenge(args: argparse.Namespace) -> int:
@@ -165,6 +227,8 @@ def run_challenge(args: argparse.Namespace) -> int:
 
 
 def run_resolve(args: argparse.Namespace) -> int:
+    from fl_node.federation.protocol import Phase
+
     client = connect(args)
     me = signer(args, client.chain_id)
     api = task_api(client, args.task)

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fl_node.bench.readme import update_readme
-from fl_node.commands.common import help_handler, positive_int
+from fl_node.commands import argtypes
+from fl_node.commands.common import help_handler
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,12 +21,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "clients poisoning, FedAvg vs median / trimmed mean / Krum. No chain involved.",
     )
     fl.add_argument(
-        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)"
+        "--seeds", type=argtypes.seed, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)"
     )
-    fl.add_argument("--rounds", type=positive_int, default=10, help="rounds (default: %(default)s)")
+    fl.add_argument(
+        "--rounds", type=argtypes.positive_int, default=10, help="rounds (default: %(default)s)"
+    )
     fl.add_argument(
         "--chain-rounds",
-        type=int,
+        type=argtypes.non_negative_int,
         default=5,
         help="also run the demo task on Anvil for this many rounds to measure the chain's share "
         "of round time (0: skip; default: %(default)s)",
@@ -41,9 +43,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "its model evaluations, accumulated scores vs the true quality order, and scoring time "
         "against training time from 4 to 16 clients. No chain involved.",
     )
-    scoring.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds (default: 0)")
     scoring.add_argument(
-        "--rounds", type=positive_int, default=10, help="rounds (default: %(default)s)"
+        "--seeds", type=argtypes.seed, nargs="+", default=[0], help="seeds (default: 0)"
+    )
+    scoring.add_argument(
+        "--rounds", type=argtypes.positive_int, default=10, help="rounds (default: %(default)s)"
     )
     _outputs(scoring)
     scoring.set_defaults(handler=run_scoring)
@@ -55,10 +59,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "grows.",
     )
     gas.add_argument(
-        "--sizes", type=positive_int, nargs="+", default=[10, 100, 500], help="federation sizes"
+        "--sizes",
+        type=argtypes.positive_int,
+        nargs="+",
+        default=[10, 100, 500],
+        help="federation sizes",
     )
     _outputs(gas)
     gas.set_defaults(handler=run_gas)
+    __import__("fl_node.bench.idle", fromlist=["register"]).register(bsub)  # bench idle
 
     p.set_defaults(handler=help_handler(p))
 
@@ -76,6 +85,8 @@ def _outputs(parser: argparse.ArgumentParser) -> None:
 
 
 def _record(args: argparse.Namespace, key: str, result: dict[str, Any], markdown: str) -> None:
+    from fl_node.bench.readme import update_readme
+
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{key}.json").write_text(json.dumps(result, indent=2))
     (args.out / f"{key}.md").write_text(markdown + "\n")

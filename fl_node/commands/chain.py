@@ -6,25 +6,11 @@ import argparse
 import time
 from pathlib import Path
 
-from fl_node.commands.common import positive_int
-from fl_node.toolchain.localchain import DEV_CHAIN_ID, LocalChain
+from fl_node.commands import argtypes
 
-
-def port_number(text: str) -> int:
-    value = positive_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a port (1-65535)")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} must be a positive number of seconds")
-    return value
+#: Anvil's own chain id (``fl_node.toolchain.localchain.DEV_CHAIN_ID``, which a test keeps equal;
+#: written out here so that building the parser starts nothing of the chain tooling).
+DEV_CHAIN_ID = 31337
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,18 +20,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Start a local Anvil chain owned by this process; Ctrl-C stops it cleanly "
         "(saving its state first when --state is given).",
     )
-    p.add_argument("--port", type=port_number, default=8545, help="port (default: %(default)s)")
-    p.add_argument("--accounts", type=positive_int, default=20, help="funded dev accounts")
+    p.add_argument("--port", type=argtypes.port, default=8545, help="port (default: %(default)s)")
+    p.add_argument(
+        "--accounts", type=argtypes.dev_account_count, default=20, help="funded dev accounts"
+    )
     p.add_argument(
         "--chain-id",
-        type=positive_int,
+        type=argtypes.chain_id,
         default=DEV_CHAIN_ID,
         help="chain id (default: %(default)s; e.g. 11155111 to rehearse Sepolia: dev accounts "
         "then need --key-file, as on the real network)",
     )
     p.add_argument(
         "--block-time",
-        type=positive_float,
+        type=argtypes.seconds,
         help="mine a block every this many seconds, like a real network (default: a block per "
         "transaction)",
     )
@@ -56,6 +44,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fl_node.toolchain.localchain import LocalChain
+
     chain = LocalChain(
         port=args.port,
         accounts=args.accounts,

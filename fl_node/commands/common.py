@@ -8,19 +8,28 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eth_account.signers.local import LocalAccount
-
-from fl_node.chain.client import ChainClient
-from fl_node.chain.deployments import Deployment, default_path
-from fl_node.chain.keys import account_from_key, load_account
+from fl_node.commands import argtypes
 from fl_node.errors import ConfigError
-from fl_node.federation.protocol import Phase
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the parser is built on every start: these load when a handler runs
+    from eth_account.signers.local import LocalAccount
+
+    from fl_node.artifacts.store import ArtifactStore
+    from fl_node.chain.client import ChainClient
     from fl_node.simulation.localfed import Progress
-from fl_node.toolchain.localchain import DEV_CHAIN_ID, dev_private_key
 
 DEFAULT_RPC = "http://127.0.0.1:8545"
+#: What ``--store`` takes, for the help of every command that opens the artifact store.
+STORE_HELP = (
+    "artifact store URL shared by the federation's machines: a path or file://PATH (on a shared "
+    "disk), or s3://BUCKET/PREFIX; default: the config's `store`"
+)
+STORE_OPTION_HELP = (
+    "a setting of an s3:// store, KEY=VALUE (repeatable): endpoint_url=URL, region=NAME, "
+    "profile=NAME, anon=true (read a public bucket). Otherwise the endpoint comes from "
+    "FL_NODE_S3_ENDPOINT (or AWS_ENDPOINT_URL), the credentials from AWS_ACCESS_KEY_ID and "
+    "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), the region from AWS_REGION"
+)
 
 
 def add_chain_options(parser: argparse.ArgumentParser, deployment: bool = True) -> None:
@@ -36,49 +45,85 @@ def add_chain_options(parser: argparse.ArgumentParser, deployment: bool = True) 
 
 
 def add_key_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("signing key (one of)")
-    group.add_argument("--key-file", type=Path, help="file holding the hex private key")
+    group = parser.add_argument_group(
+        "signing key (one of; a raw key is never taken from the command line)"
+    )
+    group.add_argument(
+        "--key-file",
+        type=Path,
+        help="a keystore (V3 JSON, from `fl-node account new|import`; password from "
+        "$FL_NODE_PASSWORD or a prompt) or a file holding a hex private key; or set FL_NODE_KEY",
+    )
     group.add_argument(
         "--dev-account",
-        type=int,
+        type=argtypes.dev_account,
         metavar="N",
         help="use local dev account N of Anvil's public test mnemonic (local chains only)",
     )
     group.epilog = "or set FL_NODE_KEY"  # type: ignore[attr-defined]
 
 
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
-    return value
+def add_store_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--store`` and ``--store-option`` (see :func:`open_store`)."""
+    parser.add_argument("--store", metavar="URL", help=STORE_HELP)
+    parser.add_argument(
+        "--store-option", action="append", default=[], metavar="KEY=VALUE", help=STORE_OPTION_HELP
+    )
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
+def open_store(
+    args: argparse.Namespace, default_url: str, read_only: bool = False
+) -> ArtifactStore:
+    """The store of ``--store`` (else ``default_url``) with its ``--store-option`` settings;
+    read-only commands never write to it (nor create a folder or a bucket)."""
+    from fl_node.artifacts.shared import open_shared_store
+
+    url = default_url if args.store is None else args.store
+    return open_shared_store(url, args.store_option, read_only=read_only)
 
 
 def connect(args: argparse.Namespace, need_deployment: bool = True) -> ChainClient:
-    """A client on ``--rpc``, with the deployment file checked against the chain id."""
+    """A client on ``--rpc``, with the deployment file checked against the chain id and its
+    contracts checked to be on the chain."""
+    from fl_node.chain.client import ChainClient
+    from fl_node.chain.deployments import Deployment, default_path, require_on_chain
+
     client = ChainClient(args.rpc)
     if not need_deployment:
         return client
     path = getattr(args, "deployment", None) or default_path(client.chain_id)
     deployment = Deployment.load(Path(path))
-    return ChainClient(args.rpc, deployment)
+    client = ChainClient(args.rpc, deployment)
+    require_on_chain(deployment, path, lambda address: code_at(client, address))
+    return client
+
+
+def code_at(client: ChainClient, address: str) -> bytes:
+    """The contract code at ``address`` (empty: no contract there)."""
+    from eth_utils import to_checksum_address
+
+    checksum = to_checksum_address(address)
+    return bytes(client.retry.run("get code", lambda: client.w3.eth.get_code(checksum)))
 
 
 def signer(args: argparse.Namespace, chain_id: int) -> LocalAccount:
+    import os
+
+    from fl_node.chain.keys import KEY_ENV, account_from_key, load_account
+    from fl_node.toolchain.localchain import DEV_CHAIN_ID, dev_private_key
+
     index = getattr(args, "dev_account", None)
+    given = [
+        name
+        for name, value in (
+            ("--dev-account", index),
+            ("--key-file", getattr(args, "key_file", None)),
+            (f"${KEY_ENV}", os.environ.get(KEY_ENV) or None),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise ConfigError(f"pass one signing key, not {' and '.join(given)}")
     if index is not None:
         if chain_id != DEV_CHAIN_ID:
             raise ConfigError(
@@ -108,6 +153,8 @@ def round_progress(
     """A progress bar over a federation's rounds: ``(on_tick, say)``, where ``on_tick`` takes
     the runner's progress and redraws only when it changed, and ``say`` prints above the bar."""
     from tqdm import tqdm
+
+    from fl_node.federation.protocol import Phase
 
     with tqdm(total=total, unit="round", desc="federation", dynamic_ncols=True) as bar:
         shown: list[tuple[int, int, int]] = []

@@ -7,9 +7,8 @@ import dataclasses
 import time
 from pathlib import Path
 
-from fl_node.commands.common import positive_int, round_progress
-from fl_node.configs import load_config
-from fl_node.simulation.report import summary_table
+from fl_node.commands import argtypes
+from fl_node.commands.common import round_progress
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,8 +27,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="demo",
         help="task config: YAML path or bundled name (default: %(default)s)",
     )
-    p.add_argument("--rounds", type=positive_int, help="override the config's number of rounds")
-    p.add_argument("--seed", type=int, help="override the config's seed")
+    p.add_argument(
+        "--rounds", type=argtypes.positive_int, help="override the config's number of rounds"
+    )
+    p.add_argument("--seed", type=argtypes.seed, help="override the config's seed")
     p.add_argument("--no-investors", action="store_true", help="run without investors")
     p.add_argument(
         "--out",
@@ -37,7 +38,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=Path("runs"),
         help="parent folder of run folders (default: %(default)s)",
     )
-    p.add_argument("--timeout", type=float, default=1800.0, help="give up after this many seconds")
+    p.add_argument(
+        "--timeout", type=argtypes.seconds, default=1800.0, help="give up after this many seconds"
+    )
     p.add_argument(
         "--processes",
         action="store_true",
@@ -48,7 +51,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fl_node.configs import load_config
     from fl_node.simulation.experiment import SimulationSettings, run_simulation
+    from fl_node.simulation.report import summary_table
 
     started = time.monotonic()
     settings = SimulationSettings(

@@ -5,17 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fl_node.chain.deploy import SuiteConfig, deploy_suite
-from fl_node.chain.deployments import default_path
-from fl_node.commands.common import (
-    add_chain_options,
-    add_key_options,
-    connect,
-    non_negative_int,
-    positive_int,
-    signer,
-)
-from fl_node.toolchain.build import compile_contracts
+from fl_node.commands import argtypes
+from fl_node.commands.common import add_chain_options, add_key_options, connect, signer
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,24 +14,33 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "deploy",
         help="deploy the contract suite and write deployments/<chainId>.json",
         description="Compile (if needed) and deploy the whole suite: base token (local chains), "
-        "client-token and pool implementations, registry, stake vault, reward escrow, federation.",
+        "client-token and pool implementations, registry, stake vault, reward escrow, federation. "
+        "An existing deployment file is never replaced silently: without --force the deploy is "
+        "refused before any transaction; with it, the old file is kept in deployments/history/.",
     )
     add_chain_options(p, deployment=False)
     add_key_options(p)
-    p.add_argument("--base-token", help="an existing ERC-20 to use as base token (public networks)")
+    p.add_argument(
+        "--base-token",
+        help="an existing ERC-20 to use as base token (public networks); checked before "
+        "deploying: contract code, the ERC-20 views answer, 0 to 36 decimals",
+    )
     p.add_argument(
         "--base-decimals",
-        type=int,
+        type=argtypes.decimals,
         default=18,
         help="decimals of the dev base token deployed when --base-token is not given (default 18; "
         "6 behaves like USDC)",
     )
     p.add_argument(
-        "--withdraw-delay", type=non_negative_int, default=60, help="stake withdrawal countdown, s"
+        "--withdraw-delay",
+        type=argtypes.chain_seconds,
+        default=60,
+        help="stake withdrawal countdown, s",
     )
     p.add_argument(
         "--dividend-duration",
-        type=positive_int,
+        type=argtypes.positive_chain_seconds,
         default=3_600,
         help="seconds over which each dividend distribution streams to token holders "
         "(default: %(default)s)",
@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     roles.add_argument(
         "--timelock-delay",
-        type=non_negative_int,
+        type=argtypes.chain_seconds,
         help="seconds every governance change waits in public (default: 2 days; 60 s locally)",
     )
     roles.add_argument(
@@ -66,14 +66,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--out", type=Path, help="deployment file to write (default: deployments/<chainId>.json)"
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing deployment file (the old one is kept in its history/ folder)",
+    )
     p.set_defaults(handler=run)
     register_mint(sub)
 
 
 def run(args: argparse.Namespace) -> int:
-    build = compile_contracts()
+    from fl_node.chain.deploy import SuiteConfig, deploy_suite
+    from fl_node.chain.deployments import check_replaceable, default_path, publish
+    from fl_node.toolchain.build import compile_contracts
+
     client = connect(args, need_deployment=False)
+    out = Path(args.out or default_path(client.chain_id))
+    check_replaceable(out, args.force)
     deployer = signer(args, client.chain_id)
+    build = compile_contracts()
     config = SuiteConfig(
         base_token=args.base_token,
         base_decimals=args.base_decimals,
@@ -85,8 +96,10 @@ def run(args: argparse.Namespace) -> int:
         faucet=args.faucet,
     )
     deployment = deploy_suite(client, deployer, build, config, progress=print)
-    path = deployment.save(args.out or default_path(client.chain_id))
-    print(f"deployment of chain {client.chain_id} written to {path}")
+    kept = publish(deployment, out)
+    if kept is not None:
+        print(f"the previous deployment file was moved to {kept}")
+    print(f"deployment of chain {client.chain_id} written to {out}")
     return 0
 
 
@@ -100,7 +113,12 @@ def register_mint(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     add_chain_options(p)
     add_key_options(p)
     p.add_argument("--to", required=True, help="receiver address")
-    p.add_argument("--amount", type=float, required=True, help="amount in base tokens (e.g. 1000)")
+    p.add_argument(
+        "--amount",
+        type=argtypes.positive_amount,
+        required=True,
+        help="amount in base tokens (e.g. 1000)",
+    )
     p.set_defaults(handler=run_mint)
 
 

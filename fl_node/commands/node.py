@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from fl_node.commands import argtypes
 from fl_node.commands.common import add_chain_options, add_key_options, connect, signer
+from fl_node.commands.netopts import add_network_options, apply_network_options
 from fl_node.commands.taskopts import add_task_options, task_api, task_config, task_store
 
 #: The bundled example app (``--index N`` is the shorthand for its slice N).
@@ -25,6 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "rounds. Safe to kill and restart.",
     )
     add_chain_options(p)
+    add_network_options(p)
     add_key_options(p)
     add_task_options(p)
     app = p.add_argument_group("client app")
@@ -37,7 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     app.add_argument(
         "--index",
-        type=int,
+        type=argtypes.client_index,
         help="this client's slot N in the config's client list: partition-id=N for the app, "
         "and the slot's name and market offering",
     )
@@ -50,17 +53,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--offer-tokens",
-        type=float,
+        type=argtypes.positive_amount,
         help="open your token's market at registration with this many of your tokens",
     )
-    p.add_argument("--offer-base", type=float, help="... against this many base tokens")
+    p.add_argument(
+        "--offer-base", type=argtypes.positive_amount, help="... against this many base tokens"
+    )
     p.add_argument(
         "--node-class",
         metavar="MODULE:ATTR",
         help="a NodeDaemon subclass to run instead of the node (simulated adversaries, e.g. "
         "fl_node.simulation.adversaries:CopycatNode)",
     )
-    p.add_argument("--max-seconds", type=float, help="give up after this long (default: never)")
+    p.add_argument(
+        "--max-seconds", type=argtypes.seconds, help="give up after this long (default: never)"
+    )
     p.set_defaults(handler=run)
 
 
@@ -77,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             "give your client app with --app MODULE:ATTR (or --index N for the bundled example "
             "app on slice N)"
         )
-    offer = Offering(args.offer_tokens or 0.0, args.offer_base or 0.0)
+    offer = Offering(float(args.offer_tokens or 0), float(args.offer_base or 0))
     if (offer.tokens > 0) != (offer.base > 0) or min(offer.tokens, offer.base) < 0:
         raise ConfigError("--offer-tokens and --offer-base must both be positive, or both unset")
     label = "node"
@@ -90,6 +97,11 @@ def run(args: argparse.Namespace) -> int:
             offer = Offering(profile.offer_tokens, profile.offer_base)
     app = ClientApp.load(args.app or EXAMPLE_APP)
     client = connect(args)
+
+    def log(msg: str) -> None:
+        print(f"[{label}] {msg}", flush=True)
+
+    apply_network_options(client, args, log)  # from here on, RPC outages are waited out
     me = signer(args, client.chain_id)
     api = task_api(client, args.task)
     context = Context(
@@ -114,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         label=label,
         offering=offer,
         token_name=token_name,
-        log=lambda msg: print(f"[{label}] {msg}", flush=True),
+        log=log,
     )
     daemon.run(args.max_seconds)
     return 0

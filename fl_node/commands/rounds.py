@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import argparse
 
+from fl_node.commands import argtypes
 from fl_node.commands.common import (
     add_chain_options,
     add_key_options,
     connect,
     help_handler,
-    positive_int,
     signer,
 )
 from fl_node.commands.taskopts import task_api
 from fl_node.errors import ConfigError
-from fl_node.federation.protocol import FederationApi
 
 ACTIONS = {
     "abort": "end a round that cannot finish: nobody committed, no post by the post deadline, "
@@ -47,13 +46,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         add_chain_options(q)
         add_key_options(q)
         if name != "credit":
-            q.add_argument("--task", type=positive_int, required=True, help="on-chain task id")
-            q.add_argument("--round", type=positive_int, required=True, help="the round")
+            q.add_argument("--task", type=argtypes.task_id, required=True, help="on-chain task id")
+            q.add_argument("--round", type=argtypes.round_number, required=True, help="the round")
         q.set_defaults(handler=run, action=name)
     p.set_defaults(handler=help_handler(p))
 
 
 def run(args: argparse.Namespace) -> int:
+    from fl_node.federation.protocol import FederationApi
+
     client = connect(args)
     me = signer(args, client.chain_id)
     if args.action == "credit":

@@ -8,15 +8,21 @@ import json
 import time
 from pathlib import Path
 
-from fl_node.commands.common import positive_int, round_progress
-from fl_node.config import MODES
-from fl_node.configs import load_config
+from fl_node.commands import argtypes
+from fl_node.commands.common import round_progress
 from fl_node.errors import ConfigError
-from fl_node.market.agents import parse_population
-from fl_node.simulation.investors import DEFAULT_POPULATION
+
+# Written out so that building the parser imports no simulation code; a test keeps them equal to
+# ``fl_node.config.MODES`` and ``fl_node.simulation.investors.DEFAULT_POPULATION``.
+#: The reward distribution modes.
+MODES = ("direct", "buyback", "dividend")
+#: The investors of a simulation unless --investors says otherwise.
+DEFAULT_POPULATION = ("value", "value", "momentum", "noise", "noise", "passive")
 
 
 def _population(text: str) -> tuple[str, ...]:
+    from fl_node.market.agents import parse_population
+
     try:
         return tuple(parse_population(text))
     except ConfigError as exc:
@@ -34,26 +40,6 @@ def _methods(text: str) -> tuple[str, ...]:
             f"{', '.join(ALL_METHODS)}"
         )
     return methods
-
-
-def _bps(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if not 0 <= value < 10_000:
-        raise argparse.ArgumentTypeError(f"{value} must be within [0, 10000) basis points")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{value} must be > 0")
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -75,9 +61,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         default="quality8",
         help="task config: YAML path or bundled name (default: %(default)s)",
     )
-    p.add_argument("--rounds", type=positive_int, help="override the config's number of rounds")
+    p.add_argument(
+        "--rounds", type=argtypes.positive_int, help="override the config's number of rounds"
+    )
     p.add_argument("--mode", choices=sorted(MODES), help="override the reward distribution mode")
-    p.add_argument("--seed", type=int, help="override the config's seed")
+    p.add_argument("--seed", type=argtypes.seed, help="override the config's seed")
     p.add_argument(
         "--investors",
         type=_population,
@@ -88,13 +76,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     p.add_argument("--no-investors", action="store_true", help="run without any investor")
     p.add_argument(
         "--investor-budget",
-        type=_positive_float,
+        type=argtypes.positive_amount,
         default=1000.0,
         help="base tokens minted to each investor (default: %(default)s)",
     )
     p.add_argument(
         "--slippage-bps",
-        type=_bps,
+        type=argtypes.basis_points,
         default=100,
         help="minOut = the pool's quote minus this many basis points (default: %(default)s)",
     )
@@ -110,7 +98,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         default=Path("runs"),
         help="parent folder of run folders (default: %(default)s)",
     )
-    p.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds")
+    p.add_argument(
+        "--timeout", type=argtypes.seconds, default=3600.0, help="give up after this many seconds"
+    )
     p.add_argument(
         "--processes",
         action="store_true",
@@ -139,6 +129,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
 
 
 def run(args: argparse.Namespace) -> int:
+    from fl_node.configs import load_config
     from fl_node.simulation.experiment import ALL_METHODS, SimulationSettings, run_simulation
 
     methods = args.methods or ALL_METHODS
@@ -150,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         mode=args.mode,
         seed=args.seed,
         investors=() if args.no_investors else args.investors,
-        investor_budget=args.investor_budget,
+        investor_budget=float(args.investor_budget),
         tolerance_bps=args.slippage_bps,
         methods=methods,
         timeout=args.timeout,

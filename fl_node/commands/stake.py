@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import math
 import time
-from decimal import Decimal, InvalidOperation
 
-from fl_node.chain.contracts import StakeVault
+from fl_node.commands import argtypes
 from fl_node.commands.common import (
     add_chain_options,
     add_key_options,
@@ -16,24 +14,6 @@ from fl_node.commands.common import (
     signer,
 )
 from fl_node.errors import ConfigError
-
-#: No amount anyone can hold: 10**40 whole tokens.
-MAX_AMOUNT = Decimal(10) ** 40
-
-
-def token_amount(text: str) -> Decimal:
-    """A positive, finite amount of whole tokens (converted once the token's decimals are known)."""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value.is_finite() or not math.isfinite(float(value)):
-        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be positive")
-    if value > MAX_AMOUNT:
-        raise argparse.ArgumentTypeError(f"{text} is more than any account can hold")
-    return value
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,7 +37,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         add_key_options(q)
         if needs_amount:
             q.add_argument(
-                "--amount", type=token_amount, required=True, help="base tokens, e.g. 250"
+                "--amount",
+                type=argtypes.positive_amount,
+                required=True,
+                help="base tokens, e.g. 250",
             )
         q.set_defaults(handler=run, action=name)
 
@@ -65,14 +48,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fl_node.chain.contracts import StakeVault
+
     client = connect(args)
     me = signer(args, client.chain_id)
     vault = StakeVault(client)
     fmt = vault.base.format
 
-    amount = vault.base.units(args.amount) if getattr(args, "amount", None) else 0
-    if getattr(args, "amount", None) and amount == 0:
-        raise ConfigError(f"--amount {args.amount} is below the token's smallest unit")
+    given = getattr(args, "amount", None)
+    amount = 0 if given is None else argtypes.token_units(given, vault.base.decimals, "--amount")
     if args.action == "deposit":
         wallet = vault.base.balance_of(me.address)
         if wallet < amount:

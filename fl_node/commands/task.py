@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
+from fl_node.commands import argtypes
 from fl_node.commands.common import (
     add_chain_options,
     add_key_options,
@@ -18,10 +20,11 @@ from fl_node.commands.taskopts import (
     task_context,
     task_store,
 )
-from fl_node.config import TaskConfig, format_units
 from fl_node.errors import ConfigError
-from fl_node.federation.protocol import Phase, TaskStatus, hex32
-from fl_node.federation.sponsor import TaskSpec, create_task
+
+if TYPE_CHECKING:  # the parser is built on every start: these load when a handler runs
+    from fl_node.config import TaskConfig
+    from fl_node.federation.sponsor import TaskSpec
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,7 +68,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     create.set_defaults(handler=run_create)
     show = tsub.add_parser("show", help="print a task's state and its rounds")
     add_chain_options(show)
-    show.add_argument("--task", type=int, required=True, help="on-chain task id")
+    show.add_argument("--task", type=argtypes.task_id, required=True, help="on-chain task id")
     show.set_defaults(handler=run_show)
     allow = tsub.add_parser(
         "allow",
@@ -75,7 +78,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_chain_options(allow)
     add_key_options(allow)
-    allow.add_argument("--task", type=int, required=True, help="on-chain task id")
+    allow.add_argument("--task", type=argtypes.task_id, required=True, help="on-chain task id")
     allow.add_argument("clients", nargs="+", metavar="ADDRESS", help="client addresses")
     allow.add_argument("--revoke", action="store_true", help="disallow them instead")
     allow.set_defaults(handler=run_allow)
@@ -86,13 +89,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         end = tsub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         add_chain_options(end)
         add_key_options(end)
-        end.add_argument("--task", type=int, required=True, help="on-chain task id")
+        end.add_argument("--task", type=argtypes.task_id, required=True, help="on-chain task id")
         end.set_defaults(handler=run_end, action=name)
 
     p.set_defaults(handler=help_handler(p))
 
 
 def run_create(args: argparse.Namespace) -> int:
+    from fl_node.federation.sponsor import create_task
+
     config = task_config(args)
     client = connect(args)
     sponsor = signer(args, client.chain_id)
@@ -114,6 +119,7 @@ def task_spec(args: argparse.Namespace, config: TaskConfig, sponsor: str) -> Tas
     from fl_node.app.evaluator import EvaluatorApp
     from fl_node.app.layout import ModelLayout
     from fl_node.apps.digits import TASK_CONFIG
+    from fl_node.federation.sponsor import TaskSpec
 
     if args.app is None:
         if args.evaluator or args.validation_spec_hash or args.node_config:
@@ -143,6 +149,9 @@ def task_spec(args: argparse.Namespace, config: TaskConfig, sponsor: str) -> Tas
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from fl_node.config import format_units
+    from fl_node.federation.protocol import Phase, TaskStatus, hex32
+
     client = connect(args)
     api = task_api(client, args.task)
     params, state = api.params(), api.state()
@@ -193,6 +202,9 @@ def run_allow(args: argparse.Namespace) -> int:
 
 
 def run_end(args: argparse.Namespace) -> int:
+    from fl_node.config import format_units
+    from fl_node.federation.protocol import TaskStatus
+
     client = connect(args)
     sponsor = signer(args, client.chain_id)
     api = task_api(client, args.task)

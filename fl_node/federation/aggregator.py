@@ -21,11 +21,11 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from fl_node.artifacts.store import ArtifactStore
-from fl_node.chain.client import TxReverted
 from fl_node.chain.events import Checkpoint
 from fl_node.config import format_units
 from fl_node.errors import ArtifactError, ChainError, ConfigError
 from fl_node.federation.engine import RoundOutput, RoundSetup, compute_round
+from fl_node.federation.goals import Outcome, reach
 from fl_node.federation.inputs import round_inputs
 from fl_node.federation.protocol import (
     FederationApi,
@@ -39,10 +39,8 @@ from fl_node.federation.protocol import (
 )
 from fl_node.federation.stats import RoundStats
 from fl_node.federation.storage import fetch_results, publish_results
-
-#: Reverts that only mean "a deadline has not passed on the chain's clock yet", or that the round
-#: moved on under us (a late commit or reveal): try again on the next step.
-NOT_YET = ("PhaseNotOver", "CommitWindowOpen", "RevealWindowOpen", "CommitSetChanged")
+from fl_node.federation.wake import Wake
+from fl_node.federation.workstate import hold_lock, state_key
 
 
 @dataclass
@@ -52,16 +50,16 @@ class AggregatorDaemon:
     setup: RoundSetup  # the task's config, model layout and this aggregator's evaluator
     store: ArtifactStore
     workdir: Path
-    poll: float = 0.2
+    #: Longest pause between two looks at the chain while waiting (see :meth:`run`).
+    poll: float = 2.0
     enforce_burns: bool = True
     log: Callable[[str], None] = print
     on_round: Callable[[RoundOutput], None] | None = None
     _checkpoint: Checkpoint = field(init=False)
+    _wake: Wake = field(init=False, default_factory=Wake)
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._checkpoint = Checkpoint(self.workdir / "aggregator.json")
-        self.stats = RoundStats(self.workdir / "stats-aggregator.json")
         params = self.api.params()
         if params.aggregator.lower() != self.signer.address.lower():
             raise ConfigError(
@@ -75,18 +73,29 @@ class AggregatorDaemon:
             )
         self.params = params
         self.decimals = self.api.decimals
+        # State of this chain, deployment, task and aggregator only; one aggregator at a time.
+        key = state_key(self.api, self.signer.address)
+        self._lock = hold_lock(self.workdir / f"aggregator-{key}.lock", self.signer.address)
+        self._checkpoint = Checkpoint(self.workdir / f"aggregator-{key}.json")
+        self.stats = RoundStats(self.workdir / "stats-aggregator.json")
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, max_seconds: float | None = None) -> None:
+        """Step until the task is over. Between steps the aggregator sleeps until an event of
+        the task is mined, the next deadline of the round passes, or something is to be
+        retried; it looks at the chain at most every ``poll`` seconds while waiting."""
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        waiter = self.api.waiter(longest=self.poll)
         while deadline is None or time.monotonic() < deadline:
+            waiter.mark()
             if self.step():
                 return
-            time.sleep(self.poll)
+            waiter.wait(self._wake.until(deadline))
         raise ChainError(f"the aggregator did not finish within {max_seconds:.0f} s")
 
     def step(self) -> bool:
         """Do the next thing the state machine asks for; True once the task is over."""
+        self._wake = Wake()
         state = self.api.state()
         number = state.current_round
         info = self.api.round(number) if number else None
@@ -107,31 +116,44 @@ class AggregatorDaemon:
     def _advance(self, number: int, info: RoundState, state: TaskState) -> None:
         now = self.api.now()
         p = self.params
+        self._wake.deadlines(info.deadlines(p), now)
         if info.phase in (Phase.COMMIT, Phase.REVEAL):
             if info.phase == Phase.COMMIT and info.commits == 0:
                 if now > info.commit_deadline:
-                    self._abort(number, "nobody committed")
+                    self._abort(number, info, "nobody committed", info.commit_deadline)
                 return
             if now > info.post_deadline(p):
-                self._abort(number, "the post deadline passed")
+                self._abort(number, info, "the post deadline passed", info.post_deadline(p))
                 return
             all_revealed = info.phase == Phase.REVEAL and info.reveals == info.commits
             if all_revealed or now > info.reveal_end(p):
                 self._post(number, early=all_revealed)
             return
         if info.phase == Phase.POSTED and now > info.challenge_deadline:
-            try:
-                with self._tx(number):
-                    self.api.finalize(self.signer, number)
-            except TxReverted as exc:
-                if exc.error in NOT_YET:  # the block's clock was a little behind ours
-                    return
-                raise
-            self.stats.stamp(number, "finalized_at")
-            self.log(f"round {number} finalized")
-            self._enforce_burns(number)
+            with self._tx(number):
+                outcome = reach(
+                    lambda: self.api.finalize(self.signer, number),
+                    lambda b: self.api.round(number, b).phase != Phase.POSTED,
+                    lambda _exc: self._before(info.challenge_deadline),
+                )
+            if outcome is Outcome.LATER:
+                return
+            if outcome is Outcome.SENT:
+                self.stats.stamp(number, "finalized_at")
+                self.log(f"round {number} finalized")
+            self._enforce_burns(number)  # whoever finalized it
         elif info.phase == Phase.CHALLENGED and now > info.arbiter_deadline(p):
-            self._abort(number, "the arbiter did not decide in time")
+            self._abort(
+                number, info, "the arbiter did not decide in time", info.arbiter_deadline(p)
+            )
+
+    def _before(self, deadline: int) -> bool:
+        """Whether the chain's latest block is not past ``deadline`` yet (a call gated by it
+        reverts until a later block): if so, look again soon."""
+        if self.api.chain_time() <= deadline:
+            self._wake.soon()
+            return True
+        return False
 
     @contextmanager
     def _tx(self, number: int) -> Iterator[None]:
@@ -150,10 +172,17 @@ class AggregatorDaemon:
             return
         self._ensure_bond(state)
         self.stats.stamp(number, "opened_at")
+        opened: list[int] = []
         with self._tx(number):
-            result = self.api.open_round(self.signer)
-        RoundOpenings(self.api, self._checkpoint).record(number, result.block_number)
-        self.log(f"round {number} opened")
+            outcome = reach(
+                lambda: opened.append(self.api.open_round(self.signer).block_number),
+                lambda b: self.api.state(b).current_round >= number,
+            )
+        if outcome is Outcome.LATER:
+            self._wake.soon()
+        if opened:  # else opened before (a lost receipt, a restart): its block is found later
+            RoundOpenings(self.api, self._checkpoint).record(number, opened[0])
+            self.log(f"round {number} opened")
 
     def _ensure_bond(self, state: TaskState) -> None:
         """Top the task's aggregator bond up to what the task requires."""
@@ -169,15 +198,17 @@ class AggregatorDaemon:
         self.api.bond_aggregator(self.signer, missing)
         self.log(f"bonded {format_units(missing, self.decimals)} as the task's aggregator")
 
-    def _abort(self, number: int, why: str) -> None:
-        try:
-            with self._tx(number):
-                self.api.abort(self.signer, number)
-        except TxReverted as exc:
-            if exc.error in NOT_YET or exc.error == "WrongPhase":
-                return
-            raise
-        self.log(f"round {number} aborted: {why}")
+    def _abort(self, number: int, info: RoundState, why: str, deadline: int) -> None:
+        """Abort round ``number`` (seen in ``info``'s phase) once ``deadline`` passed; done when
+        its phase moved on, whoever moved it (anyone can abort, and a post may come first)."""
+        with self._tx(number):
+            outcome = reach(
+                lambda: self.api.abort(self.signer, number),
+                lambda b: self.api.round(number, b).phase != info.phase,
+                lambda _exc: self._before(deadline),
+            )
+        if outcome is Outcome.SENT:
+            self.log(f"round {number} aborted: {why}")
 
     def _opened_block(self, number: int) -> int:
         return RoundOpenings(self.api, self._checkpoint).block(number)
@@ -186,10 +217,11 @@ class AggregatorDaemon:
         inputs = round_inputs(self.api, self.store, number, self._opened_block(number))
         with self.stats.timed(number, "compute"):
             output = compute_round(inputs, self.setup)
-        stored = self.store.put(output.model_blob)
+        me = self.signer.address  # the model and the table go under the aggregator's own prefix
+        stored = self.store.put(output.model_blob, owner=me)
         if stored != "0x" + output.model_hash.hex():
             raise ChainError("the store returned a different hash for the new global model")
-        root = publish_results(self.store, output.results)
+        root = publish_results(self.store, output.results, owner=me)
         results = output.results
         post = Post(
             model_hash=output.model_hash,
@@ -199,18 +231,14 @@ class AggregatorDaemon:
             total_reward=results.total_reward,
             total_payout=results.total_payout,
         )
-        try:
-            with self._tx(number):
-                self.api.post(self.signer, number, post, early=early)
-        except TxReverted as exc:
-            if exc.error in NOT_YET:
-                return  # posted again on the next step, from the chain's current commit set
-            if exc.error == "BondTooLow":
-                # Claims of an under-reserved earlier round drew on the free bond: a post needs
-                # the task's whole bond at stake, so top it up and post on the next step.
-                self._ensure_bond(self.api.state())
-                return
-            raise
+        with self._tx(number):
+            outcome = reach(
+                lambda: self.api.post(self.signer, number, post, early=early),
+                lambda b: self.api.round(number, b).phase not in (Phase.COMMIT, Phase.REVEAL),
+                lambda _exc: self._post_not_now(number, post, early),
+            )
+        if outcome is not Outcome.SENT:
+            return
         self.log(
             f"round {number} posted: {sum(r.included for r in results.rows)}/{len(results.rows)} "
             f"updates used, val acc {results.metrics['val_accuracy']:.3f}, model "
@@ -219,6 +247,22 @@ class AggregatorDaemon:
         if self.on_round is not None:
             self.on_round(output)
 
+    def _post_not_now(self, number: int, post: Post, early: bool) -> bool:
+        """After a reverted post the state does not explain as posted: whether to post again on
+        the next step (from the chain's current commit set and clock)."""
+        info = self.api.round(number)
+        if (info.commits, info.reveals) != (post.commits, post.reveals):
+            return True  # a late commit or reveal: compute again from the current set
+        if not early and self._before(info.reveal_end(self.params)):
+            return True
+        state = self.api.state()
+        if state.bond < self.params.aggregator_bond:
+            # Claims of an under-reserved earlier round drew on the free bond: a post needs the
+            # task's whole bond at stake, so top it up and post on the next step.
+            self._ensure_bond(state)
+            return True
+        return False
+
     def _enforce_burns(self, number: int) -> None:
         if not self.enforce_burns or self._checkpoint.get(f"burns.{number}"):
             return
@@ -226,26 +270,36 @@ class AggregatorDaemon:
         if info.phase != Phase.FINALIZED:
             return
         try:
-            table = fetch_results(self.store, info.results_root)
+            table = fetch_results(self.store, info.results_root, owner=self.signer.address)
         except ArtifactError as exc:
             self.log(f"round {number}: results table unavailable, no burns to enforce ({exc})")
             self._checkpoint.set(f"burns.{number}", True)
             return
+        pending = False
         for row in table.rows:
             if row.payout >= 0 or self.api.commitment(number, row.client).settled:
                 continue
-            try:
-                self.api.settle_stake(
-                    self.signer, number, row.client, row.score, row.reward, table.proof(row.client)
-                )
+            outcome = self._burn(number, row.client, row.score, row.reward, table.proof(row.client))
+            if outcome is Outcome.SENT:
                 self.log(
                     f"round {number}: burned {format_units(-row.payout, self.decimals)} of "
                     f"{row.client[:10]}"
                 )
-            except TxReverted as exc:  # settled by the client in the meantime
-                if exc.error != "AlreadySettled":
-                    raise
-        self._checkpoint.set(f"burns.{number}", True)
+            pending = pending or outcome is Outcome.LATER
+        if pending:
+            self._wake.soon()
+        else:
+            self._checkpoint.set(f"burns.{number}", True)
+
+    def _burn(
+        self, number: int, client: str, score: int, reward: int, proof: list[bytes]
+    ) -> Outcome:
+        """Settle ``client``'s negative result; the client may settle (or claim) in the same
+        block: settled is settled, whoever did it."""
+        return reach(
+            lambda: self.api.settle_stake(self.signer, number, client, score, reward, proof),
+            lambda b: self.api.commitment(number, client, b).settled,
+        )
 
     def _enforce_pending_burns(self, last_round: int) -> None:
         for number in range(1, last_round + 1):

@@ -6,24 +6,35 @@ The aggregator builds them to compute a round; an auditor rebuilds the very same
 
 from __future__ import annotations
 
+from functools import partial
+
 from web3.types import BlockIdentifier
 
 from fl_node.artifacts.store import ArtifactStore
-from fl_node.federation.engine import Money, RoundInputs, submissions_from
-from fl_node.federation.protocol import FederationApi, Phase, TaskParams, hex32
+from fl_node.federation.engine import Money, RoundInputs, Submission, submissions_from
+from fl_node.federation.protocol import FederationApi, Phase, TaskParams
 from fl_node.federation.reputation import reputations
 from fl_node.federation.results import RoundResults
-from fl_node.federation.storage import fetch_results
+from fl_node.federation.storage import fetch_model, fetch_results
 
 
 def previous_results(api: FederationApi, store: ArtifactStore, number: int) -> list[RoundResults]:
     """Results tables of the finalized rounds before ``number`` (for reputations)."""
+    aggregator = api.params().aggregator
     tables = []
     for earlier in range(1, number):
         info = api.round(earlier)
         if info.phase == Phase.FINALIZED:
-            tables.append(fetch_results(store, info.results_root))
+            tables.append(fetch_results(store, info.results_root, owner=aggregator))
     return tables
+
+
+def submission(
+    store: ArtifactStore, client: str, update_hash: bytes | None, stake: int
+) -> Submission:
+    """A client's submission, its revealed update read only from the client's own prefix."""
+    fetch = partial(store.get, owner=client)
+    return submissions_from([(client, update_hash, stake)], fetch)[0]
 
 
 def money_of(params: TaskParams) -> Money:
@@ -42,7 +53,8 @@ def round_inputs(
     budget_block: BlockIdentifier = "latest",
 ) -> RoundInputs:
     """Inputs of round ``number``: every commitment (with its revealed update, fetched from the
-    store, or none); ``budget_block`` is where the escrow's budget is read."""
+    client's own prefix in the store, or none); ``budget_block`` is where the escrow's budget is
+    read."""
     info = api.round(number)
     commits = api.commits(number, opened_block)
     reveals = api.reveals(number, opened_block)
@@ -50,15 +62,15 @@ def round_inputs(
         (c.client, reveals[c.client.lower()].update_hash if c.client.lower() in reveals else None)
         for c in commits
     ]
-    submissions = submissions_from(
-        [(client, update, c.stake) for (client, update), c in zip(revealed, commits, strict=True)],
-        store.get,
+    submissions = tuple(
+        submission(store, client, update, c.stake)
+        for (client, update), c in zip(revealed, commits, strict=True)
     )
     unreleased = api.budget(budget_block).unreleased
     return RoundInputs(
         task_id=api.task_id,
         round=number,
-        parent_blob=store.get(hex32(info.parent_model_hash)),
+        parent_blob=fetch_model(store, api, info.parent_model_hash),
         submissions=submissions,
         total_at_risk=info.total_at_risk,
         budget_available=unreleased,

@@ -20,24 +20,26 @@ preceded by a read of the state it would change.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import IO
 
 from eth_account.signers.local import LocalAccount
+from web3.types import BlockIdentifier
 
 from fl_node.app.client import ClientApp, Context, call_fit
 from fl_node.app.layout import ModelLayout, layout_of_weights
 from fl_node.artifacts.codec import decode_weights, encode_weights, keccak
+from fl_node.artifacts.outage import StoreOutage
 from fl_node.artifacts.store import ArtifactStore
 from fl_node.chain.client import TxReverted
 from fl_node.chain.events import Checkpoint
 from fl_node.config import TaskConfig, format_units
 from fl_node.errors import ArtifactError, ChainError, ConfigError
+from fl_node.federation.funds import check_join_funds
+from fl_node.federation.goals import Outcome, reach
 from fl_node.federation.protocol import (
     FederationApi,
     Phase,
@@ -49,11 +51,11 @@ from fl_node.federation.protocol import (
     hex32,
 )
 from fl_node.federation.stats import RoundStats
-from fl_node.federation.storage import fetch_results
+from fl_node.federation.storage import UploadKeeper, fetch_model, fetch_results
+from fl_node.federation.wake import Wake
+from fl_node.federation.workstate import hold_lock, state_key
 
 SLIPPAGE_BPS = 100  # 1 % below the quote when a buyback claim swaps on the pool
-#: Reverts that mean "someone (a keeper, or this node before a restart) did it already".
-DONE_ALREADY = ("AlreadySettled", "AlreadyClaimed", "AlreadyCommitted", "AlreadyRevealed")
 
 
 @dataclass(frozen=True)
@@ -103,10 +105,12 @@ class NodeDaemon:
     workdir: Path
     label: str = "node"
     offering: Offering = field(default_factory=Offering)
-    poll: float = 0.2
+    #: Longest pause between two looks at the chain while waiting (see :meth:`run`).
+    poll: float = 2.0
     token_name: str | None = None
     log: Callable[[str], None] = print
     _checkpoint: Checkpoint = field(init=False)
+    _wake: Wake = field(init=False, default_factory=Wake)
 
     def __post_init__(self) -> None:
         self.address = self.signer.address
@@ -121,6 +125,8 @@ class NodeDaemon:
         self.stats = RoundStats(self.workdir / f"stats-{self.label}.json")
         self.decimals = self.api.decimals
         self.stake = self.config.units(self.config.federation.stake, self.decimals)
+        self.store_outage = StoreOutage(self.log)
+        self.keeper = UploadKeeper(self.store, self.address, self.log)
 
     def _fmt(self, amount: int) -> str:
         return format_units(amount, self.decimals)
@@ -128,7 +134,9 @@ class NodeDaemon:
     def _task_layout(self) -> ModelLayout | None:
         """The task's model layout, from its initial model in the store (None if unavailable)."""
         try:
-            weights, _ = decode_weights(self.store.get(hex32(self.params.initial_model_hash)))
+            weights, _ = decode_weights(
+                fetch_model(self.store, self.api, self.params.initial_model_hash)
+            )
             return layout_of_weights(weights)
         except ArtifactError:
             return None
@@ -136,15 +144,42 @@ class NodeDaemon:
     # -- set-up ---------------------------------------------------------------------------------
     def ensure_setup(self) -> None:
         api, me = self.api, self.address
-        if not api.registry.is_registered(me):
-            self._register()
+        registered = api.registry.is_registered(me)
         if not api.seat(me).active:
             if api.state().status != TaskStatus.ACTIVE:
                 raise ConfigError(f"task {api.task_id} is no longer active: it takes no clients")
+            # Before the first transaction: a client that cannot pay its stake and join bond
+            # would hold a seat that every round waits for.
+            offering = 0 if registered else self._offering_base()
+            check_join_funds(api, me, self.stake, offering, registering=not registered)
+            if not registered:
+                self._ensure(self._register, lambda b: api.registry.is_registered(me, b))
             self.ensure_stake(extra=self.params.join_bond)
-            api.join(self.signer)
-            self.log(f"joined task {api.task_id} (join bond {self._fmt(self.params.join_bond)})")
+            if (
+                self._ensure(lambda: api.join(self.signer), lambda b: api.seat(me, b).active)
+                is Outcome.SENT
+            ):
+                bond = self._fmt(self.params.join_bond)
+                self.log(f"joined task {api.task_id} (join bond {bond})")
         self.ensure_stake()
+
+    def _ensure(
+        self, action: Callable[[], object], reached: Callable[[BlockIdentifier], bool]
+    ) -> Outcome:
+        """A set-up action by the state it must reach: done when reached, whoever did it."""
+        outcome = reach(action, reached)
+        if outcome is Outcome.LATER:  # our own transaction from elsewhere, still pending
+            raise ChainError(
+                f"another transaction of {self.address} for the same set-up step is pending: "
+                "is another node running with this key? Start again once it is mined"
+            )
+        return outcome
+
+    def _offering_base(self) -> int:
+        """Base tokens the registration puts in the client's market (0: no market)."""
+        if self.offering.tokens > 0 and self.offering.base > 0:
+            return self.config.units(self.offering.base, self.decimals)
+        return 0
 
     def _register(self) -> None:
         api, me = self.api, self.address
@@ -183,34 +218,48 @@ class NodeDaemon:
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, max_seconds: float | None = None) -> None:
+        """Step until the task is over. Between steps the node sleeps until an event of the
+        task is mined, the next deadline of the round passes, or something is to be retried;
+        it looks at the chain at most every ``poll`` seconds while waiting."""
         self.ensure_setup()
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        waiter = self.api.waiter(longest=self.poll)
         while deadline is None or time.monotonic() < deadline:
+            waiter.mark()
             if self.step():
                 return
-            time.sleep(self.poll)
+            waiter.wait(self._wake.until(deadline))
         raise ChainError(f"{self.label} did not finish within {max_seconds:.0f} s")
 
     def step(self) -> bool:
         """Act on the current state; True once the task is over and everything is settled."""
+        self._wake = Wake()
         state = self.api.state()
         number = state.current_round
         if number and state.status == TaskStatus.ACTIVE:
             info = self.api.round(number)
             now = self.api.now()
+            self._wake.deadlines(info.deadlines(self.params), now)
             commitment = self.api.commitment(number, self.address)
-            try:
-                if not commitment.exists:
-                    if info.phase == Phase.COMMIT and now <= info.commit_deadline:
-                        self._commit(number, info)
-                elif not commitment.revealed and info.reveals_open(
-                    self.params, now, state.participants
-                ):
-                    self._reveal(number)
-            except ArtifactError as exc:
-                # The store may lag the chain (another machine, an eventually consistent
-                # bucket): wait and try again rather than train on anything else.
-                self._warn_once(f"round {number}: global model not available yet ({exc})")
+            # The store may lag the chain (another machine, an eventually consistent bucket):
+            # a failed store action is retried on the next step, and given up on (one error)
+            # once its window closed or after a bounded time.
+            what = f"round {number}: "
+            action: Callable[[], None] | None = None
+            if not commitment.exists:
+                if info.phase == Phase.COMMIT and now <= info.commit_deadline:
+                    what += "global model not available yet"
+                    action = partial(self._commit, number, info)
+            elif not commitment.revealed:
+                if info.reveals_open(self.params, now, state.participants):
+                    what += "cannot upload the update"
+                    action = partial(self._reveal, number)
+            elif info.phase == Phase.REVEAL:  # keep the evidence in place until the post
+                what += "cannot check the uploaded update"
+                action = partial(self._keep_uploaded, number, info)
+            self.store_outage.attempt(what if action else None, action)
+            if self.store_outage.failing:
+                self._wake.soon()
         pending = self._settle_ended(number)
         if state.status == TaskStatus.ACTIVE or pending:
             return False
@@ -232,7 +281,7 @@ class NodeDaemon:
         path = self._update_path(number)
         if path.is_file():
             return path.read_bytes()
-        parent_blob = self.store.get(hex32(parent_hash))
+        parent_blob = fetch_model(self.store, self.api, parent_hash)
         with self.stats.timed(number, "train"):
             blob = self.make_update(number, parent_blob)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -264,35 +313,70 @@ class NodeDaemon:
         before = self.api.client.tx_seconds
         try:
             self.ensure_stake()
-            self.api.commit(self.signer, number, sealed, self.stake)
-        except TxReverted as exc:
-            if exc.error in ("AlreadyCommitted", "CommitClosed", "WrongPhase"):
-                return
-            raise
+            outcome = reach(
+                lambda: self.api.commit(self.signer, number, sealed, self.stake),
+                lambda b: self.api.commitment(number, self.address, b).exists,
+                lambda _exc: not self._commits_open(number),
+            )
         finally:
             self.stats.add(number, "tx", self.api.client.tx_seconds - before)
-        self.log(f"round {number}: committed {hex32(sealed)[:10]}")
+        if outcome is Outcome.SENT:
+            self.log(f"round {number}: committed {hex32(sealed)[:10]}")
+
+    def _commits_open(self, number: int) -> bool:
+        """Whether round ``number`` still takes commits on the chain's clock."""
+        info = self.api.round(number)
+        return (
+            self.api.state().current_round == number
+            and info.phase == Phase.COMMIT
+            and self.api.chain_time() <= info.commit_deadline
+        )
 
     def _reveal(self, number: int) -> None:
         info = self.api.round(number)
         blob = self._update_blob(number, info.parent_model_hash)
-        update_hash = self.store.put(blob)  # uploaded only now: nobody could copy it earlier
+        # uploaded only now (nobody could copy it earlier), under this client's own prefix
+        update_hash = self.store.put(blob, owner=self.address)
         self._send_reveal(number, bytes.fromhex(update_hash[2:]), self.salt(number))
 
+    def _keep_uploaded(self, number: int, info: RoundState) -> None:
+        self.keeper.keep(number, lambda: self._update_blob(number, info.parent_model_hash))
+        self._wake.soon(self.keeper.every)  # check again while the round is not posted
+
     def _send_reveal(self, number: int, update_hash: bytes, salt: bytes) -> bool:
+        """Reveal ``update_hash``; True when this call revealed it."""
         before = self.api.client.tx_seconds
         try:
-            self.api.reveal(self.signer, number, update_hash, salt)
-        except TxReverted as exc:
-            if exc.error in ("AlreadyRevealed", "CommitWindowOpen"):
-                return False
-            if exc.error in ("RevealClosed", "WrongPhase", "RevealMismatch"):
-                self._warn_once(f"round {number}: reveal refused ({exc.error})")
-                return False
-            raise
+            outcome = reach(
+                lambda: self.api.reveal(self.signer, number, update_hash, salt),
+                lambda b: self.api.commitment(number, self.address, b).revealed,
+                lambda _exc: self._reveal_refused(number, update_hash, salt),
+            )
         finally:
             self.stats.add(number, "tx", self.api.client.tx_seconds - before)
+        if outcome is not Outcome.SENT:
+            return False
         self.log(f"round {number}: revealed {hex32(update_hash)[:10]}")
+        return True
+
+    def _reveal_refused(self, number: int, update_hash: bytes, salt: bytes) -> bool:
+        """After a reverted reveal: whether the chain's state explains it (logged once)."""
+        api = self.api
+        commitment = api.commitment(number, self.address)
+        opened = commitment_hash(api.task_id, number, self.address, update_hash, salt)
+        if opened != commitment.commit_hash:
+            self._warn_once(
+                f"round {number}: reveal refused (the update does not open the commitment)"
+            )
+            return True
+        info = api.round(number)
+        chain_now = api.chain_time()
+        if info.reveals_open(self.params, chain_now, api.state().participants):
+            return False  # it should have gone through: a real error
+        if info.phase == Phase.COMMIT and chain_now <= info.commit_deadline:
+            self._wake.soon()  # reveals open on a later block (the chain's clock is behind)
+            return True
+        self._warn_once(f"round {number}: reveal refused (the reveal window is over)")
         return True
 
     # -- settlement -----------------------------------------------------------------------------
@@ -321,19 +405,17 @@ class NodeDaemon:
         if commitment.settled and (commitment.claimed or info.phase == Phase.ABORTED):
             return True
         if info.phase == Phase.ABORTED:
-            self._ignore_done(lambda: api.reclaim(self.signer, number))
-            self.log(f"round {number} was aborted: stake reclaimed")
-            return True
+            return self._reclaim(number, f"round {number} was aborted: stake reclaimed")
         if info.phase != Phase.FINALIZED:
             return False
         now = api.now()
+        self._wake.deadlines([info.claim_deadline(self.params)], now)
         if now > info.claim_deadline(self.params):
-            if not commitment.settled:
-                self._ignore_done(lambda: api.reclaim(self.signer, number))
-                self.log(f"round {number}: claim window over, stake reclaimed")
-            return True
+            if commitment.settled:
+                return True
+            return self._reclaim(number, f"round {number}: claim window over, stake reclaimed")
         try:
-            table = fetch_results(self.store, info.results_root)
+            table = fetch_results(self.store, info.results_root, owner=self.params.aggregator)
             row = table.row(self.address)
         except (ArtifactError, KeyError) as exc:
             # No provable result for this client: its stake comes back after the claim window.
@@ -341,47 +423,80 @@ class NodeDaemon:
                 f"round {number}: no result for this client under the posted root ({exc}); "
                 "reclaiming the stake after the claim window"
             )
+            if isinstance(exc, ArtifactError):  # the store may only lag: look again soon
+                self._wake.soon()
             return False
         proof = table.proof(self.address)
+        me = self.address
         if row.reward > 0 and not commitment.claimed:
             # One transaction: claimReward settles the stake first when it is not settled yet.
-            try:
-                api.claim_reward(
+            outcome = reach(
+                lambda: api.claim_reward(
                     self.signer,
                     number,
                     row.score,
                     row.reward,
                     proof,
                     self._min_tokens_out(row.reward),
-                )
-                self.log(f"round {number}: claimed reward {self._fmt(row.reward)}")
-            except TxReverted as exc:
-                if exc.error == "InsufficientOutput":
-                    # The market moved between the quote and the buyback: quote again later.
-                    self.log(f"round {number}: price moved past the slippage bound; retrying")
-                    return False
-                if exc.error not in DONE_ALREADY:
-                    raise
-        elif not commitment.settled:
-            self._ignore_done(
-                lambda: api.settle_stake(
-                    self.signer, number, self.address, row.score, row.reward, proof
-                )
+                ),
+                lambda b: api.commitment(number, me, b).claimed,
+                lambda exc: self._claim_moved(number, exc),
             )
-        return True
+            if outcome is Outcome.SENT:
+                self.log(f"round {number}: claimed reward {self._fmt(row.reward)}")
+        elif not commitment.settled:
+            # A keeper (the aggregator) may burn the same stake in the same block: settled is
+            # settled, whoever did it.
+            outcome = reach(
+                lambda: api.settle_stake(self.signer, number, me, row.score, row.reward, proof),
+                lambda b: api.commitment(number, me, b).settled,
+            )
+        else:
+            return True
+        if not outcome.done:
+            self._wake.soon()
+        return outcome.done
+
+    def _claim_moved(self, number: int, exc: TxReverted) -> bool:
+        """After a reverted claim that the state does not explain: retry on the next step when
+        the market moved between the quote and the buyback (a fresh quote then)."""
+        if exc.error == "InsufficientOutput":
+            self.log(f"round {number}: price moved past the slippage bound; retrying")
+            return True
+        return False
+
+    def _reclaim(self, number: int, done: str) -> bool:
+        """Take the stake of round ``number`` back; True once it is settled (by anyone)."""
+        outcome = reach(
+            lambda: self.api.reclaim(self.signer, number),
+            lambda b: self.api.commitment(number, self.address, b).settled,
+        )
+        if outcome is Outcome.SENT:
+            self.log(done)
+        if not outcome.done:
+            self._wake.soon()
+        return outcome.done
 
     def _withdraw_credit(self) -> None:
         """Collect what the federation owes this client (slashes, bond-covered shortfalls)."""
         owed = self.api.credit(self.address)
         if owed > 0:
-            self.api.withdraw_credit(self.signer)
-            self.log(f"withdrew a credit of {self._fmt(owed)}")
+            outcome = reach(
+                lambda: self.api.withdraw_credit(self.signer),
+                lambda b: self.api.credit(self.address, b) == 0,
+            )
+            if outcome is Outcome.SENT:
+                self.log(f"withdrew a credit of {self._fmt(owed)}")
 
     def _leave(self) -> None:
         """Once the task is over, give up the seat and get the join bond back."""
         if self.api.seat(self.address).active:
-            self._ignore_done(lambda: self.api.leave(self.signer), "NotParticipant")
-            self.log(f"left task {self.api.task_id}: join bond released")
+            outcome = reach(
+                lambda: self.api.leave(self.signer),
+                lambda b: not self.api.seat(self.address, b).active,
+            )
+            if outcome is Outcome.SENT:
+                self.log(f"left task {self.api.task_id}: join bond released")
 
     def _min_tokens_out(self, reward: int) -> int:
         if self.params.mode != 1:  # only buyback swaps
@@ -399,14 +514,6 @@ class NodeDaemon:
         if message != getattr(self, "_last_warning", None):
             self.log(message)
             self._last_warning = message
-
-    @staticmethod
-    def _ignore_done(action: Callable[[], object], *benign: str) -> None:
-        try:
-            action()
-        except TxReverted as exc:
-            if exc.error not in DONE_ALREADY + benign:
-                raise
 
 
 def check_config(params: TaskParams, config: TaskConfig, task_id: int) -> None:
@@ -450,30 +557,3 @@ def check_model(
         f"whose spec hash {hex32(layout.spec_hash())} is not task {task_id}'s model spec hash "
         f"{hex32(params.model_spec_hash)}{theirs}: this app does not train the task's model"
     )
-
-
-def state_key(api: FederationApi, address: str) -> str:
-    """What a daemon's state files are keyed by: chain, deployment, task and account, so one
-    work folder serves any number of tasks and clients without mixing them up."""
-    federation = str(api.federation.address).lower()
-    return f"{api.client.chain_id}-{federation[2:10]}-t{api.task_id}-{address.lower()[2:10]}"
-
-
-def hold_lock(path: Path, who: str) -> IO[str]:
-    """An exclusive lock on ``path`` for this process's lifetime (released when it exits):
-    two daemons of one account on one task would send conflicting transactions."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+")  # noqa: SIM115 (held open for the process's life)
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise ConfigError(
-            f"another daemon of {who} is already running on this task with this work folder "
-            f"({path}): stop it first"
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle

@@ -35,7 +35,7 @@ from fl_node.chain.contracts import (
     named_outputs,
     view_of,
 )
-from fl_node.chain.events import Checkpoint, Event, EventLog
+from fl_node.chain.events import Checkpoint, Event, EventLog, Waiter
 from fl_node.errors import ChainError
 
 ZERO32 = b"\x00" * 32
@@ -177,6 +177,19 @@ class RoundState:
         """Last second of settlements and claims (0 while the round has not ended)."""
         return self.ended_at + p.claim_window if self.ended_at else 0
 
+    def deadlines(self, p: TaskParams) -> list[int]:
+        """Every deadline of the round in its current phase (chain timestamps): the moments a
+        daemon waiting on it may have something new to do."""
+        if self.phase in (Phase.COMMIT, Phase.REVEAL):
+            found = [self.commit_deadline, self.reveal_end(p), self.post_deadline(p)]
+        elif self.phase == Phase.POSTED:
+            found = [self.challenge_deadline]
+        elif self.phase == Phase.CHALLENGED:
+            found = [self.arbiter_deadline(p)]
+        else:
+            found = [self.claim_deadline(p)]
+        return [d for d in found if d > 0]
+
     def reveals_open(self, p: TaskParams, now: int, participants: int) -> bool:
         """Whether a reveal sent now is accepted: during the reveal phase, or in the commit phase
         once its window has ended or every participant has committed."""
@@ -307,22 +320,23 @@ class FederationApi:
     def params(self) -> TaskParams:
         return _view(TaskParams, self._named(self.federation.functions.taskParams(self.task_id)))
 
-    def state(self) -> TaskState:
-        values = self._named(self.federation.functions.taskState(self.task_id))
+    def state(self, block: BlockIdentifier = "latest") -> TaskState:
+        values = self._named(self.federation.functions.taskState(self.task_id), block)
         values["status"] = TaskStatus(values["status"])
         return _view(TaskState, values)
 
-    def round(self, number: int) -> RoundState:
-        values = self._named(self.federation.functions.roundState(self.task_id, number))
+    def round(self, number: int, block: BlockIdentifier = "latest") -> RoundState:
+        values = self._named(self.federation.functions.roundState(self.task_id, number), block)
         values["phase"] = Phase(values["phase"])
         return _view(RoundState, values)
 
-    def commitment(self, number: int, client: str) -> Commitment:
+    def commitment(self, number: int, client: str, block: BlockIdentifier = "latest") -> Commitment:
         fn = self.federation.functions.commitmentOf(self.task_id, number, client)
-        return _view(Commitment, self._named(fn))
+        return _view(Commitment, self._named(fn, block))
 
-    def seat(self, client: str) -> Seat:
-        return _view(Seat, self._named(self.federation.functions.seatOf(self.task_id, client)))
+    def seat(self, client: str, block: BlockIdentifier = "latest") -> Seat:
+        fn = self.federation.functions.seatOf(self.task_id, client)
+        return _view(Seat, self._named(fn, block))
 
     def is_participant(self, client: str) -> bool:
         return self.seat(client).active
@@ -330,8 +344,8 @@ class FederationApi:
     def task_count(self) -> int:
         return int(self.client.call(self.federation.functions.taskCount()))
 
-    def credit(self, account: str) -> int:
-        return int(self.client.call(self.federation.functions.credit(account)))
+    def credit(self, account: str, block: BlockIdentifier = "latest") -> int:
+        return int(self.client.call(self.federation.functions.credit(account), block))
 
     def free_stake(self, account: str) -> int:
         return self.vault.free_stake(account)
@@ -399,17 +413,33 @@ class FederationApi:
 
     def _round_events(self, name: str, number: int, from_block: int) -> list[Event]:
         latest = self.client.block_number()
-        topics = [
-            None,
-            "0x" + self.task_id.to_bytes(32, "big").hex(),
-            "0x" + number.to_bytes(32, "big").hex(),
-        ]
+        topics = [None, self.task_topic, "0x" + number.to_bytes(32, "big").hex()]
         start = self.scan_from(number, from_block)
         return [
             e
             for e in self._events.fetch(start, latest, names=[name], topics=topics)
             if e.name == name
         ]
+
+    @property
+    def task_topic(self) -> str:
+        """The task id as an event topic: the first indexed argument of the task's events."""
+        return "0x" + self.task_id.to_bytes(32, "big").hex()
+
+    def waiter(self, longest: float = 2.0) -> Waiter:
+        """A :class:`~fl_node.chain.events.Waiter` woken by any event of this task."""
+        return Waiter(
+            self.client,
+            str(self.federation.address),
+            topics=[None, self.task_topic],
+            longest=longest,
+        )
+
+    def chain_time(self) -> int:
+        """The latest block's timestamp: what a transaction mined now was checked against, at
+        most (a time-gated call that reverted is only "not yet" while this is before its
+        deadline)."""
+        return self.client.timestamp()
 
     def now(self) -> int:
         """The timestamp the next block will carry, at least: the chain's clock never runs behind

@@ -22,10 +22,11 @@ from fl_node.federation.protocol import FederationApi, TaskParams, hex32
 DEFAULT_EVALUATOR = "fl_node.apps.digits:evaluator_fn"
 
 
-def task_layout(store: ArtifactStore, params: TaskParams) -> ModelLayout:
-    """The model layout of the task's initial model (fetched by its on-chain hash)."""
+def task_layout(store: ArtifactStore, params: TaskParams, sponsor: str) -> ModelLayout:
+    """The model layout of the task's initial model (fetched by its on-chain hash from the
+    sponsor's prefix)."""
     try:
-        weights, _ = decode_weights(store.get(hex32(params.initial_model_hash)))
+        weights, _ = decode_weights(store.get(hex32(params.initial_model_hash), owner=sponsor))
         layout = layout_of_weights(weights)
     except ArtifactError as exc:
         raise ConfigError(
@@ -55,7 +56,7 @@ def load_setup(
             f"task {api.task_id}'s on-chain config hash {hex32(params.config_hash)} differs from "
             f"this config's {hex32(config.config_hash)}: use the task's exact config"
         )
-    layout = task_layout(store, params)
+    layout = task_layout(store, params, api.state().sponsor)
     context = Context(node_id=node_id, run_config={TASK_CONFIG: config_ref}, run_id=api.task_id)
     evaluator = EvaluatorApp.load(evaluator_ref, context, layout)
     if evaluator.spec_hash() != params.validation_spec_hash:

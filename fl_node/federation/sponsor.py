@@ -116,7 +116,7 @@ def create_task(
     budget = spec.config.units(spec.config.federation.budget, base.decimals)
     if fund:
         _check_funds(base, sponsor, budget)  # before anything is created on-chain
-    initial_hash = store.put(spec.initial_blob)
+    initial_hash = store.put(spec.initial_blob, owner=sponsor.address)  # the sponsor's prefix
     params = task_params(spec, aggregator, bytes.fromhex(initial_hash[2:]), base.decimals)
     api = FederationApi.create_task(client, sponsor, params, metadata_uri(spec))
     if fund:

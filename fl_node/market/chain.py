@@ -195,7 +195,10 @@ class MarketReader:
         if number not in self._tables:
             info = self.api.round(number)
             if info.phase == Phase.FINALIZED:
-                self._tables[number] = fetch_results(self.store, info.results_root)
+                aggregator = self.api.params().aggregator
+                self._tables[number] = fetch_results(
+                    self.store, info.results_root, owner=aggregator
+                )
             elif info.phase == Phase.ABORTED:
                 self._tables[number] = None
             else:

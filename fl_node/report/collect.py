@@ -89,7 +89,7 @@ def collect_report(
             "clients": [],
         }
         if info.phase in (Phase.POSTED, Phase.CHALLENGED, Phase.FINALIZED):
-            table = fetch_results(store, info.results_root)
+            table = fetch_results(store, info.results_root, owner=params.aggregator)
             entry["metrics"] = dict(table.metrics)
             for row in table.rows:
                 entry["clients"].append(

@@ -51,7 +51,7 @@ class CopycatNode(NodeDaemon):
         if revealed is None:
             return  # wait for the victim's reveal
         try:
-            blob = self.store.get(hex32(revealed.update_hash))
+            blob = self.store.get(hex32(revealed.update_hash), owner=revealed.client)
         except ArtifactError:
             return
         weights, meta = decode_weights(blob)
@@ -62,7 +62,7 @@ class CopycatNode(NodeDaemon):
         }
         copy = encode_weights(noisy, {**meta, "client": self.address.lower()})
         noisy_hash = keccak(copy)
-        self.store.put(copy)
+        self.store.put(copy, owner=self.address)
         outcomes = []
         for label, update in (("exact copy", revealed.update_hash), ("noisy copy", noisy_hash)):
             ok = self._send_reveal(number, update, self.salt(number))

@@ -100,6 +100,8 @@ class LocalFederation:
     suite: SuiteConfig = field(default_factory=lambda: SuiteConfig(dividend_duration=60))
     #: Client apps of particular slots (``module:attribute``); the others are simulated clients.
     apps: dict[int, str] = field(default_factory=dict)
+    #: The artifact store every role shares (default: a folder ``store`` in the run folder).
+    store: str | None = None
     chain: LocalChain = field(init=False)
     client: ChainClient = field(init=False)
     deployment: Deployment = field(init=False)
@@ -109,7 +111,7 @@ class LocalFederation:
     def __post_init__(self) -> None:
         self.run_dir = self.run_dir.resolve()
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        store_url = f"file://{self.run_dir / 'store'}"
+        store_url = self.store or f"file://{self.run_dir / 'store'}"
         self.config = self.config.replace(store=store_url)
         self.config_path = self.config.save(self.run_dir / "config.yaml")
         self.deployment_path = self.run_dir / "deployment.json"

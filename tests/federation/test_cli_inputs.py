@@ -123,7 +123,7 @@ def test_task_create_refuses_a_bad_config_before_the_chain(
         raise AssertionError("the chain was touched with a bad config")
 
     monkeypatch.setattr(task_command, "connect", untouched)
-    monkeypatch.setattr(task_command, "create_task", untouched)
+    monkeypatch.setattr("fl_node.federation.sponsor.create_task", untouched)
     data = load_config("tiny").to_dict()
     if section is None:
         data.update(change)

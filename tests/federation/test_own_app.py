@@ -46,7 +46,8 @@ def test_the_participants_app_trains_next_to_the_simulated_clients(own_app_run) 
     for number in (1, 2):
         info = api.round(number)
         assert info.phase == Phase.FINALIZED
-        row = fetch_results(store, info.results_root).row(mine)
+        aggregator = fed.aggregator.address
+        row = fetch_results(store, info.results_root, owner=aggregator).row(mine)
         assert row.included, row.reason  # its update was used in the aggregate
         assert row.num_samples == 150  # what its fit reported: its own data
         assert api.commitment(number, mine).settled

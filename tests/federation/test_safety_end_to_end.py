@@ -83,7 +83,7 @@ def test_the_copycat_cannot_pass_off_another_update(copycat_run) -> None:  # typ
         assert copycat.lower() in commits
         assert copycat.lower() not in reveals  # no reveal of its copied commitment was accepted
         assert set(reveals) == set(commits) - {copycat.lower()}
-        table = fetch_results(store, info.results_root)
+        table = fetch_results(store, info.results_root, owner=fed.aggregator.address)
         row = table.row(copycat)
         assert not row.included and "not revealed" in row.reason
         assert row.reward == 0

@@ -18,7 +18,8 @@ def test_nodes_wait_for_a_missing_global_model(tmp_path: Path) -> None:
         fed.setup(say=lambda _m: None)
         api = FederationApi(fed.client, fed.task_id)
         initial = hex32(api.params().initial_model_hash)
-        blob_path = fed.run_dir / "store" / "blobs" / initial[2:]
+        sponsor = fed.sponsor.address
+        blob_path = fed.run_dir / "store" / "participants" / sponsor / "blobs" / initial[2:]
         blob = blob_path.read_bytes()
         blob_path.unlink()  # the chain knows the model, the store does not have it yet
         fed.start_processes(aggregator=False)
@@ -30,8 +31,10 @@ def test_nodes_wait_for_a_missing_global_model(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "node 0 never noticed the missing model"
             time.sleep(0.5)
         assert api.round(1).commits == 0
-        ArtifactStore(fed.config.store).put(blob)
-        assert ArtifactStore(fed.config.store).get(initial) == blob
+        time.sleep(3)  # 15 polls of every node: still one line each (the next comes at 10 s)
+        assert log.read_text().count("global model not available yet") == 1
+        ArtifactStore(fed.config.store).put(blob, owner=sponsor)
+        assert ArtifactStore(fed.config.store).get(initial, owner=sponsor) == blob
         while api.round(1).commits < 3:
             assert fed.processes.check() is False
             assert time.monotonic() < deadline, "the nodes did not commit once the model arrived"

@@ -71,6 +71,39 @@ def test_bad_chain_options_are_argparse_errors(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["stake", "deposit", "--amount", "nan"], "argument --amount: nan is not a finite number"),
+        (["stake", "request", "--amount", "0"], "argument --amount: 0 must be > 0"),
+        (["mint", "--to", "0x0", "--amount", "inf"], "inf is not a finite number"),
+        (["mint", "--to", "0x0", "--amount", "1e77"], "more than any account can hold"),
+        (["task", "show", "--task", "2**256"], "argument --task: '2**256' is not an integer"),
+        (["task", "show", "--task", str(2**256)], "is too large: at most 2**256 - 1 (uint256)"),
+        (["task", "cancel", "--task", "0"], "0 must be >= 1 (task ids start at 1)"),
+        (["round", "abort", "--task", "1", "--round", "0"], "0 must be >= 1 (rounds start at 1)"),
+        (["audit", "--all", "--task", "-1"], "argument --task: -1 must be >= 1"),
+        (["node", "--task", "1", "--index", "-1"], "argument --index: -1 must be >= 0"),
+        (["node", "--task", "1", "--offer-base", "nan"], "nan is not a finite number"),
+        (["deploy", "--base-decimals", "37"], "argument --base-decimals: 37 is too large"),
+        (["deploy", "--dev-account", str(2**31)], "is too large: at most 2**31 - 1"),
+        (["bench", "fl", "--seeds", "0", "-1"], "argument --seeds: -1 must be >= 0"),
+        (["simulate", "--slippage-bps", "10000"], "at most 9999 basis points"),
+        (["simulate", "--investor-budget", "-5"], "-5 must be > 0"),
+        (["demo", "--timeout", "inf"], "inf must be a positive number of seconds"),
+        (["demo", "--seed", "1e77"], "argument --seed: '1e77' is not an integer"),
+        (["aggregate", "--task", "1", "--max-seconds", "1e77"], "1e77 seconds is too long"),
+    ],
+)
+def test_bad_numbers_are_argparse_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
 def test_a_chain_with_another_id_and_a_block_time_mines_on_its_own():
     """`fl-node chain --chain-id --block-time` rehearses a public network: its chain id, and
     blocks that come on a clock rather than on every transaction."""
