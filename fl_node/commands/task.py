@@ -180,6 +180,11 @@ def run_show(args: argparse.Namespace) -> int:
             f"reveals {info.reveals:<3} at risk {fmt(info.total_at_risk):>12}  "
             f"model {hex32(info.model_hash)[:18]}"
         )
+        if info.total_reward or info.total_payout:
+            print(
+                f"      claimed: rewards {fmt(info.reward_paid)} of {fmt(info.total_reward)}, "
+                f"stake payouts {fmt(info.payout_paid)} of {fmt(info.total_payout)}"
+            )
     return 0
 
 

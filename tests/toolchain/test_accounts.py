@@ -273,3 +273,30 @@ def test_a_keystore_signs_transactions(deployed, tmp_path: Path, monkeypatch, ca
     assert "now holds 7" in capsys.readouterr().out
     assert main([*argv, "--dev-account", "0"]) == 2
     assert "pass one signing key, not --dev-account and --key-file" in capsys.readouterr().err
+
+
+def test_a_dev_key_is_imported_for_a_rehearsal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fl_node.chain.keys import load_account
+    from fl_node.cli import main
+    from fl_node.toolchain.localchain import dev_private_key
+
+    monkeypatch.setenv("FL_NODE_PASSWORD", "pw")
+    out = tmp_path / "k.json"
+    assert main(["account", "import", "--dev-account", "3", "--out", str(out)]) == 0
+    account = load_account(key_file=out)
+    assert account.key.hex().removeprefix("0x") == dev_private_key(3).removeprefix("0x")
+
+
+def test_a_dev_key_and_a_key_file_are_not_both_imported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fl_node.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(
+            ["account", "import", "--dev-account", "3", "--from", "x", "--out", str(tmp_path / "k")]
+        )
+    assert exit_.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
