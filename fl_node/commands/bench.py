@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fl_node.bench import idle
 from fl_node.commands import argtypes
 from fl_node.commands.common import help_handler
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("bench", help="run a benchmark (fl, scoring) and record its figures")
-    bsub = p.add_subparsers(dest="bench", metavar="<fl|scoring>")
+    p = sub.add_parser("bench", help="run a benchmark and record its figures")
+    bsub = p.add_subparsers(dest="bench", metavar="<fl|scoring|gas|idle>")
     fl = bsub.add_parser(
         "fl",
         help="FedAvg and robust aggregators vs centralized training on digits",
@@ -67,7 +68,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _outputs(gas)
     gas.set_defaults(handler=run_gas)
-    __import__("fl_node.bench.idle", fromlist=["register"]).register(bsub)  # bench idle
+    idle.register(bsub)
 
     p.set_defaults(handler=help_handler(p))
 
