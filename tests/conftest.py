@@ -23,9 +23,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     # Same examples on every run, so a red CI run is reproducible. Brownie registers its own
-    # hypothesis profile (with an example database) when it loads the project; derive from it.
+    # hypothesis profile (with an example database) when it loads the project, and again in its
+    # own pytest_configure with -v/-q/-s or --failfast: derive from it, last, without the database
+    # (whose saved examples would make the run depend on earlier runs and on the flags).
     from hypothesis import settings
 
     current = settings()
