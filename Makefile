@@ -8,6 +8,8 @@ PY := $(ROOT)/.venv/bin/python
 export SOLCX_BINARY_PATH := $(ROOT)/.cache/solcx
 export PATH := $(ROOT)/.venv/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
+# Flower's anonymous usage events: off
+export FLWR_TELEMETRY_ENABLED ?= 0
 
 # Extra arguments: make demo ARGS="--rounds 3"   make test ARGS="-k merkle"
 ARGS ?=

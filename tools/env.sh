@@ -3,6 +3,7 @@
 _fl_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$_fl_root/tools/setup.sh" && {
   export SOLCX_BINARY_PATH="$_fl_root/.cache/solcx"
+  export FLWR_TELEMETRY_ENABLED="${FLWR_TELEMETRY_ENABLED:-0}"  # Flower's usage events: off
   # shellcheck disable=SC1091
   source "$_fl_root/.venv/bin/activate"
   # fl-node's public networks for `brownie --network fl-sepolia|fl-base-sepolia|fl-arbitrum-sepolia`

@@ -128,11 +128,13 @@ def client_fn_of(obj: Any, ref: str = "the app") -> ClientFn:
 
 
 def _flower_client_fn(obj: Any) -> ClientFn | None:
-    """The ``client_fn`` a Flower ``ClientApp`` wraps (kept in the closure of its handler)."""
+    """The ``client_fn`` a Flower ``ClientApp`` wraps (kept in the closure of its handler: the
+    legacy ``ClientApp(client_fn)``, or the ``@app.train()`` function of a Message-API app built
+    around one, e.g. ``fl_node.flower.numpy_client_app``)."""
     if type(obj).__name__ != "ClientApp":
         return None
     seen: set[int] = set()
-    stack = [getattr(obj, "_call", None)]
+    stack = [getattr(obj, "_call", None), *getattr(obj, "_registered_funcs", {}).values()]
     while stack:
         fn = stack.pop()
         if fn is None or id(fn) in seen:

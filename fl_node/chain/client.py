@@ -40,7 +40,7 @@ from web3.exceptions import (
     TransactionNotFound,
     Web3RPCError,
 )
-from web3.types import BlockIdentifier, Nonce, TxParams, Wei
+from web3.types import BlockIdentifier, Nonce, RPCEndpoint, TxParams, Wei
 
 from fl_node.chain.deployments import Deployment
 from fl_node.chain.fees import (
@@ -206,7 +206,14 @@ class ChainClient:
         self.log: Callable[[str], None] | None = None
         self.w3 = Web3(
             Web3.HTTPProvider(
-                rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+                rpc_url,
+                request_kwargs={"timeout": timeout},
+                exception_retry_configuration=None,
+                # web3's validation middleware asks for the chain id before every call and
+                # transaction (twice per contract read): an endpoint's chain id does not change,
+                # so it is asked once and checked against the deployment file below.
+                cache_allowed_requests=True,
+                cacheable_requests={RPCEndpoint("eth_chainId")},
             )
         )
         self.deployment = deployment

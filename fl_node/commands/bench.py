@@ -14,7 +14,7 @@ from fl_node.commands.common import help_handler
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bench", help="run a benchmark and record its figures")
-    bsub = p.add_subparsers(dest="bench", metavar="<fl|scoring|gas|idle>")
+    bsub = p.add_subparsers(dest="bench", metavar="<fl|scoring|gas|idle|flower>")
     fl = bsub.add_parser(
         "fl",
         help="FedAvg and robust aggregators vs centralized training on digits",
@@ -69,6 +69,35 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _outputs(gas)
     gas.set_defaults(handler=run_gas)
     idle.register(bsub)
+    flower = bsub.add_parser(
+        "flower",
+        help="seconds per round: plain Flower against Flower settled on-chain",
+        description="For each size, a fresh local chain gets the demo's digits task; the example "
+        "Flower app then runs plain (Flower's FedAvg, no chain) and settled (SettledStrategy and "
+        "the settling mod) on the same engine. Needs flwr (installed by the set-up).",
+    )
+    flower.add_argument(
+        "--sizes",
+        type=argtypes.positive_int,
+        nargs="+",
+        default=[8, 16, 32],
+        help="numbers of SuperNodes (default: 8 16 32)",
+    )
+    flower.add_argument(
+        "--rounds",
+        type=argtypes.positive_int,
+        default=4,
+        help="rounds per run; the first and last are reported apart (default: %(default)s)",
+    )
+    flower.add_argument(
+        "--engine",
+        choices=("simulation", "deployment"),
+        default="simulation",
+        help="Flower's simulation engine (Ray) or its deployment engine (a SuperLink and one "
+        "SuperNode process per client) (default: %(default)s)",
+    )
+    _outputs(flower)
+    flower.set_defaults(handler=run_flower)
 
     p.set_defaults(handler=help_handler(p))
 
@@ -127,3 +156,19 @@ def run_scoring(args: argparse.Namespace) -> int:
     result = run_bench(args.seeds, args.rounds)
     _record(args, "scoring", result, to_markdown(result))
     return 0
+
+
+def run_flower(args: argparse.Namespace) -> int:
+    from fl_node.bench.flower import run_flower_bench, to_markdown
+    from fl_node.errors import ConfigError
+
+    if args.rounds < 3:
+        raise ConfigError("--rounds must be at least 3 (the first and last are reported apart)")
+    try:
+        import flwr  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError("fl-node bench flower needs flwr: run `make setup`") from exc
+    result = run_flower_bench(args.sizes, args.rounds, args.engine, say=print)
+    _record(args, f"flower-{args.engine}", result, to_markdown(result))
+    return 0
+

@@ -26,7 +26,7 @@ from fl_node.config import format_units
 from fl_node.errors import ArtifactError, ChainError, ConfigError
 from fl_node.federation.engine import RoundOutput, RoundSetup, compute_round
 from fl_node.federation.goals import Outcome, reach
-from fl_node.federation.inputs import round_inputs
+from fl_node.federation.inputs import History, round_inputs
 from fl_node.federation.protocol import (
     FederationApi,
     Phase,
@@ -57,6 +57,8 @@ class AggregatorDaemon:
     on_round: Callable[[RoundOutput], None] | None = None
     _checkpoint: Checkpoint = field(init=False)
     _wake: Wake = field(init=False, default_factory=Wake)
+    #: Results tables of the ended rounds, read once (reputations need every earlier round's).
+    _history: History = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -109,8 +111,12 @@ class AggregatorDaemon:
         if info is None or info.phase.ended:
             if number < self.params.num_rounds:
                 self._maybe_open(number + 1, state)
+            # Burns come after the next round is open: the clients can train meanwhile.
+            self._enforce_burns(number)
             return False
         self._advance(number, info, state)
+        if number > 1:
+            self._enforce_burns(number - 1)  # left over from the step that opened this round
         return False
 
     def _advance(self, number: int, info: RoundState, state: TaskState) -> None:
@@ -141,7 +147,9 @@ class AggregatorDaemon:
             if outcome is Outcome.SENT:
                 self.stats.stamp(number, "finalized_at")
                 self.log(f"round {number} finalized")
-            self._enforce_burns(number)  # whoever finalized it
+            # Its burns (whoever finalized it) are enforced on the next step, once the next
+            # round is open: they are not on the critical path of the federation.
+            self._wake.soon()
         elif info.phase == Phase.CHALLENGED and now > info.arbiter_deadline(p):
             self._abort(
                 number, info, "the arbiter did not decide in time", info.arbiter_deadline(p)
@@ -214,7 +222,9 @@ class AggregatorDaemon:
         return RoundOpenings(self.api, self._checkpoint).block(number)
 
     def _post(self, number: int, early: bool) -> None:
-        inputs = round_inputs(self.api, self.store, number, self._opened_block(number))
+        inputs = round_inputs(
+            self.api, self.store, number, self._opened_block(number), history=self._history
+        )
         with self.stats.timed(number, "compute"):
             output = compute_round(inputs, self.setup)
         me = self.signer.address  # the model and the table go under the aggregator's own prefix
@@ -268,6 +278,8 @@ class AggregatorDaemon:
             return
         info = self.api.round(number)
         if info.phase != Phase.FINALIZED:
+            if info.phase.ended:  # aborted: nothing to burn, ever
+                self._checkpoint.set(f"burns.{number}", True)
             return
         try:
             table = fetch_results(self.store, info.results_root, owner=self.signer.address)

@@ -17,16 +17,27 @@ from fl_node.federation.reputation import reputations
 from fl_node.federation.results import RoundResults
 from fl_node.federation.storage import fetch_model, fetch_results
 
+#: Results tables of rounds that ended, by round (None: aborted, no table). An ended round never
+#: changes, so a caller that computes round after round keeps one and reads each round once.
+History = dict[int, RoundResults | None]
 
-def previous_results(api: FederationApi, store: ArtifactStore, number: int) -> list[RoundResults]:
-    """Results tables of the finalized rounds before ``number`` (for reputations)."""
+
+def previous_results(
+    api: FederationApi, store: ArtifactStore, number: int, history: History | None = None
+) -> list[RoundResults]:
+    """Results tables of the finalized rounds before ``number`` (for reputations). Rounds that
+    ``history`` holds are not read again; the ended ones read now are added to it."""
+    known: History = {} if history is None else history
     aggregator = api.params().aggregator
-    tables = []
     for earlier in range(1, number):
+        if earlier in known:
+            continue
         info = api.round(earlier)
         if info.phase == Phase.FINALIZED:
-            tables.append(fetch_results(store, info.results_root, owner=aggregator))
-    return tables
+            known[earlier] = fetch_results(store, info.results_root, owner=aggregator)
+        elif info.phase.ended:
+            known[earlier] = None
+    return [t for n, t in sorted(known.items()) if n < number and t is not None]
 
 
 def submission(
@@ -51,10 +62,11 @@ def round_inputs(
     number: int,
     opened_block: int,
     budget_block: BlockIdentifier = "latest",
+    history: History | None = None,
 ) -> RoundInputs:
     """Inputs of round ``number``: every commitment (with its revealed update, fetched from the
     client's own prefix in the store, or none); ``budget_block`` is where the escrow's budget is
-    read."""
+    read; ``history``: the ended rounds' tables already read (see :func:`previous_results`)."""
     info = api.round(number)
     commits = api.commits(number, opened_block)
     reveals = api.reveals(number, opened_block)
@@ -75,5 +87,5 @@ def round_inputs(
         total_at_risk=info.total_at_risk,
         budget_available=unreleased,
         money=money_of(api.params()),
-        reputations=reputations(previous_results(api, store, number)),
+        reputations=reputations(previous_results(api, store, number, history)),
     )

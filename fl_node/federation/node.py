@@ -21,10 +21,11 @@ preceded by a read of the state it would change.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from web3.types import BlockIdentifier
@@ -85,13 +86,22 @@ def update_blob(
         app.name,
     )
     layout.check(fit.parameters, f"the parameters {app.name}'s fit returned")
-    meta = {
-        "kind": "update",
-        "round": number,
-        "client": client.lower(),
-        "num_samples": fit.num_examples,
-    }
-    return encode_weights(layout.to_named(fit.parameters), meta)
+    return encode_update(layout, fit.parameters, number, client, fit.num_examples)
+
+
+def encode_update(
+    layout: ModelLayout,
+    parameters: Sequence[Any],
+    number: int,
+    client: str,
+    num_samples: int,
+) -> bytes:
+    """The wire bytes of a client's update in round ``number``: the arrays in the app's order
+    under the layout's names, with the metadata the engine reads (``num_samples`` is what FedAvg
+    weights it by). Every runtime that carries an update (the node's own ``fit``, a Flower reply)
+    encodes it here, so one update has one hash."""
+    meta = {"kind": "update", "round": number, "client": client.lower(), "num_samples": num_samples}
+    return encode_weights(layout.to_named(parameters), meta)
 
 
 @dataclass
@@ -271,14 +281,20 @@ class NodeDaemon:
         """The update blob of this client for ``number`` (its app's ``fit``)."""
         return update_blob(self.app, self.context, self.layout, number, parent_blob, self.address)
 
-    def _update_path(self, number: int) -> Path:
+    def release(self) -> None:
+        """Give up the work folder's lock on this client and task (another process of the same
+        participant may then take it: a runtime that starts one process per message)."""
+        self._lock.close()
+
+    def update_path(self, number: int) -> Path:
+        """Where this node keeps round ``number``'s update until it is revealed."""
         key = state_key(self.api, self.address)
         return self.workdir / f"node-{key}-updates" / f"round-{number}.flw"
 
     def _update_blob(self, number: int, parent_hash: bytes) -> bytes:
         """This round's update: from the workdir if this node made it already, else trained now
         (deterministic: a restarted node makes the same bytes)."""
-        path = self._update_path(number)
+        path = self.update_path(number)
         if path.is_file():
             return path.read_bytes()
         parent_blob = fetch_model(self.store, self.api, parent_hash)

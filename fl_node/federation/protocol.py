@@ -411,6 +411,10 @@ class FederationApi:
         known = [block for n, block in self._opened.items() if n <= number]
         return max(from_block, self.start_block, *known)
 
+    def round_events(self, name: str, number: int, from_block: int = 0) -> list[Event]:
+        """The task's events ``name`` of round ``number`` (its second indexed argument)."""
+        return self._round_events(name, number, from_block)
+
     def _round_events(self, name: str, number: int, from_block: int) -> list[Event]:
         latest = self.client.block_number()
         topics = [None, self.task_topic, "0x" + number.to_bytes(32, "big").hex()]

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from web3.exceptions import MethodUnavailable, Web3RPCError
 from web3.types import TxData
 
 from fl_node.artifacts.store import ArtifactStore
@@ -24,6 +25,8 @@ from fl_node.federation.storage import fetch_results
 
 #: Scores in results tables are fixed point with 18 decimals (1.0 is 10**18).
 SCORE_SCALE = 10**18
+#: Blocks whose receipts one JSON-RPC batch asks for.
+BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -40,17 +43,45 @@ def gas_by_round(
     in; round i covers [open_i, open_{i+1})) and per sender role; and the set-up gas before."""
     per_round: list[defaultdict[str, int]] = [defaultdict(int) for _ in round_blocks]
     setup: dict[str, int] = defaultdict(int)
-    latest = client.block_number()
-    for number in range(from_block, latest + 1):
-        block = client.w3.eth.get_block(number, full_transactions=True)
-        # full_transactions=True: the block holds whole transactions, not their hashes.
-        for tx in cast(Sequence[TxData], block["transactions"]):
-            receipt = client.w3.eth.get_transaction_receipt(tx["hash"])
-            role = roles.get(str(tx["from"]).lower(), "other")
-            slot = bisect_right(round_blocks, number) - 1
-            target = setup if slot < 0 else per_round[slot]
-            target[role] += int(receipt["gasUsed"])
+    for number, receipts in block_receipts(client, from_block, client.block_number()):
+        slot = bisect_right(round_blocks, number) - 1
+        target = setup if slot < 0 else per_round[slot]
+        for sender, gas in receipts:
+            target[roles.get(sender.lower(), "other")] += gas
     return [dict(r) for r in per_round], dict(setup)
+
+
+def block_receipts(
+    client: ChainClient, first: int, last: int, batch: int = BATCH
+) -> Iterator[tuple[int, list[tuple[str, int]]]]:
+    """(block, [(sender, gas used)]) for every block from ``first`` to ``last``: the blocks'
+    receipts in JSON-RPC batches of ``batch`` blocks (``eth_getBlockReceipts``), or block by block
+    and transaction by transaction on a node without that method."""
+    w3 = client.w3
+    for low in range(first, last + 1, batch):
+        numbers = range(low, min(last, low + batch - 1) + 1)
+        try:
+
+            def fetch(numbers: range = numbers) -> list[Any]:
+                with w3.batch_requests() as requests:
+                    for n in numbers:
+                        requests.add(w3.eth.get_block_receipts(n))
+                    return list(requests.execute())
+
+            answers = client.retry.run("read block receipts", fetch)
+        except (Web3RPCError, ValueError, MethodUnavailable):
+            answers = [_receipts_one_by_one(client, n) for n in numbers]
+        for n, receipts in zip(numbers, answers, strict=True):
+            yield n, [(str(r["from"]), int(r["gasUsed"])) for r in receipts]
+
+
+def _receipts_one_by_one(client: ChainClient, number: int) -> list[Any]:
+    block = client.w3.eth.get_block(number, full_transactions=True)
+    # full_transactions=True: the block holds whole transactions, not their hashes.
+    return [
+        client.w3.eth.get_transaction_receipt(tx["hash"])
+        for tx in cast(Sequence[TxData], block["transactions"])
+    ]
 
 
 def collect_report(

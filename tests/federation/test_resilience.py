@@ -193,9 +193,36 @@ def test_an_aggregator_whose_burn_loses_to_the_clients_settle_in_one_block_carri
     assert aggregator._checkpoint.get("burns.1") is True
 
 
+def test_the_keeper_opens_the_next_round_before_it_burns(finalized, monkeypatch):  # type: ignore[no-untyped-def]
+    """Burns are not on the federation's critical path: after a finalization the aggregator's
+    next step opens the next round first (the clients train meanwhile), then enforces burns."""
+    _fed, _nodes, aggregator, api, _table = finalized
+    calls: list[str] = []
+    maybe_open, enforce = aggregator._maybe_open, aggregator._enforce_burns
+
+    def opening(number: int, state: Any) -> None:
+        calls.append(f"open {number}")
+        maybe_open(number, state)
+
+    def burning(number: int) -> None:
+        calls.append(f"burns {number}")
+        enforce(number)
+
+    monkeypatch.setattr(aggregator, "_maybe_open", opening)
+    monkeypatch.setattr(aggregator, "_enforce_burns", burning)
+    aggregator.api = api
+    assert api.round(1).phase == Phase.FINALIZED and api.state().current_round == 1
+    aggregator.step()
+    assert calls == ["open 2", "burns 1"]
+    assert api.state().current_round == 2
+    aggregator.step()  # inside round 2: round 1's burns are looked at again (done: no-op)
+    assert calls[2:] == ["burns 1"]
+
+
 # -- an RPC outage in the middle of a round ---------------------------------------------------
 
 
+@pytest.mark.slow  # the README's cross-machine test plays a 20-s outage mid-round on every run
 def test_daemons_wait_out_an_rpc_outage_and_finish_the_task(tmp_path: Path) -> None:
     outage = 20.0  # longer than the retries of a one-shot command
     with LocalFederation(load_config("tiny"), tmp_path / "run") as fed:
