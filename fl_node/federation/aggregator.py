@@ -95,6 +95,11 @@ class AggregatorDaemon:
             waiter.wait(self._wake.until(deadline))
         raise ChainError(f"the aggregator did not finish within {max_seconds:.0f} s")
 
+    def next_look(self) -> float | None:
+        """When (``time.time()``) the last step found a reason to look at the chain again: the
+        next deadline of the state it read, or a retry; None if only an event can move it."""
+        return self._wake.at
+
     def step(self) -> bool:
         """Do the next thing the state machine asks for; True once the task is over."""
         self._wake = Wake()

@@ -241,6 +241,11 @@ class NodeDaemon:
             waiter.wait(self._wake.until(deadline))
         raise ChainError(f"{self.label} did not finish within {max_seconds:.0f} s")
 
+    def next_look(self) -> float | None:
+        """When (``time.time()``) the last step found a reason to look at the chain again: the
+        next deadline of the state it read, or a retry; None if only an event can move it."""
+        return self._wake.at
+
     def step(self) -> bool:
         """Act on the current state; True once the task is over and everything is settled."""
         self._wake = Wake()

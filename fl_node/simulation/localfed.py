@@ -12,6 +12,7 @@ Accounts of the dev mnemonic: 0 deployer, 1 sponsor, 2 aggregator, 3.. clients.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from fl_node.federation.protocol import FederationApi, Phase, TaskStatus
 from fl_node.federation.sponsor import create_task
 from fl_node.simulation.processes import ProcessGroup
 from fl_node.toolchain.build import compile_contracts
-from fl_node.toolchain.localchain import LocalChain, dev_private_keys
+from fl_node.toolchain.localchain import LocalChain, dev_private_keys, rpc_call
 
 DEPLOYER, SPONSOR, AGGREGATOR, FIRST_CLIENT = 0, 1, 2, 3
 #: The client app of simulated participants: the example app with each slot's quality profile.
@@ -45,6 +46,30 @@ COPYCAT = "fl_node.simulation.adversaries:CopycatNode"
 class Steppable(Protocol):
     def step(self) -> bool: ...
 
+    def next_look(self) -> float | None: ...
+
+
+class ChainClock(Protocol):
+    """The clock of a chain this process owns (a simulation's Anvil)."""
+
+    def block(self) -> int: ...
+
+    def advance(self, seconds: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class AnvilClock:
+    """An Anvil's clock, moved forward with ``evm_increaseTime`` and a mined block."""
+
+    url: str
+
+    def block(self) -> int:
+        return int(rpc_call(self.url, "eth_blockNumber"), 16)
+
+    def advance(self, seconds: int) -> None:
+        rpc_call(self.url, "evm_increaseTime", [seconds])
+        rpc_call(self.url, "evm_mine")
+
 
 @dataclass
 class InProcessRuntime:
@@ -55,6 +80,12 @@ class InProcessRuntime:
     idle_sleep: float = 0.05
     #: Whether the last daemon (the aggregator) may step now (a market session holds it).
     gate: Callable[[], bool] | None = None
+    #: The chain's clock, to skip waits: when a whole pass sent no transaction, nobody can act
+    #: before the earliest time a daemon waits for (a window's end, the next second of the chain's
+    #: clock), so the chain's clock jumps there instead of the runtime sleeping until then. None:
+    #: real time. Jumps longer than ``max_jump`` seconds are not made (real time passes instead).
+    clock: ChainClock | None = None
+    max_jump: int = 600
 
     def run(
         self,
@@ -66,6 +97,7 @@ class InProcessRuntime:
         active = list(self.daemons)
         gated = self.daemons[-1] if self.gate is not None else None
         while active:
+            before = self.clock.block() if self.clock is not None else None
             active = [
                 d
                 for d in active
@@ -75,10 +107,33 @@ class InProcessRuntime:
             current = progress()
             if on_tick is not None:
                 on_tick(current)
+            if before is not None and active and (self.gate is None or self.gate()):
+                self._jump(active, before)
             if time.monotonic() > deadline:
                 raise FlNodeError(f"the federation did not finish within {timeout:.0f} s")
             time.sleep(self.idle_sleep)
         return progress()
+
+    def _jump(self, active: list[Steppable], before: int) -> None:
+        """Move the chain's clock to the earliest time a daemon waits for, if the pass that
+        started at block ``before`` changed nothing."""
+        assert self.clock is not None
+        if self.clock.block() != before:
+            return  # something happened: every daemon looks again at once
+        seconds = jump_seconds([d.next_look() for d in active], time.time(), self.max_jump)
+        if seconds:
+            self.clock.advance(seconds)
+
+
+def jump_seconds(looks: list[float | None], now: float, max_jump: int) -> int:
+    """Whole seconds to move an idle chain's clock forward: to the earliest of ``looks`` (wall
+    times some daemon waits for; None: it waits for an event only); 0 if none is ahead, or the
+    earliest is more than ``max_jump`` seconds away."""
+    ahead = [look - now for look in looks if look is not None]
+    if not ahead or min(ahead) <= 0:
+        return 0
+    seconds = math.ceil(min(ahead))
+    return seconds if seconds <= max_jump else 0
 
 
 @dataclass(frozen=True)
@@ -280,11 +335,15 @@ class LocalFederation:
         on_tick: Callable[[Progress], None] | None = None,
         log: Callable[[str], None] | None = None,
         gate: Callable[[], bool] | None = None,
+        jump_clock: bool = True,
     ) -> Progress:
         """Run the federation with every role in this process: each daemon takes one step in
         turn until all are done (the in-process runtime of benchmarks and experiments); ``gate``
-        decides when the aggregator may step."""
-        runtime = InProcessRuntime(self.daemons(log), gate=gate)
+        decides when the aggregator may step; ``jump_clock``: skip the waits for the chain's
+        clock (window ends, the next second) by moving the Anvil's clock (see
+        :class:`InProcessRuntime`)."""
+        clock = AnvilClock(self.chain.rpc_url) if jump_clock else None
+        runtime = InProcessRuntime(self.daemons(log), gate=gate, clock=clock)
         return runtime.run(lambda: self.progress(), timeout, on_tick)
 
     def progress(self) -> Progress:
