@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {ERC20Upgradeable} from "@openzeppelin/contracts-upgradeable/token/ERC20/ERC20Upgradeable.sol";
 import {ERC20BurnableUpgradeable} from
@@ -46,15 +47,18 @@ contract ClientToken is
     address public client;
     /// @inheritdoc IClientToken
     address public baseToken;
+    /// @dev When the current stream ends, and until when it has been allocated to
+    /// `dividendPerToken`: timestamps of 48 bits (good for 8.9 million years), packed with
+    /// `baseToken` into one slot. Every transfer, claim and distribution reads both timestamps, and
+    /// every payment the base token: one cold slot instead of three saves up to 4,200 gas a call.
+    /// Read through `periodFinish()` and `lastAccrual()`.
+    uint48 private _periodFinish;
+    uint48 private _lastAccrual;
 
     /// @notice Base tokens allocated per token unit since creation, scaled by PRECISION.
     uint256 public dividendPerToken;
     /// @notice Stream rate: base tokens per second, scaled by PRECISION.
     uint256 public rewardRate;
-    /// @notice When the current stream ends.
-    uint256 public periodFinish;
-    /// @notice Until when the stream has been allocated to `dividendPerToken`.
-    uint256 public lastAccrual;
     /// @notice Base tokens received by `distribute` over the token's life.
     uint256 public totalDistributed;
     /// @notice Base tokens paid out to holders over the token's life.
@@ -132,13 +136,26 @@ contract ClientToken is
         totalDistributed += received;
 
         uint256 pool = received * PRECISION + _streamDust;
-        if (block.timestamp < periodFinish) pool += rewardRate * (periodFinish - block.timestamp);
+        uint256 finish = _periodFinish;
+        if (block.timestamp < finish) pool += rewardRate * (finish - block.timestamp);
         uint256 duration = dividendDuration;
         rewardRate = pool / duration;
         _streamDust = pool - rewardRate * duration;
-        lastAccrual = block.timestamp;
-        periodFinish = block.timestamp + duration;
-        emit DividendDistributed(msg.sender, received, periodFinish);
+        // A stream ending after 2**48 - 1 (a duration of more than 8.9 million years) cannot be
+        // stored: SafeCast reverts.
+        uint48 newFinish = SafeCast.toUint48(block.timestamp + duration);
+        (_lastAccrual, _periodFinish) = (uint48(block.timestamp), newFinish);
+        emit DividendDistributed(msg.sender, received, newFinish);
+    }
+
+    /// @notice When the current stream ends (0 before the first distribution).
+    function periodFinish() external view returns (uint256) {
+        return _periodFinish;
+    }
+
+    /// @notice Until when the stream has been allocated to `dividendPerToken`.
+    function lastAccrual() external view returns (uint256) {
+        return _lastAccrual;
     }
 
     /// @inheritdoc IClientToken
@@ -151,7 +168,7 @@ contract ClientToken is
     /// carried as remainders), rounded down.
     function unallocated() external view returns (uint256) {
         (, uint256 carry) = _accrued();
-        uint256 finish = periodFinish;
+        uint256 finish = _periodFinish;
         uint256 streaming = block.timestamp < finish ? rewardRate * (finish - block.timestamp) : 0;
         return (streaming + carry + _streamDust) / PRECISION;
     }
@@ -203,9 +220,9 @@ contract ClientToken is
     function _accrued() private view returns (uint256 perToken, uint256 carry) {
         perToken = dividendPerToken;
         carry = _carry;
-        uint256 finish = periodFinish;
+        uint256 finish = _periodFinish;
         uint256 until = block.timestamp < finish ? block.timestamp : finish;
-        uint256 last = lastAccrual;
+        uint256 last = _lastAccrual;
         if (until <= last) return (perToken, carry);
         uint256 released = rewardRate * (until - last) + carry;
         uint256 supply = totalSupply();
@@ -215,11 +232,11 @@ contract ClientToken is
     }
 
     function _accrue() private {
-        uint256 finish = periodFinish;
+        uint256 finish = _periodFinish;
         uint256 until = block.timestamp < finish ? block.timestamp : finish;
-        if (until <= lastAccrual) return;
+        if (until <= _lastAccrual) return;
         (dividendPerToken, _carry) = _accrued();
-        lastAccrual = until;
+        _lastAccrual = uint48(until); // until <= _periodFinish, a uint48
     }
 
     /// @dev Accrual since `holder`'s last settlement at `perToken`, rounded down.
@@ -235,12 +252,17 @@ contract ClientToken is
         if (dividendPerTokenPaid[holder] != perToken) dividendPerTokenPaid[holder] = perToken;
     }
 
+    /// @dev Settles and pays in one step: what accrued since the last settlement is paid with what
+    /// was owed, without passing through `owed` (a write of a zero slot costs 20,000 gas, and the
+    /// refund for clearing it again is capped).
     function _claim(address holder) private returns (uint256 amount) {
         _accrue();
-        _settle(holder, dividendPerToken);
-        amount = owed[holder];
+        uint256 perToken = dividendPerToken;
+        uint256 settled = owed[holder];
+        amount = settled + _pending(holder, perToken);
+        if (dividendPerTokenPaid[holder] != perToken) dividendPerTokenPaid[holder] = perToken;
         if (amount == 0) return 0;
-        owed[holder] = 0;
+        if (settled != 0) owed[holder] = 0;
         totalClaimed += amount;
         emit DividendClaimed(holder, amount);
         IERC20(baseToken).safeTransfer(holder, amount);

@@ -132,7 +132,7 @@ contract Federation is ReentrancyGuardTransient {
         uint256 bond; // the aggregator's free bond (posts set `aggregatorBond` of it aside)
     }
 
-    /// @notice A round's state.
+    /// @notice A round's state (as `roundState` returns it).
     struct Round {
         Phase phase;
         uint32 commits;
@@ -156,6 +156,43 @@ contract Federation is ReentrancyGuardTransient {
         uint256 slashPool; // an upheld challenge's share for the committers
         uint256 slashPaid;
         uint256 bondAtStake; // the aggregator's bond set aside by the post until the round ends
+    }
+
+    /// @dev A round as stored (`roundState` converts it to `Round`). Laid out for the claim, the
+    /// call every client makes every round: besides the results root it reads two slots (phase;
+    /// then `endedAt` for its window and `totalAtRisk` for the payout) and reads and writes one
+    /// (what is left of the post's reservation). Keeping what is *left* rather than what was
+    /// *paid* makes that slot non-zero from the post on, so no claim pays the 20k of a first write
+    /// (the post writes it instead of `rewardPaid`/`payoutPaid`'s zero). The 128-bit amounts are
+    /// bounded where they are set: `totalAtRisk` by MAX_AT_RISK at commit, `totalPayout` by
+    /// `totalAtRisk * payoutCap / WAD <= totalAtRisk`, `totalReward` by MAX_AT_RISK at post.
+    struct RoundRecord {
+        // slot 0: commit and reveal read and write only this one
+        Phase phase;
+        uint32 commits;
+        uint32 reveals;
+        uint64 commitDeadline;
+        uint64 revealDeadline;
+        // slot 1
+        uint128 totalAtRisk;
+        uint64 endedAt;
+        uint64 challengeDeadline;
+        // slot 2
+        address challenger;
+        uint64 challengedAt;
+        bool swept;
+        bytes32 parentModelHash;
+        bytes32 modelHash;
+        bytes32 resultsRoot;
+        // the post's reservation, and what claims have left of it
+        uint128 totalReward;
+        uint128 totalPayout;
+        uint128 rewardLeft;
+        uint128 payoutLeft;
+        uint256 challengeBond;
+        uint256 slashPool;
+        uint256 slashPaid;
+        uint256 bondAtStake;
     }
 
     /// @notice A client's commitment to a round.
@@ -213,7 +250,7 @@ contract Federation is ReentrancyGuardTransient {
     mapping(uint256 taskId => Task) private _tasks;
     mapping(uint256 taskId => mapping(address client => Seat)) private _seats;
     mapping(uint256 taskId => mapping(address client => bool)) private _allowed;
-    mapping(uint256 taskId => mapping(uint256 round => Round)) private _rounds;
+    mapping(uint256 taskId => mapping(uint256 round => RoundRecord)) private _rounds;
     mapping(uint256 taskId => mapping(uint256 round => mapping(address client => Commitment))) private _commitments;
 
     /// @notice `sponsor` created task `taskId`; `metadataURI` says where its config is published.
@@ -552,7 +589,7 @@ contract Federation is ReentrancyGuardTransient {
         _requireStatus(t, TaskStatus.Active);
         t.status = TaskStatus.Cancelled;
         uint256 number = t.currentRound;
-        Round storage r = _rounds[taskId][number];
+        RoundRecord storage r = _rounds[taskId][number];
         if (r.phase == Phase.Commit || r.phase == Phase.Reveal) _abort(taskId, number, r, AbortReason.Cancelled);
         uint256 refunded = escrow.refund(taskId, t.sponsor);
         emit TaskCancelled(taskId, refunded);
@@ -589,7 +626,7 @@ contract Federation is ReentrancyGuardTransient {
         }
         if (t.bond < p.aggregatorBond) revert BondTooLow(t.bond, p.aggregatorBond);
         round = ++t.currentRound;
-        Round storage r = _rounds[taskId][round];
+        RoundRecord storage r = _rounds[taskId][round];
         r.phase = Phase.Commit;
         r.parentModelHash = t.latestModelHash;
         r.commitDeadline = uint64(block.timestamp) + p.commitWindow;
@@ -604,7 +641,7 @@ contract Federation is ReentrancyGuardTransient {
     /// @param stake Base tokens locked from the caller's free vault stake (>= the task's minimum).
     function commit(uint256 taskId, uint256 round, bytes32 commitHash, uint256 stake) external nonReentrant {
         if (!_seats[taskId][msg.sender].active) revert NotParticipant(msg.sender);
-        Round storage r = _rounds[taskId][round];
+        RoundRecord storage r = _rounds[taskId][round];
         if (round != _tasks[taskId].currentRound || r.phase != Phase.Commit) revert WrongPhase(r.phase, Phase.Commit);
         if (block.timestamp > r.commitDeadline) revert CommitClosed(r.commitDeadline);
         Commitment storage c = _commitments[taskId][round][msg.sender];
@@ -616,7 +653,7 @@ contract Federation is ReentrancyGuardTransient {
         if (total > MAX_AT_RISK) revert StakeTooHigh(total);
         c.commitHash = commitHash;
         c.stake = uint128(stake); // stake <= total <= MAX_AT_RISK = type(uint128).max
-        r.totalAtRisk = total;
+        r.totalAtRisk = uint128(total); // <= MAX_AT_RISK = type(uint128).max
         r.commits += 1;
         emit UpdateCommitted(taskId, round, msg.sender, commitHash, stake);
         vault.lock(msg.sender, stake);
@@ -630,7 +667,7 @@ contract Federation is ReentrancyGuardTransient {
     /// @param updateHash keccak-256 of the update's canonical bytes.
     /// @param salt The secret the commitment was sealed with.
     function reveal(uint256 taskId, uint256 round, bytes32 updateHash, bytes32 salt) external {
-        Round storage r = _rounds[taskId][round];
+        RoundRecord storage r = _rounds[taskId][round];
         Commitment storage c = _commitments[taskId][round][msg.sender];
         if (c.commitHash == bytes32(0)) revert NoCommitment(msg.sender);
         if (r.phase == Phase.Commit) {
@@ -665,7 +702,7 @@ contract Federation is ReentrancyGuardTransient {
     function postRound(uint256 taskId, uint256 round, Post calldata post) external nonReentrant {
         TaskParams storage p = _params[taskId];
         if (msg.sender != p.aggregator) revert NotAggregator(msg.sender);
-        Round storage r = _rounds[taskId][round];
+        RoundRecord storage r = _rounds[taskId][round];
         if (r.phase != Phase.Commit && r.phase != Phase.Reveal) revert WrongPhase(r.phase, Phase.Reveal);
         if (post.modelHash == bytes32(0) || post.resultsRoot == bytes32(0)) revert EmptyHash();
         if (r.commits == 0) revert NothingToPost();
@@ -676,7 +713,10 @@ contract Federation is ReentrancyGuardTransient {
         bool allRevealed = r.phase == Phase.Reveal && r.reveals == r.commits;
         if (!allRevealed && block.timestamp <= revealEnd) revert RevealWindowOpen(revealEnd);
         if (block.timestamp > revealEnd + p.postTimeout) revert PostTimedOut(revealEnd + p.postTimeout);
-        if (post.totalReward > p.rewardPerRound) revert RewardTooHigh(post.totalReward, p.rewardPerRound);
+        // A round's reward is also capped at MAX_AT_RISK (2**128 - 1 wei, beyond any budget of a real
+        // token), so the reservation packs into 128-bit fields (see RoundRecord).
+        uint256 maxReward = p.rewardPerRound < MAX_AT_RISK ? p.rewardPerRound : MAX_AT_RISK;
+        if (post.totalReward > maxReward) revert RewardTooHigh(post.totalReward, maxReward);
         uint256 maxPayout = Math.mulDiv(r.totalAtRisk, p.payoutCap, WAD);
         if (post.totalPayout > maxPayout) revert PayoutTooHigh(post.totalPayout, maxPayout);
         Task storage t = _tasks[taskId];
@@ -686,8 +726,9 @@ contract Federation is ReentrancyGuardTransient {
         r.phase = Phase.Posted;
         r.modelHash = post.modelHash;
         r.resultsRoot = post.resultsRoot;
-        r.totalReward = post.totalReward;
-        r.totalPayout = post.totalPayout;
+        // Both fit 128 bits: totalReward <= MAX_AT_RISK (above), totalPayout <= totalAtRisk.
+        (r.totalReward, r.totalPayout) = (uint128(post.totalReward), uint128(post.totalPayout));
+        (r.rewardLeft, r.payoutLeft) = (uint128(post.totalReward), uint128(post.totalPayout));
         r.challengeDeadline = uint64(block.timestamp) + p.challengeWindow;
         emit RoundPosted(taskId, round, post.modelHash, post.resultsRoot, post.totalReward, post.totalPayout);
         escrow.reserve(taskId, post.totalReward + post.totalPayout);
@@ -700,7 +741,7 @@ contract Federation is ReentrancyGuardTransient {
     /// @param round The posted round.
     /// @param reasonHash Hash of the challenger's evidence (published off-chain).
     function challenge(uint256 taskId, uint256 round, bytes32 reasonHash) external nonReentrant {
-        Round storage r = _rounds[taskId][round];
+        RoundRecord storage r = _rounds[taskId][round];
         if (r.phase != Phase.Posted) revert WrongPhase(r.phase, Phase.Posted);
         if (block.timestamp > r.challengeDeadline) revert ChallengeWindowClosed(r.challengeDeadline);
         uint256 required = _params[taskId].challengeBond;
@@ -722,7 +763,7 @@ contract Federation is ReentrancyGuardTransient {
     /// @param taskId The task.
     /// @param round The challenged round.
     function dismissChallenge(uint256 taskId, uint256 round) external onlyArbiter nonReentrant {
-        Round storage r = _challengedRound(taskId, round);
+        RoundRecord storage r = _challengedRound(taskId, round);
         uint256 bond = r.challengeBond;
         r.challengeBond = 0;
         emit ChallengeDismissed(taskId, round, r.challenger, bond);
@@ -737,7 +778,7 @@ contract Federation is ReentrancyGuardTransient {
     /// @param taskId The task.
     /// @param round The challenged round.
     function upholdChallenge(uint256 taskId, uint256 round) external onlyArbiter nonReentrant {
-        Round storage r = _challengedRound(taskId, round);
+        RoundRecord storage r = _challengedRound(taskId, round);
         uint256 slashed = r.bondAtStake;
         r.bondAtStake = 0;
         uint256 toChallenger = Math.mulDiv(slashed, CHALLENGER_SHARE, WAD);
@@ -753,7 +794,7 @@ contract Federation is ReentrancyGuardTransient {
     /// @param taskId The task.
     /// @param round The posted round.
     function finalizeRound(uint256 taskId, uint256 round) external {
-        Round storage r = _rounds[taskId][round];
+        RoundRecord storage r = _rounds[taskId][round];
         if (r.phase != Phase.Posted) revert WrongPhase(r.phase, Phase.Posted);
         if (block.timestamp <= r.challengeDeadline) revert PhaseNotOver(r.challengeDeadline);
         _finalize(taskId, round, r);
@@ -766,7 +807,7 @@ contract Federation is ReentrancyGuardTransient {
     /// @param taskId The task.
     /// @param round The round.
     function abortRound(uint256 taskId, uint256 round) external nonReentrant {
-        Round storage r = _rounds[taskId][round];
+        RoundRecord storage r = _rounds[taskId][round];
         TaskParams storage p = _params[taskId];
         AbortReason reason;
         if (r.phase == Phase.Commit && r.commits == 0) {
@@ -797,7 +838,7 @@ contract Federation is ReentrancyGuardTransient {
     /// @param taskId The task.
     /// @param round The round.
     function reclaimStake(uint256 taskId, uint256 round) external nonReentrant {
-        Round storage r = _rounds[taskId][round];
+        RoundRecord storage r = _rounds[taskId][round];
         Commitment storage c = _commitments[taskId][round][msg.sender];
         if (c.commitHash == bytes32(0)) revert NoCommitment(msg.sender);
         if (c.settled) revert AlreadySettled(msg.sender);
@@ -841,7 +882,7 @@ contract Federation is ReentrancyGuardTransient {
         uint256 reward,
         bytes32[] calldata proof
     ) external nonReentrant {
-        Round storage r = _provenRound(taskId, round, client, score, reward, proof);
+        RoundRecord storage r = _provenRound(taskId, round, client, score, reward, proof);
         Commitment storage c = _commitmentOf(taskId, round, client);
         if (c.settled) revert AlreadySettled(client);
         _settleStake(taskId, round, r, c, client, score);
@@ -865,7 +906,7 @@ contract Federation is ReentrancyGuardTransient {
         uint256 minTokensOut,
         uint256 deadline
     ) external nonReentrant {
-        Round storage r = _provenRound(taskId, round, msg.sender, score, reward, proof);
+        RoundRecord storage r = _provenRound(taskId, round, msg.sender, score, reward, proof);
         Commitment storage c = _commitmentOf(taskId, round, msg.sender);
         if (c.claimed) revert AlreadyClaimed(msg.sender);
         c.claimed = true;
@@ -880,13 +921,13 @@ contract Federation is ReentrancyGuardTransient {
     /// @param taskId The task.
     /// @param round The finalized or aborted round.
     function sweepRound(uint256 taskId, uint256 round) external nonReentrant {
-        Round storage r = _rounds[taskId][round];
+        RoundRecord storage r = _rounds[taskId][round];
         if (r.phase != Phase.Finalized && r.phase != Phase.Aborted) revert WrongPhase(r.phase, Phase.Finalized);
         if (r.swept) revert AlreadySwept();
         uint256 closes = _claimDeadline(taskId, r);
         if (block.timestamp <= closes) revert ClaimWindowOpen(closes);
         r.swept = true;
-        uint256 unclaimed = (r.totalReward - r.rewardPaid) + (r.totalPayout - r.payoutPaid);
+        uint256 unclaimed = uint256(r.rewardLeft) + r.payoutLeft;
         uint256 slashLeft = r.slashPool - r.slashPaid;
         emit RoundSwept(taskId, round, unclaimed, slashLeft);
         if (slashLeft > 0) {
@@ -894,8 +935,7 @@ contract Federation is ReentrancyGuardTransient {
             _credit(r.challenger, slashLeft);
         }
         if (unclaimed > 0) {
-            r.rewardPaid = r.totalReward;
-            r.payoutPaid = r.totalPayout;
+            (r.rewardLeft, r.payoutLeft) = (0, 0);
             escrow.unreserve(taskId, unclaimed);
             Task storage t = _tasks[taskId];
             if (t.status != TaskStatus.Active) escrow.refund(taskId, t.sponsor);
@@ -918,7 +958,7 @@ contract Federation is ReentrancyGuardTransient {
         if (msg.sender != _tasks[taskId].sponsor) revert NotSponsor(msg.sender);
         if (amount == 0) revert ZeroAmount();
         TaskParams storage p = _params[taskId];
-        Round storage r = _rounds[taskId][round];
+        RoundRecord storage r = _rounds[taskId][round];
         if (r.phase == Phase.Aborted || r.phase == Phase.None) revert WrongPhase(r.phase, Phase.Commit);
         Commitment storage c = _commitmentOf(taskId, round, client);
         if (c.settled) revert AlreadySettled(client);
@@ -1032,7 +1072,31 @@ contract Federation is ReentrancyGuardTransient {
     /// @param taskId The task.
     /// @param round The round.
     function roundState(uint256 taskId, uint256 round) external view returns (Round memory) {
-        return _rounds[taskId][round];
+        RoundRecord storage r = _rounds[taskId][round];
+        return Round({
+            phase: r.phase,
+            commits: r.commits,
+            reveals: r.reveals,
+            commitDeadline: r.commitDeadline,
+            revealDeadline: r.revealDeadline,
+            challengeDeadline: r.challengeDeadline,
+            challengedAt: r.challengedAt,
+            endedAt: r.endedAt,
+            swept: r.swept,
+            challenger: r.challenger,
+            parentModelHash: r.parentModelHash,
+            modelHash: r.modelHash,
+            resultsRoot: r.resultsRoot,
+            totalAtRisk: r.totalAtRisk,
+            totalReward: r.totalReward,
+            totalPayout: r.totalPayout,
+            rewardPaid: r.totalReward - r.rewardLeft,
+            payoutPaid: r.totalPayout - r.payoutLeft,
+            challengeBond: r.challengeBond,
+            slashPool: r.slashPool,
+            slashPaid: r.slashPaid,
+            bondAtStake: r.bondAtStake
+        });
     }
 
     /// @notice `client`'s commitment in round `round` of `taskId`.
@@ -1121,22 +1185,22 @@ contract Federation is ReentrancyGuardTransient {
         emit Credited(account, amount);
     }
 
-    function _revealEnd(Round storage r, TaskParams storage p) private view returns (uint256) {
+    function _revealEnd(RoundRecord storage r, TaskParams storage p) private view returns (uint256) {
         return r.phase == Phase.Commit ? uint256(r.commitDeadline) + p.revealWindow : r.revealDeadline;
     }
 
-    function _claimDeadline(uint256 taskId, Round storage r) private view returns (uint256) {
+    function _claimDeadline(uint256 taskId, RoundRecord storage r) private view returns (uint256) {
         return uint256(r.endedAt) + _params[taskId].claimWindow;
     }
 
-    function _challengedRound(uint256 taskId, uint256 round) private view returns (Round storage r) {
+    function _challengedRound(uint256 taskId, uint256 round) private view returns (RoundRecord storage r) {
         r = _rounds[taskId][round];
         if (r.phase != Phase.Challenged) revert WrongPhase(r.phase, Phase.Challenged);
         uint256 deadline = uint256(r.challengedAt) + _params[taskId].arbiterTimeout;
         if (block.timestamp > deadline) revert ArbiterTimedOut(deadline);
     }
 
-    function _finalize(uint256 taskId, uint256 round, Round storage r) private {
+    function _finalize(uint256 taskId, uint256 round, RoundRecord storage r) private {
         r.phase = Phase.Finalized;
         r.endedAt = uint64(block.timestamp);
         Task storage t = _tasks[taskId];
@@ -1150,12 +1214,12 @@ contract Federation is ReentrancyGuardTransient {
 
     /// @dev Ends a round without results; a reservation it held goes back to the budget (and to
     /// the sponsor at once when the task has ended: a cancelled task's budget takes no more rounds).
-    function _abort(uint256 taskId, uint256 round, Round storage r, AbortReason reason) private {
-        uint256 reserved = r.totalReward + r.totalPayout;
+    function _abort(uint256 taskId, uint256 round, RoundRecord storage r, AbortReason reason) private {
+        uint256 reserved = uint256(r.totalReward) + r.totalPayout; // nothing is claimed before finalization
         r.phase = Phase.Aborted;
         r.endedAt = uint64(block.timestamp);
-        r.totalReward = 0;
-        r.totalPayout = 0;
+        (r.totalReward, r.totalPayout) = (0, 0);
+        (r.rewardLeft, r.payoutLeft) = (0, 0);
         Task storage t = _tasks[taskId];
         _releaseBond(t, r); // nothing left after an upheld challenge: it was slashed
         emit RoundAborted(taskId, round, reason);
@@ -1167,7 +1231,7 @@ contract Federation is ReentrancyGuardTransient {
     }
 
     /// @dev The bond a post set aside goes back to the aggregator's bond once its round ends.
-    function _releaseBond(Task storage t, Round storage r) private {
+    function _releaseBond(Task storage t, RoundRecord storage r) private {
         uint256 amount = r.bondAtStake;
         if (amount == 0) return;
         r.bondAtStake = 0;
@@ -1191,7 +1255,7 @@ contract Federation is ReentrancyGuardTransient {
         int256 score,
         uint256 reward,
         bytes32[] calldata proof
-    ) private view returns (Round storage r) {
+    ) private view returns (RoundRecord storage r) {
         r = _rounds[taskId][round];
         if (r.phase != Phase.Finalized) revert WrongPhase(r.phase, Phase.Finalized);
         uint256 closes = _claimDeadline(taskId, r);
@@ -1210,11 +1274,12 @@ contract Federation is ReentrancyGuardTransient {
     }
 
     /// @dev Takes `amount` from the round's reservation, as far as it goes; returns what it took.
-    function _fromReservation(Round storage r, uint256 amount, bool isReward) private returns (uint256 taken) {
-        uint256 left = isReward ? r.totalReward - r.rewardPaid : r.totalPayout - r.payoutPaid;
+    function _fromReservation(RoundRecord storage r, uint256 amount, bool isReward) private returns (uint256 taken) {
+        uint256 left = isReward ? r.rewardLeft : r.payoutLeft;
         taken = amount < left ? amount : left;
-        if (isReward) r.rewardPaid += taken;
-        else r.payoutPaid += taken;
+        // taken <= left < 2**128
+        if (isReward) r.rewardLeft = uint128(left - taken);
+        else r.payoutLeft = uint128(left - taken);
     }
 
     /// @dev Pays the caller's reward from the reservation in the task's mode, any shortfall from
@@ -1222,7 +1287,7 @@ contract Federation is ReentrancyGuardTransient {
     function _payReward(
         uint256 taskId,
         uint256 round,
-        Round storage r,
+        RoundRecord storage r,
         uint256 reward,
         uint256 minTokensOut,
         uint256 deadline
@@ -1248,7 +1313,7 @@ contract Federation is ReentrancyGuardTransient {
     function _settleStake(
         uint256 taskId,
         uint256 round,
-        Round storage r,
+        RoundRecord storage r,
         Commitment storage c,
         address client,
         int256 score
