@@ -14,7 +14,7 @@ from fl_node.commands.common import help_handler
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bench", help="run a benchmark and record its figures")
-    bsub = p.add_subparsers(dest="bench", metavar="<fl|scoring|gas|idle|flower>")
+    bsub = p.add_subparsers(dest="bench", metavar="<fl|scoring|gas|idle|flower|rounds>")
     fl = bsub.add_parser(
         "fl",
         help="FedAvg and robust aggregators vs centralized training on digits",
@@ -99,6 +99,46 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _outputs(flower)
     flower.set_defaults(handler=run_flower)
 
+    rounds = bsub.add_parser(
+        "rounds",
+        help="seconds per round and peak memory: fl-node's runtimes against Flower",
+        description="For each size, the demo's digits task runs on fl-node's in-process runtime "
+        "(every daemon in one process, real transactions on an embedded Anvil), on its daemons "
+        "as separate processes, and plain on Flower's simulation engine, each in a fresh child "
+        "process whose memory (with all its descendants) is sampled every 0.2 s. Prints and "
+        "records the figures; asserts nothing. Needs flwr for the flower runtime.",
+    )
+    rounds.add_argument(
+        "--sizes",
+        type=argtypes.integer(2, 1000, note="a federation needs at least 2 clients"),
+        nargs="+",
+        default=[8, 16, 32, 128],
+        help="numbers of clients (default: 8 16 32 128)",
+    )
+    rounds.add_argument(
+        "--rounds",
+        type=argtypes.positive_int,
+        default=10,
+        help="rounds per run; steady rounds leave out the first and the last "
+        "(default: %(default)s)",
+    )
+    rounds.add_argument(
+        "--runtimes",
+        choices=("in-process", "processes", "flower"),
+        nargs="+",
+        default=["in-process", "processes", "flower"],
+        help="which runtimes to run (default: all three)",
+    )
+    rounds.add_argument(
+        "--max-processes",
+        type=argtypes.positive_int,
+        default=32,
+        help="run the separate-processes runtime only up to this many clients: each client "
+        "process takes about 400 MB (default: %(default)s)",
+    )
+    _outputs(rounds)
+    rounds.set_defaults(handler=run_rounds)
+
     p.set_defaults(handler=help_handler(p))
 
 
@@ -172,3 +212,21 @@ def run_flower(args: argparse.Namespace) -> int:
     _record(args, f"flower-{args.engine}", result, to_markdown(result))
     return 0
 
+
+def run_rounds(args: argparse.Namespace) -> int:
+    from fl_node.errors import ConfigError
+
+    if args.rounds < 3:
+        raise ConfigError("--rounds must be at least 3 (the first and last are reported apart)")
+    if "flower" in args.runtimes:
+        try:
+            import flwr  # noqa: F401
+        except ImportError as exc:
+            raise ConfigError(
+                "the flower runtime needs flwr: run `make setup`, or leave it out of --runtimes"
+            ) from exc
+    from fl_node.bench.rounds import run_rounds_bench, to_markdown
+
+    result = run_rounds_bench(args.sizes, args.rounds, args.runtimes, args.max_processes, say=print)
+    _record(args, "rounds", result, to_markdown(result))
+    return 0
