@@ -13,6 +13,10 @@ export FLWR_TELEMETRY_ENABLED ?= 0
 
 # Extra arguments: make demo ARGS="--rounds 3"   make test ARGS="-k merkle"
 ARGS ?=
+# Test processes (pytest-xdist; each has its own Anvil). A test file runs whole in one process, so
+# a module's federation is set up once. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+TEST_PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 .PHONY: help setup demo test test-slow lint analyze compile deploy console bench bench-gas bench-fl \
         bench-scoring bench-market lock clean
@@ -27,10 +31,10 @@ demo: setup ## the main job: a whole federation on an embedded Anvil, ending in 
 	@$(ROOT)/.venv/bin/fl-node demo $(ARGS)
 
 test: setup ## run every test (contracts on Anvil, Python units, end-to-end federations)
-	@$(PY) -m pytest $(ARGS)
+	@$(PY) -m pytest $(TEST_PARALLEL) $(ARGS)
 
 test-slow: setup ## the tests plus long invariant campaigns and large federations
-	@$(PY) -m pytest --run-slow $(ARGS)
+	@$(PY) -m pytest $(TEST_PARALLEL) --run-slow $(ARGS)
 
 lint: setup ## ruff and mypy over the Python package and tests
 	@$(ROOT)/.venv/bin/ruff check fl_node tests scripts

@@ -125,9 +125,10 @@ class AggregatorDaemon:
         return False
 
     def _advance(self, number: int, info: RoundState, state: TaskState) -> None:
-        now = self.api.now()
+        exact = self.api.exact_now()
+        now = int(exact)
         p = self.params
-        self._wake.deadlines(info.deadlines(p), now)
+        self._wake.deadlines(info.deadlines(p), exact)
         if info.phase in (Phase.COMMIT, Phase.REVEAL):
             if info.phase == Phase.COMMIT and info.commits == 0:
                 if now > info.commit_deadline:

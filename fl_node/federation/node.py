@@ -253,8 +253,9 @@ class NodeDaemon:
         number = state.current_round
         if number and state.status == TaskStatus.ACTIVE:
             info = self.api.round(number)
-            now = self.api.now()
-            self._wake.deadlines(info.deadlines(self.params), now)
+            exact = self.api.exact_now()
+            now = int(exact)
+            self._wake.deadlines(info.deadlines(self.params), exact)
             commitment = self.api.commitment(number, self.address)
             # The store may lag the chain (another machine, an eventually consistent bucket):
             # a failed store action is retried on the next step, and given up on (one error)
@@ -429,8 +430,9 @@ class NodeDaemon:
             return self._reclaim(number, f"round {number} was aborted: stake reclaimed")
         if info.phase != Phase.FINALIZED:
             return False
-        now = api.now()
-        self._wake.deadlines([info.claim_deadline(self.params)], now)
+        exact = api.exact_now()
+        now = int(exact)
+        self._wake.deadlines([info.claim_deadline(self.params)], exact)
         if now > info.claim_deadline(self.params):
             if commitment.settled:
                 return True

@@ -448,7 +448,13 @@ class FederationApi:
     def now(self) -> int:
         """The timestamp the next block will carry, at least: the chain's clock never runs behind
         wall time on a live chain, and a local chain whose clock was moved forward stays ahead."""
-        return max(self.client.timestamp(), int(time.time()))
+        return int(self.exact_now())
+
+    def exact_now(self) -> float:
+        """:meth:`now` with the wall clock's fraction of a second while the chain's clock follows
+        it: a deadline passes for the chain when this reaches ``deadline + 1``, not up to a second
+        later (a daemon that waited until its whole-second reading moved would)."""
+        return max(float(self.client.timestamp()), time.time())
 
     # -- writes ---------------------------------------------------------------------------------
     def send(self, fn: Any, signer: LocalAccount, gas: int | None = None) -> TxResult:

@@ -23,13 +23,16 @@ class Wake:
     at: float | None = None
     clock: Callable[[], float] = field(default=time.time, repr=False)
 
-    def deadlines(self, deadlines: Iterable[int], now: int) -> None:
-        """Deadlines of the chain, read when its time was ``now``: look again just after the
-        first one still ahead (those already past were acted on by the step)."""
+    def deadlines(self, deadlines: Iterable[int], now: float) -> None:
+        """Deadlines of the chain, read when its time was ``now`` (fractional when known: see
+        :meth:`~fl_node.federation.protocol.FederationApi.exact_now`): look again when the first
+        one still ahead has passed, i.e. when a block can carry the timestamp ``deadline + 1``
+        (those already past were acted on by the step)."""
         wall = self.clock()
         for deadline in deadlines:
-            if deadline >= now:
-                self._earliest(wall + (deadline + 1 - now))
+            ahead = deadline + 1 - now
+            if ahead > 0:
+                self._earliest(wall + ahead)
 
     def soon(self, seconds: float = RETRY_SOON) -> None:
         """Something is to be retried: look again in ``seconds``."""

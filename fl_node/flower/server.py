@@ -369,20 +369,24 @@ class SettledStrategy(Strategy):
                 )
             time.sleep(1.0)
 
-    def _send_joins(self, grid: Grid, node_ids: list[int], model: ArrayRecord) -> None:
-        messages = [
+    def _action_messages(
+        self, action: str, node_ids: list[int], model: ArrayRecord
+    ) -> list[Message]:
+        """One train message per node carrying ``action`` (join or settle) and the model."""
+        task_id = self.settings.task_id
+        return [
             Message(
                 RecordDict(
-                    {
-                        "arrays": model,
-                        "config": ConfigRecord({TASK_ID: self.settings.task_id, ACTION: JOIN}),
-                    }
+                    {"arrays": model, "config": ConfigRecord({TASK_ID: task_id, ACTION: action})}
                 ),
                 dst_node_id=node_id,
                 message_type=MessageType.TRAIN,
             )
             for node_id in node_ids
         ]
+
+    def _send_joins(self, grid: Grid, node_ids: list[int], model: ArrayRecord) -> None:
+        messages = self._action_messages(JOIN, node_ids, model)
         for reply in grid.send_and_receive(messages, timeout=JOIN_TIMEOUT):
             node_id = reply.metadata.src_node_id
             if reply.has_error():
@@ -500,19 +504,7 @@ class SettledStrategy(Strategy):
         if self._grid is None or not self.nodes:
             return
         model = self._global_model(chain)
-        messages = [
-            Message(
-                RecordDict(
-                    {
-                        "arrays": model,
-                        "config": ConfigRecord({TASK_ID: self.settings.task_id, ACTION: SETTLE}),
-                    }
-                ),
-                dst_node_id=node_id,
-                message_type=MessageType.TRAIN,
-            )
-            for node_id in self.nodes
-        ]
+        messages = self._action_messages(SETTLE, list(self.nodes), model)
         for reply in self._grid.send_and_receive(messages, timeout=self.timeout):
             client = self.nodes.get(reply.metadata.src_node_id, "")
             if reply.has_error():

@@ -11,9 +11,6 @@ passed.
 from __future__ import annotations
 
 import os
-import re
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -21,33 +18,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.readme_blocks import (
+    ROOT,
+    assert_settled_and_audited,
+    free_port,
+    readme_block,
+    run_block,
+    substitute,
+)
 from tests.rpcproxy import RpcProxy
 
-ROOT = Path(__file__).resolve().parents[2]
 SECTION = "## Run a federation across machines"
 OUTAGE = 20.0
 TIMEOUT = 900
-
-
-def readme_block() -> str:
-    text = (ROOT / "README.md").read_text()
-    start = text.index(SECTION)
-    match = re.compile(r"```sh\n(.*?)```", re.S).search(text, start)
-    assert match, f"no sh block under {SECTION!r}"
-    return match.group(1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def substitute(script: str, replacements: dict[str, str]) -> str:
-    for old, new in replacements.items():
-        assert old in script, f"the README's block no longer contains {old!r}"
-        script = script.replace(old, new)
-    return script
 
 
 def _cut_mid_round(
@@ -85,7 +68,7 @@ def test_the_readme_federation_across_machines_runs_as_written(tmp_path: Path) -
     with RpcProxy(chain_url) as proxy:
         proxy_port = proxy.url.rsplit(":", 1)[1]
         script = substitute(
-            readme_block(),
+            readme_block(SECTION),
             {
                 "--port 8545": f"--port {chain_port}",
                 "http://127.0.0.1:8545": f"http://127.0.0.1:{proxy_port}",
@@ -108,22 +91,12 @@ def test_the_readme_federation_across_machines_runs_as_written(tmp_path: Path) -
             daemon=True,
         )
         cutter.start()
-        with open(tmp_path / "script.log", "wb") as out:
-            try:
-                run = subprocess.run(
-                    ["bash", "-c", script],
-                    cwd=tmp_path,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    timeout=TIMEOUT,
-                )
-            finally:
-                done.set()
-        output = (tmp_path / "script.log").read_text()
+        try:
+            code, output = run_block(script, tmp_path, env, TIMEOUT)
+        finally:
+            done.set()
         logs = {p.parent.name: p.read_text() for p in tmp_path.glob("node-*/node.log")}
-        assert run.returncode == 0, output[-4000:] + "\n".join(
+        assert code == 0, output[-4000:] + "\n".join(
             f"--- {name}\n{text[-1500:]}" for name, text in sorted(logs.items())
         )
 
@@ -132,16 +105,6 @@ def test_the_readme_federation_across_machines_runs_as_written(tmp_path: Path) -
     assert any("back after" in text for text in logs.values()), logs
     assert "back after" in output  # the aggregator runs in the foreground of the block
 
-    # The audit (the block's last command) checked every round and found nothing wrong.
-    assert re.search(r"\d+ checks: 0 posted number\(s\) wrong, 0 evidence item\(s\)", output)
-
-    # Every round finalized, every stake payout and every reward claimed (`task show`).
-    assert "task 1: completed" in output, output[-3000:]
-    rounds = re.findall(r"round (\d+): finalized\s+commits (\d+)\s+reveals (\d+)", output)
-    assert [r[0] for r in rounds] == ["1", "2"], output[-3000:]
-    assert all(c == r == "3" for _, c, r in rounds), rounds
-    claims = re.findall(r"claimed: rewards (\S+) of (\S+), stake payouts (\S+) of (\S+)", output)
-    assert len(claims) == 2, output[-3000:]
-    for paid, total, paid_out, total_out in claims:
-        assert float(total) > 0 and paid == total, claims
-        assert paid_out == total_out, claims
+    # Every round finalized, every stake payout and every reward claimed (`task show`); the
+    # audit (the block's last command) checked every round and found nothing wrong.
+    assert_settled_and_audited(output, rounds=2, clients=3)

@@ -118,6 +118,17 @@ def test_wake_deadline_at_the_current_second() -> None:
     assert wake.at == 8.0
 
 
+def test_wake_uses_the_fraction_of_a_second_it_knows() -> None:
+    """At chain time 100.9 a deadline of 100 passes 0.1 s later (a block stamped 101), not a
+    whole second later."""
+    wake = Wake(clock=lambda: 7.9)
+    wake.deadlines([100], now=100.9)
+    assert wake.at == pytest.approx(8.0)
+    past = Wake(clock=lambda: 8.0)
+    past.deadlines([100], now=101.0)  # a block now can carry 101: nothing left to wait for
+    assert past.at is None
+
+
 # -- reach ----------------------------------------------------------------------------------------
 
 
