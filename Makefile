@@ -30,10 +30,13 @@ setup: ## install the pinned Python and npm dependencies into .venv and node_mod
 demo: setup ## the main job: a whole federation on an embedded Anvil, ending in a report
 	@$(ROOT)/.venv/bin/fl-node demo $(ARGS)
 
+# The contracts are compiled before the test processes start: each loads the build at its start.
 test: setup ## run every test (contracts on Anvil, Python units, end-to-end federations)
+	@$(PY) -m fl_node.toolchain.build
 	@$(PY) -m pytest $(TEST_PARALLEL) $(ARGS)
 
 test-slow: setup ## the tests plus long invariant campaigns and large federations
+	@$(PY) -m fl_node.toolchain.build
 	@$(PY) -m pytest $(TEST_PARALLEL) --run-slow $(ARGS)
 
 lint: setup ## ruff and mypy over the Python package and tests

@@ -46,3 +46,18 @@ def compile_contracts(root: Path | None = None) -> Path:
             "the contracts do not compile:\n" + (proc.stdout + proc.stderr)[-4000:]
         )
     return root / "build"
+
+
+def main() -> int:
+    """``python -m fl_node.toolchain.build``: compile once before test processes start (each
+    would otherwise load the project while another writes the build)."""
+    try:
+        compile_contracts()
+    except ToolchainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
