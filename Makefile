@@ -14,8 +14,7 @@ export FLWR_TELEMETRY_ENABLED ?= 0
 # Extra arguments: make demo ARGS="--rounds 3"   make test ARGS="-k merkle"
 ARGS ?=
 # Test processes (pytest-xdist; each has its own Anvil). A test file runs whole in one process, so
-# a module's federation is set up once. Default 0: one process (with two, Brownie once lost track
-# of a transaction of the federation invariant campaign under the load; see the README).
+# a module's federation is set up once. Default 0: one process.
 TEST_WORKERS ?= 0
 TEST_PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
