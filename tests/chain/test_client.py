@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from hexbytes import HexBytes
 
 from fl_node.chain.client import ChainClient, RetryPolicy, TxReverted
-from fl_node.chain.deploy import load_artifact
-from fl_node.chain.deployments import ContractRecord, Deployment
+from fl_node.chain.deployments import Deployment
 from fl_node.chain.events import Checkpoint, EventLog
 from fl_node.chain.keys import account_from_key, load_account, write_key_file
 from fl_node.errors import ChainError, ConfigError
-from fl_node.toolchain.localchain import LocalChain, dev_private_keys, free_port, project_root
+from fl_node.toolchain.localchain import LocalChain, dev_private_keys, free_port
+from tests.chain.devtoken import deploy_dev_token
 
 WAD = 10**18
 
@@ -37,16 +36,7 @@ def keys():
 
 @pytest.fixture(scope="module")
 def deployment(chain, keys):
-    art = load_artifact(project_root() / "build", "DevToken")
-    client = ChainClient(chain.rpc_url)
-    factory = client.w3.eth.contract(abi=art["abi"], bytecode=HexBytes(art["bytecode"]))
-    result = client.send(
-        factory.constructor("Dev", "DEV", 18, keys[0].address, keys[0].address),
-        keys[0],
-        label="deploy",
-    )
-    record = ContractRecord(result.receipt["contractAddress"], art["abi"])
-    return Deployment(chain_id=client.chain_id, contracts={"DevToken": record})
+    return deploy_dev_token(chain.rpc_url, keys[0])
 
 
 @pytest.fixture()

@@ -13,7 +13,6 @@ import requests
 from hexbytes import HexBytes
 
 from fl_node.chain.client import ChainClient, RetryPolicy, TxResult, TxReverted, shown_url
-from fl_node.chain.deploy import load_artifact
 from fl_node.chain.deployments import ContractRecord, Deployment
 from fl_node.chain.fees import (
     GWEI,
@@ -27,7 +26,8 @@ from fl_node.chain.fees import (
 from fl_node.chain.keys import account_from_key
 from fl_node.cli import main
 from fl_node.errors import ChainError, ConfigError
-from fl_node.toolchain.localchain import LocalChain, dev_private_keys, project_root
+from fl_node.toolchain.localchain import LocalChain, dev_private_keys
+from tests.chain.devtoken import deploy_dev_token
 from tests.rpcproxy import RpcProxy, rpc
 
 # -- fee math ---------------------------------------------------------------------------------
@@ -172,16 +172,7 @@ def keys() -> list[Any]:
 
 @pytest.fixture(scope="module")
 def deployment(chain: LocalChain, keys: list[Any]) -> Deployment:
-    art = load_artifact(project_root() / "build", "DevToken")
-    client = ChainClient(chain.rpc_url)
-    factory = client.w3.eth.contract(abi=art["abi"], bytecode=HexBytes(art["bytecode"]))
-    result = client.send(
-        factory.constructor("Dev", "DEV", 18, keys[0].address, keys[0].address),
-        keys[0],
-        label="deploy",
-    )
-    record = ContractRecord(result.receipt["contractAddress"], art["abi"])
-    return Deployment(chain_id=client.chain_id, contracts={"DevToken": record})
+    return deploy_dev_token(chain.rpc_url, keys[0])
 
 
 @pytest.fixture()
