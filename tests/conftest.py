@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from fl_node.toolchain import brownie_receipts
 from fl_node.toolchain.localchain import LocalChain
 
 _session_chain: LocalChain | None = None
@@ -40,6 +41,9 @@ def pytest_configure(config: pytest.Config) -> None:
         max_examples=current.max_examples * (8 if config.getoption("--run-slow") else 1),
     )
     settings.load_profile("fl-node")
+    # Anvil can serve a mined transaction's receipt a moment after the sender's nonce moved on,
+    # which Brownie reads as a dropped transaction: wait for the receipt first.
+    brownie_receipts.install()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

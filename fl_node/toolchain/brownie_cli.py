@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
+    from fl_node.toolchain import brownie_receipts
     from fl_node.toolchain.localchain import project_root
     from fl_node.toolchain.networks import register_brownie_networks
 
@@ -70,6 +71,7 @@ def _main(args: argparse.Namespace) -> int:
     # Brownie warns about its own internals when it attaches to a running chain: not news here.
     warnings.filterwarnings("ignore", message="rpc.*should not be called directly")
     warnings.filterwarnings("ignore", message="Development network has a block height")
+    brownie_receipts.install()  # Anvil's receipt lag is not a dropped transaction
     changed = register_brownie_networks()
     if changed:
         print(f"registered Brownie networks: {', '.join(changed)}")

@@ -1498,10 +1498,6 @@ MUST_SEE = [
 ]
 
 
-# In `make test-slow` only for now: on clean clones Brownie has reported one of the campaign's
-# transactions as "dropped without known replacement" (a wait that lost track of a mined
-# transaction), which hypothesis then reports as a flaky example.
-@pytest.mark.slow
 def test_federation_invariants(campaign):
     seen = Counter()
 
