@@ -1,8 +1,8 @@
 """Per-round timings of a daemon, in a small JSON file of its workdir.
 
-They answer "what share of a round's wall time is the chain's?": each daemon adds the seconds it
-spent in transactions and in computing, per round, and the aggregator stamps when each round
-opened and was finalized. The report joins the files of every process.
+They answer "what share of a round's wall time does the chain add?": each daemon adds the seconds
+it spent training, computing and in transactions, per round, and the aggregator stamps when each
+round opened and was finalized. The report joins the files of every process.
 """
 
 from __future__ import annotations
@@ -59,20 +59,35 @@ def load_all(workdir: Path) -> dict[str, dict[str, dict[str, Any]]]:
 
 
 def chain_share(stats: dict[str, dict[str, dict[str, Any]]]) -> dict[int, dict[str, float]]:
-    """Per round: wall seconds (opened -> finalized), transaction seconds on the critical path
-    (the aggregator's, plus the slowest client's commit), and their ratio."""
+    """Per round, the share of its wall time the chain adds.
+
+    A round's wall time runs from its opening to its finalization (the aggregator's stamps). The
+    work a federation without a chain would do in that time is the slowest client's training
+    followed by the aggregator's verification, aggregation and scoring (``offchain_seconds``);
+    everything else is what settling on a chain adds: transactions and their receipts, the
+    commit, reveal and challenge windows, waiting for the chain's clock, and looking at the
+    chain (``chain_seconds``, ``chain_share`` = its part of the wall time). The transactions on
+    the critical path alone (the aggregator's, plus the slowest client's) are ``tx_seconds``.
+    """
     agg = stats.get("aggregator", {})
     out: dict[int, dict[str, float]] = {}
     for key, entry in agg.items():
         if "opened_at" not in entry or "finalized_at" not in entry:
             continue
         wall = entry["finalized_at"] - entry["opened_at"]
-        nodes = [s.get(key, {}).get("tx", 0.0) for name, s in stats.items() if name != "aggregator"]
-        tx = entry.get("tx", 0.0) + max(nodes, default=0.0)
+        nodes = [s.get(key, {}) for name, s in stats.items() if name != "aggregator"]
+        tx = entry.get("tx", 0.0) + max((n.get("tx", 0.0) for n in nodes), default=0.0)
+        train = max((n.get("train", 0.0) for n in nodes), default=0.0)
+        compute = entry.get("compute", 0.0)
+        offchain = min(wall, train + compute) if wall > 0 else 0.0
         out[int(key)] = {
             "wall_seconds": wall,
             "tx_seconds": tx,
-            "compute_seconds": entry.get("compute", 0.0),
-            "chain_share": tx / wall if wall > 0 else 0.0,
+            "train_seconds": train,
+            "compute_seconds": compute,
+            "offchain_seconds": offchain,
+            "chain_seconds": wall - offchain,
+            "chain_share": (wall - offchain) / wall if wall > 0 else 0.0,
+            "tx_share": tx / wall if wall > 0 else 0.0,
         }
     return out
