@@ -16,9 +16,24 @@ import {IClientToken} from "./interfaces/IClientToken.sol";
 /// and the ERC-20 of its liquidity shares ("fl-node LP", FLP). There is no router: the pool pulls
 /// its inputs with `transferFrom`, so approve it first. Every swap carries a `minOut` bound and a
 /// deadline; every change of reserves emits `Sync` with the new price, so price history is on-chain.
+/// The pool is also a price oracle, as Uniswap v2's pair: it accumulates both prices (base per
+/// token and token per base, UQ112x112 fixed point) times the seconds each held, so anyone can
+/// take a time-weighted average price between two observations of `currentCumulativePrices()`.
 /// @dev Deployed once as an implementation (locked by its constructor) and used through
 /// minimal-proxy clones made by ClientRegistry. Reserves are always re-read from balances after a
 /// change, and every swap checks the fee-adjusted constant-product invariant at its end.
+///
+/// Oracle (UniswapV2Pair._update): on the first reserve change of a block, each cumulative grows by
+/// the price of the reserves stored BEFORE that change times the seconds since the last update,
+/// so a price counts only once it has survived to the end of a block (a trade and its reversal in
+/// the same block leave no trace), and later changes in the same block add nothing. A price is
+/// `(reserveOther << 112) / reserve` (UQ112x112: the integer part in the high bits, 112 fractional
+/// bits), rounded down; a ratio of 2**144 or more (unreachable for real supplies) saturates at
+/// the largest UQ112x112 value instead of reverting, so the oracle can never block trading. The
+/// cumulatives are meant to overflow: they are added in `unchecked` arithmetic modulo 2**256, and a
+/// reader takes the difference of two observations modulo 2**256, which is exact as long as the
+/// true difference is below 2**256 (price * seconds < 2**144 * 2**112: any realistic window).
+/// The update's timestamp is 48 bits (8.9 million years), packed with the fee into `token`'s slot.
 contract ClientPool is IClientPool, Initializable, ERC20Upgradeable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -31,11 +46,20 @@ contract ClientPool is IClientPool, Initializable, ERC20Upgradeable, ReentrancyG
     uint256 public constant MAX_FEE_BPS = 1000;
     uint256 private constant BPS = 10_000;
 
+    /// @notice Fixed-point scale of the cumulative prices (UQ112x112, as Uniswap v2).
+    uint256 public constant Q112 = 2 ** 112;
+    /// @dev A price ratio at or above this saturates (its UQ112x112 value would exceed 256 bits).
+    uint256 private constant MAX_RATIO = 2 ** 144;
+
     /// @inheritdoc IClientPool
     address public token;
     /// @dev The swap fee (<= MAX_FEE_BPS), packed into `token`'s slot: every swap reads both, and
     /// one cold slot costs 2,100 gas less than two. Read through `feeBps()`.
-    uint96 private _feeBps;
+    uint16 private _feeBps;
+    /// @dev Timestamp of the last oracle update (the last reserve change of an earlier block),
+    /// packed into `token`'s slot too: the slot is warm whenever the reserves change, so reading
+    /// and writing it costs no cold access. Read through `blockTimestampLast()`.
+    uint48 private _blockTimestampLast;
     /// @inheritdoc IClientPool
     address public base;
     /// @dev Whether the first deposit was made, packed into `base`'s slot (which every pool action
@@ -45,6 +69,11 @@ contract ClientPool is IClientPool, Initializable, ERC20Upgradeable, ReentrancyG
 
     uint256 private _reserveToken;
     uint256 private _reserveBase;
+
+    /// @inheritdoc IClientPool
+    uint256 public basePerTokenCumulativeLast;
+    /// @inheritdoc IClientPool
+    uint256 public tokenPerBaseCumulativeLast;
 
     /// @notice The pool's own client-token dividends were claimed into the base reserve.
     event DividendsHarvested(address indexed caller, uint256 amount);
@@ -100,7 +129,7 @@ contract ClientPool is IClientPool, Initializable, ERC20Upgradeable, ReentrancyG
         __ERC20_init("fl-node LP", "FLP");
         token = token_;
         base = base_;
-        _feeBps = uint96(feeBps_); // <= MAX_FEE_BPS, checked above
+        _feeBps = uint16(feeBps_); // <= MAX_FEE_BPS, checked above
     }
 
     // ------------------------------------------------------------------ views
@@ -118,6 +147,35 @@ contract ClientPool is IClientPool, Initializable, ERC20Upgradeable, ReentrancyG
     /// @inheritdoc IClientPool
     function price() public view returns (uint256) {
         return _price(_reserveToken, _reserveBase);
+    }
+
+    /// @inheritdoc IClientPool
+    function blockTimestampLast() external view returns (uint256) {
+        return _blockTimestampLast;
+    }
+
+    /// @inheritdoc IClientPool
+    /// @dev UniswapV2OracleLibrary.currentCumulativePrices: the stored cumulatives plus the stored
+    /// reserves' prices times the seconds since the last update, i.e. what the cumulatives would be
+    /// if the reserves were updated now. Costs no transaction, so observers need not trade.
+    function currentCumulativePrices()
+        external
+        view
+        returns (uint256 basePerTokenCumulative, uint256 tokenPerBaseCumulative, uint256 timestamp)
+    {
+        basePerTokenCumulative = basePerTokenCumulativeLast;
+        tokenPerBaseCumulative = tokenPerBaseCumulativeLast;
+        timestamp = block.timestamp;
+        uint256 rT = _reserveToken;
+        uint256 rB = _reserveBase;
+        uint256 last = _blockTimestampLast;
+        if (timestamp != last && rT != 0 && rB != 0) {
+            unchecked {
+                uint256 elapsed = timestamp - last;
+                basePerTokenCumulative += _uq112(rB, rT) * elapsed;
+                tokenPerBaseCumulative += _uq112(rT, rB) * elapsed;
+            }
+        }
     }
 
     /// @inheritdoc IClientPool
@@ -396,11 +454,33 @@ contract ClientPool is IClientPool, Initializable, ERC20Upgradeable, ReentrancyG
         _syncTo(rT, rB);
     }
 
-    /// @dev Store `rT`, `rB` (the current balances, just read) as the reserves.
+    /// @dev Store `rT`, `rB` (the current balances, just read) as the reserves. On the first change
+    /// of a block, the oracle first accumulates the prices of the reserves stored until now over
+    /// the seconds they held (UniswapV2Pair._update); the cumulatives wrap by design.
     function _syncTo(uint256 rT, uint256 rB) private {
+        uint256 last = _blockTimestampLast;
+        if (block.timestamp != last) {
+            uint256 oldT = _reserveToken;
+            uint256 oldB = _reserveBase;
+            if (oldT != 0 && oldB != 0) {
+                unchecked {
+                    uint256 elapsed = block.timestamp - last;
+                    basePerTokenCumulativeLast += _uq112(oldB, oldT) * elapsed;
+                    tokenPerBaseCumulativeLast += _uq112(oldT, oldB) * elapsed;
+                }
+            }
+            _blockTimestampLast = uint48(block.timestamp); // good until the year 8.9 million
+        }
         _reserveToken = rT;
         _reserveBase = rB;
         emit Sync(rT, rB, _price(rT, rB));
+    }
+
+    /// @dev `numerator / denominator` as UQ112x112, rounded down; saturates at type(uint256).max
+    /// when the ratio is 2**144 or more. Both arguments are positive.
+    function _uq112(uint256 numerator, uint256 denominator) private pure returns (uint256) {
+        if (numerator / denominator >= MAX_RATIO) return type(uint256).max;
+        return Math.mulDiv(numerator, Q112, denominator);
     }
 
     function _price(uint256 rT, uint256 rB) private pure returns (uint256) {

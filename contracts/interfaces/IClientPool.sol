@@ -34,6 +34,24 @@ interface IClientPool {
     /// @notice Base tokens per client token, 18 decimals; 0 before the first liquidity.
     function price() external view returns (uint256);
 
+    /// @notice Sum over time of the base-per-token price (UQ112x112: `(reserveBase << 112) /
+    /// reserveToken`) times the seconds it held, up to `blockTimestampLast()`; wraps modulo 2**256.
+    function basePerTokenCumulativeLast() external view returns (uint256);
+
+    /// @notice The same for the token-per-base price (`(reserveToken << 112) / reserveBase`).
+    function tokenPerBaseCumulativeLast() external view returns (uint256);
+
+    /// @notice When the cumulatives were last updated (the first reserve change of that block).
+    function blockTimestampLast() external view returns (uint256);
+
+    /// @notice Both cumulatives as they would be if updated at this block's timestamp (returned as
+    /// `timestamp`). A time-weighted average price between two observations is
+    /// `(cumulativeB - cumulativeA) / (timestampB - timestampA)` (UQ112x112), differences modulo 2**256.
+    function currentCumulativePrices()
+        external
+        view
+        returns (uint256 basePerTokenCumulative, uint256 tokenPerBaseCumulative, uint256 timestamp);
+
     function quoteBaseForTokens(uint256 baseIn) external view returns (uint256 tokensOut);
 
     function quoteTokensForBase(uint256 tokenIn) external view returns (uint256 baseOut);
