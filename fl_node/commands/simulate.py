@@ -7,10 +7,14 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fl_node.commands import argtypes
 from fl_node.commands.common import round_progress
 from fl_node.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fl_node.simulation.investment import InvestmentSettings
 
 # Written out so that building the parser imports no simulation code; a test keeps them equal to
 # ``fl_node.config.MODES`` and ``fl_node.simulation.investors.DEFAULT_POPULATION``.
@@ -42,6 +46,15 @@ def _methods(text: str) -> tuple[str, ...]:
     return methods
 
 
+def _start_fraction(text: str) -> float:
+    value = argtypes.fraction(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            f"{text.strip()} must be above 0: a client needs some labelled data to start with"
+        )
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
     p = sub.add_parser(
         "simulate",
@@ -54,12 +67,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         "recomputed offline), token prices against true client quality, investor returns, "
         "client wealth, stakes, gas, and the base-token conservation check. With --measure, "
         "runs the experiment's comparison (buyback with and without investors, and any other "
-        "--modes) and writes results/market.json and results/market.md.",
+        "--modes) and writes results/market.json and results/market.md. With "
+        "--measure-investment, clients start short of labels and buy them with what they raise "
+        "on their markets; the same federation runs with and without investors and "
+        "results/investment.json and results/investment.md record accuracy, resources, prices "
+        "and where the capital went against true quality.",
     )
     p.add_argument(
         "--config",
-        default="quality8",
-        help="task config: YAML path or bundled name (default: %(default)s)",
+        default=None,
+        help="task config: YAML path or bundled name (default: quality8; invest8 with "
+        "--measure-investment)",
     )
     p.add_argument(
         "--rounds", type=argtypes.positive_int, help="override the config's number of rounds"
@@ -125,7 +143,66 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         default=Path("results"),
         help="with --measure: where market.json and market.md go (default: %(default)s)",
     )
+    inv = p.add_argument_group(
+        "investment that buys quality",
+        "Each client starts with --start-labelled of its data labelled; after every finalized "
+        "round's market session it sells --sell-share of its remaining treasury tokens into its "
+        "own pool and spends the base tokens above its stake's reserve on labels at "
+        "--label-price each, paid on-chain to a vendor account.",
+    )
+    inv.add_argument(
+        "--measure-investment",
+        action="store_true",
+        help="run the investment measurement: the same federation (default config invest8, 20 "
+        "rounds) with and without investors; figures go to --results as investment.json and "
+        "investment.md",
+    )
+    inv.add_argument(
+        "--buy-labels",
+        action="store_true",
+        help="in a single simulation: clients start short of labels and buy them (as in "
+        "--measure-investment)",
+    )
+    inv.add_argument(
+        "--label-price",
+        type=argtypes.positive_amount,
+        default=None,
+        help="base tokens per label (default: 8)",
+    )
+    inv.add_argument(
+        "--start-labelled",
+        type=_start_fraction,
+        default=None,
+        help="fraction of each client's data labelled at the start, in (0, 1] (default: 0.15)",
+    )
+    inv.add_argument(
+        "--sell-share",
+        type=argtypes.fraction,
+        default=None,
+        help="fraction of its remaining treasury tokens a client sells after each finalized "
+        "round, in [0, 1] (default: 0.1)",
+    )
     p.set_defaults(handler=run)
+
+
+def _investment(args: argparse.Namespace) -> InvestmentSettings:
+    """The investment settings the options give (defaults where not given)."""
+    from fl_node.simulation.investment import InvestmentSettings
+
+    defaults = InvestmentSettings()
+    price = args.label_price if args.label_price is not None else defaults.label_price
+    settings = InvestmentSettings(
+        label_price=float(price),
+        start_fraction=(
+            args.start_labelled if args.start_labelled is not None else defaults.start_fraction
+        ),
+        sell_share_bps=(
+            round(args.sell_share * 10_000)
+            if args.sell_share is not None
+            else defaults.sell_share_bps
+        ),
+    )
+    return settings.check()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,6 +210,10 @@ def run(args: argparse.Namespace) -> int:
     from fl_node.simulation.experiment import ALL_METHODS, SimulationSettings, run_simulation
 
     methods = args.methods or ALL_METHODS
+    _check_investment_options(args)
+    if args.measure_investment:
+        return _measure_investment(args)
+    args.config = args.config or "quality8"
     if args.measure:
         return _measure(args, methods)
     config = load_config(args.config)
@@ -146,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
         methods=methods,
         timeout=args.timeout,
         runtime="processes" if args.processes else "in-process",
+        investment=_investment(args) if args.buy_labels else None,
     )
     config = settings.apply(config)
     run_dir = args.out / time.strftime(f"{config.name}-%Y%m%d-%H%M%S")
@@ -196,3 +278,70 @@ def _measure(args: argparse.Namespace, methods: tuple[str, ...]) -> int:
     where = " and the README" if update_readme(Path("README.md"), "market", markdown) else ""
     print(f"written to {args.results / 'market.json'} and {args.results / 'market.md'}{where}")
     return 0
+
+
+def _check_investment_options(args: argparse.Namespace) -> None:
+    tuned = [
+        name
+        for name, value in (
+            ("--label-price", args.label_price),
+            ("--start-labelled", args.start_labelled),
+            ("--sell-share", args.sell_share),
+        )
+        if value is not None
+    ]
+    if args.measure_investment and args.measure:
+        raise ConfigError("--measure and --measure-investment are two measurements: pick one")
+    if args.measure_investment and args.buy_labels:
+        raise ConfigError(
+            "--buy-labels is for a single simulation; --measure-investment implies it"
+        )
+    buying = args.measure_investment or args.buy_labels
+    if tuned and not buying:
+        raise ConfigError(
+            f"{', '.join(tuned)} only apply with --measure-investment or --buy-labels"
+        )
+    if buying and args.processes:
+        raise ConfigError(
+            "clients buying labels run with the in-process runtime only: drop --processes"
+        )
+    if args.measure_investment and args.no_investors:
+        raise ConfigError(
+            "--measure-investment runs with and without investors itself: drop --no-investors"
+        )
+
+
+def _measure_investment(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from fl_node.configs import load_config
+    from fl_node.simulation.investment import run_investment_measurement
+
+    investment = _investment(args)
+    config = args.config or "invest8"
+    load_config(config)  # a bad --config is one clear error before anything starts
+    rounds = args.rounds or 20
+    with tqdm(total=2 * rounds, unit="round", desc="investment", dynamic_ncols=True) as bar:
+
+        def tick(done: int) -> None:
+            if done != bar.n:
+                bar.n = done
+                bar.refresh()
+
+        result, markdown = run_investment_measurement(
+            args.out,
+            rounds=rounds,
+            config=config,
+            seed=args.seed,
+            investment=investment,
+            say=lambda message: tqdm.write("  " + message),
+            on_tick=tick,
+            timeout=args.timeout,
+        )
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "investment.json").write_text(json.dumps(result, indent=2))
+    (args.results / "investment.md").write_text(markdown + "\n")
+    print(markdown)
+    print(f"written to {args.results / 'investment.json'} and {args.results / 'investment.md'}")
+    ok = all(r["conservation_ok"] and r["vendor_matches_spending"] for r in result["runs"])
+    return 0 if ok else 1

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,7 +39,10 @@ from fl_node.market.accounting import check_conservation
 from fl_node.report.collect import Participant, collect_report
 from fl_node.settlement.rewards import gini
 from fl_node.simulation.investors import DEFAULT_POPULATION, MarketSession
-from fl_node.simulation.localfed import LocalFederation, Progress
+from fl_node.simulation.localfed import FIRST_CLIENT, LocalFederation, Progress
+
+if TYPE_CHECKING:
+    from fl_node.simulation.investment import FundingDesk, InvestmentSettings
 
 #: Contribution methods of the paper's figure, in the order they are reported.
 ALL_METHODS = ("loo", "mc_shapley", "gtg_shapley", "exact_shapley", "cosine", "data_size")
@@ -74,6 +77,9 @@ class SimulationSettings:
     methods: tuple[str, ...] = ALL_METHODS
     timeout: float = 3600.0
     runtime: str = "in-process"  # or "processes": every role a separate fl-node process
+    #: Clients start short of labels and buy them with what they raise on their markets
+    #: (:mod:`fl_node.simulation.investment`); None: every client has all its data.
+    investment: InvestmentSettings | None = None
 
     def apply(self, config: TaskConfig) -> TaskConfig:
         """The config with this run's overrides, validated."""
@@ -96,6 +102,13 @@ class SimulationSettings:
             raise ConfigError(f"the runtime must be one of {', '.join(RUNTIMES)}")
         if not 0 <= self.tolerance_bps < 10_000:
             raise ConfigError(f"slippage tolerance must be in [0, 10000) bps: {self.tolerance_bps}")
+        if self.investment is not None:
+            self.investment.check()
+            if self.runtime != "in-process":
+                raise ConfigError(
+                    "clients buying resources run with the in-process runtime only (their "
+                    "funding trades share the daemons' chain client)"
+                )
         return config
 
 
@@ -306,7 +319,13 @@ def run_simulation(
     settings = settings or SimulationSettings()
     config = settings.apply(config)
     started = time.monotonic()
-    with LocalFederation(config, run_dir) as fed:
+    desk: FundingDesk | None = None
+    funds = None
+    if settings.investment is not None:
+        from fl_node.simulation.investment import client_funds
+
+        funds = client_funds(config)
+    with LocalFederation(config, run_dir, client_funds=funds) as fed:
         market = MarketSession(
             fed,
             settings.investors,
@@ -315,10 +334,18 @@ def run_simulation(
             tolerance_bps=settings.tolerance_bps,
             say=say,
         )
+        if settings.investment is not None:
+            from fl_node.simulation.investment import FundingDesk
+
+            vendor = FIRST_CLIENT + fed.n_clients + len(market.investors)
+            desk = FundingDesk(fed, settings.investment, vendor, settings.tolerance_bps, say)
+            market.after_trades = desk.act
         fed.setup(say=say)
         config = fed.config  # the run's own store, under the run folder
         set_up_supply = BaseToken(fed.client).total_supply()  # nothing burned yet
         market.fund()
+        if desk is not None:
+            desk.start()
 
         def tick(progress: Progress) -> None:
             market.on_tick(progress)
@@ -337,7 +364,7 @@ def run_simulation(
         market.finish(final.finalized)
         federation_seconds = time.monotonic() - started
         minted = set_up_supply + market.minted
-        report = assemble_report(fed, market, config, settings, minted, say)
+        report = assemble_report(fed, market, config, settings, minted, say, desk)
         report["run"]["wall_seconds"] = federation_seconds
         report["run"]["restarts"] = restarts
         report["run"]["report_seconds"] = time.monotonic() - started - federation_seconds
@@ -353,6 +380,7 @@ def assemble_report(
     settings: SimulationSettings,
     expected_minted: int,
     say: Say = print,
+    desk: FundingDesk | None = None,
 ) -> dict[str, Any]:
     """The run's report: the federation's (from the chain and the store), the market's history,
     every round recomputed with every method, and the conservation check against
@@ -390,6 +418,8 @@ def assemble_report(
     }
     known |= {names[a.address.lower()]: a.address for a in fed.client_accounts}
     known |= {inv.name: inv.address for inv in market.investors}
+    if desk is not None:
+        known["label vendor"] = desk.vendor.address
     conservation = check_conservation(client, market.reader, known, expected_minted, from_block)
     market_part = market_summary(market, names, quality)
     report["market"] = {
@@ -405,6 +435,8 @@ def assemble_report(
     report["contribution_methods"] = method_shares(recomputed, names, quality, api.decimals)
     report["recomputation"] = recomputed
     report["conservation"] = conservation.to_json()
+    if desk is not None:
+        report["investment"] = desk.summary(quality)
     report["run"] = {
         "seed": config.seed,
         "config_name": config.name,

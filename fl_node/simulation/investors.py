@@ -74,6 +74,9 @@ class MarketSession:
     concurrent: bool = False  # the federation runs on during a session (separate processes)
     say: Callable[[str], None] = print
     agent_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Called as ``(session, finalized)`` once the investors' orders of a session are executed,
+    #: before its closing snapshot: the clients' own trades (their funding policy) go there.
+    after_trades: Callable[[int, int], None] | None = None
     investors: list[Investor] = field(init=False, default_factory=list)
     snapshots: list[dict[str, Any]] = field(init=False, default_factory=list)
     fills: list[Fill] = field(init=False, default_factory=list)
@@ -200,6 +203,8 @@ class MarketSession:
                 self.fills.append(trader.execute(order_, session, finalized))
         if obs.mode == "dividend":
             self._harvest(states)
+        if self.after_trades is not None:
+            self.after_trades(session, finalized)
         _obs, after = self.reader.observe(finalized, self.price_history)
         self._snapshot(session, finalized, "after", after)
         for who, state in after.items():

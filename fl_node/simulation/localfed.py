@@ -21,6 +21,7 @@ from typing import Protocol
 
 from eth_account.signers.local import LocalAccount
 
+from fl_node.app.client import Scalar
 from fl_node.artifacts.store import ArtifactStore
 from fl_node.chain.client import ChainClient
 from fl_node.chain.contracts import BaseToken
@@ -157,6 +158,8 @@ class LocalFederation:
     apps: dict[int, str] = field(default_factory=dict)
     #: The artifact store every role shares (default: a folder ``store`` in the run folder).
     store: str | None = None
+    #: Extra node settings of particular slots (what ``--node-config key=value`` gives an app).
+    node_config: dict[int, dict[str, Scalar]] = field(default_factory=dict)
     chain: LocalChain = field(init=False)
     client: ChainClient = field(init=False)
     deployment: Deployment = field(init=False)
@@ -276,6 +279,8 @@ class LocalFederation:
         for i in range(self.n_clients):
             argv = ["node", *common, "--dev-account", str(FIRST_CLIENT + i), "--index", str(i),
                     "--app", self.apps.get(i, SIMULATED_CLIENTS)]  # fmt: skip
+            for key, value in self.node_config.get(i, {}).items():
+                argv += ["--node-config", f"{key}={value!s}"]
             if self.config.client(i).behavior == "copycat":
                 argv += ["--node-class", COPYCAT]
             self.processes.add(f"node-{i}", argv, logs / f"node-{i}.log")
@@ -306,7 +311,11 @@ class LocalFederation:
                 signer=account,
                 config=self.config,
                 app=ClientApp.load(self.apps.get(i, SIMULATED_CLIENTS)),
-                context=Context(account.address, {"partition-id": i}, {TASK_CONFIG: config_ref}),
+                context=Context(
+                    account.address,
+                    {"partition-id": i, **self.node_config.get(i, {})},
+                    {TASK_CONFIG: config_ref},
+                ),
                 store=store,
                 workdir=work,
                 label=f"node-{i}",
