@@ -12,7 +12,12 @@ float32, so the aggregator and every auditor compute the same bytes.
 - ``trimmed_mean``: coordinate-wise mean after dropping the ``trim`` fraction of the largest and
   of the smallest values;
 - ``krum``: the update closest to its n - f - 2 nearest neighbours (Blanchard et al. 2017), or
-  the mean of the ``m`` best (multi-Krum).
+  the mean of the ``m`` best (multi-Krum);
+- ``reputation``: Numerai's meta-model: a mean weighted by stake x the client's exponentially
+  decayed record of past scores (:mod:`fl_node.federation.reputation` computes the records from
+  the earlier rounds' results tables); a client whose record is negative weighs nothing, a
+  newcomer weighs as the median recorded client, and a round in which nobody has a record yet
+  (round 1) falls back to a robust rule (``fallback``: median by default).
 
 ``aggregate_subset`` is the same rule applied to a coalition of clients: the contribution scorers
 value coalitions with it.
@@ -40,6 +45,9 @@ class AggregationInfo:
     samples: Sequence[int]
     stakes: Sequence[int]
     reputations: Sequence[float]
+    #: Each client's decayed record of past scores (``reputation`` strategy); None: a newcomer
+    #: (no earlier round scored it). Empty: nobody has a record.
+    records: Sequence[float | None] = ()
 
 
 def _mean(rows: Sequence[np.ndarray], coefs: Sequence[float] | None = None) -> np.ndarray:
@@ -216,11 +224,132 @@ class Krum(Strategy):
         return f"Krum(f={self.f}, m={self.m})"
 
 
+#: What a reputation record is made of: a field of the earlier results tables' rows.
+RECORD_SOURCES = ("score", "own", "marginal")
+#: Rules for the rounds (and coalitions) in which no client has a record yet.
+FALLBACKS = ("median", "trimmed_mean", "fedavg")
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+class Reputation(Strategy):
+    """Numerai's meta-model: the mean of the updates weighted by ``stake x max(record, 0)``.
+
+    ``info.records`` holds each client's decayed record of past scores (see
+    :func:`fl_node.federation.reputation.decayed_records`, which ``decay``, ``tolerance`` and
+    ``source`` parametrize). A client whose record is negative weighs nothing: its update drops
+    out of the aggregate (it is still scored, so it can earn its way back). A newcomer (no
+    record) weighs as the median recorded client of the round does. When none of the clients
+    aggregated has a record (round 1) or nobody carries weight, the ``fallback`` rule combines
+    them instead: ``median`` (default), ``trimmed_mean`` (with ``trim``, default 0.25) or
+    ``fedavg`` (the stake-weighted mean, no protection).
+    """
+
+    name = "reputation"
+
+    def __init__(
+        self,
+        decay: float = 0.5,
+        tolerance: float = 2.0,
+        source: str = "score",
+        fallback: str = "median",
+        trim: float | None = None,
+    ) -> None:
+        if (
+            isinstance(decay, bool)
+            or not isinstance(decay, int | float)
+            or not (math.isfinite(decay) and 0 < decay <= 1)
+        ):
+            raise ConfigError(
+                f"reputation: decay (weight of a score one round older) must be within (0, 1], "
+                f"got {decay!r}"
+            )
+        if (
+            isinstance(tolerance, bool)
+            or not isinstance(tolerance, int | float)
+            or not (math.isfinite(tolerance) and tolerance >= 0)
+        ):
+            raise ConfigError(
+                f"reputation: tolerance (MADs below a round's median score before a client "
+                f"loses reputation) must be a finite number >= 0, got {tolerance!r}"
+            )
+        if not isinstance(source, str) or source not in RECORD_SOURCES:
+            raise ConfigError(
+                f"reputation: source {source!r} is not one of {', '.join(RECORD_SOURCES)}"
+            )
+        if not isinstance(fallback, str) or fallback not in FALLBACKS:
+            raise ConfigError(
+                f"reputation: fallback {fallback!r} is not one of {', '.join(FALLBACKS)}"
+            )
+        if trim is not None and fallback != "trimmed_mean":
+            raise ConfigError(
+                f"reputation: trim applies only to fallback 'trimmed_mean', not {fallback!r}"
+            )
+        self.decay, self.tolerance = float(decay), float(tolerance)
+        self.source, self.fallback_name = source, fallback
+        self.trim = None if trim is None else float(trim)
+        self.fallback: Strategy
+        if fallback == "median":
+            self.fallback = Median()
+        elif fallback == "trimmed_mean":
+            try:
+                self.fallback = TrimmedMean(0.25 if trim is None else trim)
+            except ConfigError as exc:
+                raise ConfigError(f"reputation: fallback {exc}") from None
+        else:
+            self.fallback = FedAvg("stake")
+
+    def weights(self, chosen: list[int], info: AggregationInfo) -> list[float] | None:
+        """Raw weights ``stake x max(record, 0)`` of clients ``chosen``; None when none of them
+        has a record (the fallback rule applies)."""
+        stakes = _field(info, "stakes", chosen)
+        records = list(info.records) if len(info.records) else [None] * len(info.stakes)
+        if chosen[-1] >= len(records):
+            raise ValueError(
+                f"AggregationInfo.records has {len(records)} entries, need {chosen[-1] + 1}"
+            )
+        known = [float(r) for r in records if r is not None]
+        if any(not math.isfinite(r) for r in known):
+            raise ValueError(f"AggregationInfo.records must be finite, got {records}")
+        if all(records[i] is None for i in chosen):
+            return None
+        # A newcomer weighs as the median recorded client of the whole round (not of the
+        # coalition), so a client's weight never depends on who else is in a coalition.
+        prior = _median(known)
+        out = []
+        for stake, i in zip(stakes, chosen, strict=True):
+            record = records[i]
+            value = prior if record is None else float(record)
+            out.append(stake * value if value > 0 else 0.0)
+        return out
+
+    def _combine(
+        self, rows: list[np.ndarray], chosen: list[int], info: AggregationInfo
+    ) -> np.ndarray:
+        raw = self.weights(chosen, info)
+        total = 0.0 if raw is None else math.fsum(raw)
+        if raw is None or total <= 0:
+            return self.fallback._combine(rows, chosen, info)
+        return _mean(rows, [w / total for w in raw])
+
+    def __repr__(self) -> str:
+        trim = "" if self.trim is None else f", trim={self.trim}"
+        return (
+            f"Reputation(decay={self.decay}, tolerance={self.tolerance}, source={self.source!r}, "
+            f"fallback={self.fallback_name!r}{trim})"
+        )
+
+
 _STRATEGIES: dict[str, tuple[type[Strategy], tuple[str, ...]]] = {
     "fedavg": (FedAvg, ()),
     "median": (Median, ()),
     "trimmed_mean": (TrimmedMean, ("trim",)),
     "krum": (Krum, ("f", "m")),
+    "reputation": (Reputation, ("decay", "tolerance", "source", "fallback", "trim")),
 }
 STRATEGIES = tuple(sorted(_STRATEGIES))
 

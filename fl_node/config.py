@@ -11,8 +11,8 @@ validated completely when it is built (from YAML, from a dict, by ``replace`` or
 weighting, contribution method, utility, mode, behaviors), the parameters each strategy and each
 contribution method accepts (checked by the same code that uses them), and the rules between
 fields. Any problem is a :class:`~fl_node.errors.ConfigError` of one line naming the setting, e.g.
-``config demo: aggregation.strategy 'medain' is not one of fedavg, krum, median, trimmed_mean``:
-nothing is funded or staked with a config that would fail later.
+``config demo: aggregation.strategy 'medain' is not one of fedavg, krum, median, reputation,
+trimmed_mean``: nothing is funded or staked with a config that would fail later.
 """
 
 from __future__ import annotations
@@ -379,7 +379,8 @@ class FederationConfig:
 @_config_errors("aggregation")
 @dataclass(frozen=True, config=_MODEL)
 class AggregationConfig:
-    strategy: Annotated[str, _choice(_strategies)] = "fedavg"  # fedavg|median|trimmed_mean|krum
+    # fedavg | median | trimmed_mean | krum | reputation
+    strategy: Annotated[str, _choice(_strategies)] = "fedavg"
     # samples | stake | stake_reputation | uniform (fedavg only)
     weighting: Annotated[str, _choice(_weightings)] = "samples"
     params: _Params = dataclasses.field(default_factory=dict)
@@ -387,7 +388,8 @@ class AggregationConfig:
     @model_validator(mode="after")
     def _strategy_accepts_them(self) -> AggregationConfig:
         """The strategy is built once, as the aggregator will: its own checks of the weighting
-        and of every parameter (trimmed_mean's trim in [0, 0.5), krum's f >= 0 and m >= 1)."""
+        and of every parameter (trimmed_mean's trim in [0, 0.5), krum's f >= 0 and m >= 1,
+        reputation's decay in (0, 1], tolerance >= 0, source, fallback and its trim)."""
         from fl_node.aggregation import make_strategy
 
         try:

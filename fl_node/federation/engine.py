@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from fl_node.aggregation import AggregationInfo, Strategy, make_strategy
+from fl_node.aggregation import AggregationInfo, Reputation, Strategy, make_strategy
 from fl_node.artifacts.codec import decode_weights, encode_weights, keccak
 from fl_node.config import TaskConfig
 from fl_node.contribution import (
@@ -28,6 +28,7 @@ from fl_node.contribution import (
 )
 from fl_node.errors import ArtifactError
 from fl_node.federation.context import derive_seed
+from fl_node.federation.reputation import decayed_records
 from fl_node.federation.results import ResultRow, RoundResults, sorted_rows
 from fl_node.settlement.payout import stake_payout, to_wad
 from fl_node.settlement.rewards import allocate_rewards
@@ -95,6 +96,9 @@ class RoundInputs:
     budget_available: int  # escrow's unreleased budget before this round's reservation
     money: Money
     reputations: dict[str, float] = field(default_factory=dict)
+    #: Results tables of the earlier rounds (finalized on-chain; in round order): what the
+    #: ``reputation`` strategy's records are computed from.
+    history: tuple[RoundResults, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,10 +198,14 @@ def prepare_round(inputs: RoundInputs, ctx: RoundSetup) -> PreparedRound:
     samples = [checked[i][1] for i in valid]
     stakes = [subs[i].stake for i in valid]
     reps = [inputs.reputations.get(subs[i].client.lower(), 1.0) for i in valid]
-    info = AggregationInfo(samples=samples, stakes=stakes, reputations=reps)
     strategy = make_strategy(
         cfg.aggregation.strategy, weighting=cfg.aggregation.weighting, **cfg.aggregation.params
     )
+    records: list[float | None] = []
+    if isinstance(strategy, Reputation):
+        known = decayed_records(inputs.history, strategy.decay, strategy.source, strategy.tolerance)
+        records = [known.get(subs[i].client.lower()) for i in valid]
+    info = AggregationInfo(samples=samples, stakes=stakes, reputations=reps, records=records)
     # Nothing usable: the model stays where it was.
     new_g = strategy.aggregate(g, deltas, info) if valid else g.copy()
     new_weights = unflatten(new_g, ctx.param_spec)

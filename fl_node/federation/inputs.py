@@ -79,6 +79,7 @@ def round_inputs(
         for (client, update), c in zip(revealed, commits, strict=True)
     )
     unreleased = api.budget(budget_block).unreleased
+    earlier = previous_results(api, store, number, history)
     return RoundInputs(
         task_id=api.task_id,
         round=number,
@@ -87,5 +88,6 @@ def round_inputs(
         total_at_risk=info.total_at_risk,
         budget_available=unreleased,
         money=money_of(api.params()),
-        reputations=reputations(previous_results(api, store, number, history)),
+        reputations=reputations(earlier),
+        history=tuple(earlier),
     )

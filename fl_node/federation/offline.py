@@ -79,6 +79,7 @@ def run_offline(
             budget_available=budget,
             money=money,
             reputations=reputations(tables),
+            history=tuple(tables),
         )
         output = compute_round(inputs, setup) if score else None
         prepared = prepare_round(inputs, setup)

@@ -101,7 +101,8 @@ def test_config_round_trips_through_yaml(tmp_path: Path) -> None:
         (
             "aggregation",
             {"strategy": "medain"},
-            "aggregation.strategy 'medain' is not one of fedavg, krum, median, trimmed_mean",
+            "aggregation.strategy 'medain' is not one of fedavg, krum, median, reputation, "
+            "trimmed_mean",
         ),
         ("scoring", {"method": "shapley"}, "scoring.method 'shapley' is not one of loo,"),
         ("federation", {"mode": "airdrop"}, "federation.mode 'airdrop' is not one of direct,"),

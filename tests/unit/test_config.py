@@ -187,7 +187,8 @@ def test_every_parameter_of_the_strategies_and_methods_is_accepted() -> None:
         (
             "aggregation",
             {"strategy": "medain"},
-            r"aggregation\.strategy 'medain' is not one of fedavg, krum, median, trimmed_mean$",
+            r"aggregation\.strategy 'medain' is not one of fedavg, krum, median, reputation, "
+            r"trimmed_mean$",
         ),
         (
             "aggregation",
@@ -438,7 +439,7 @@ def test_errors_name_the_file_or_the_bundled_config(tmp_path: Path) -> None:
         load_config(path)
     assert str(info.value) == (
         f"config {path}: aggregation.strategy 'medain' is not one of fedavg, krum, median, "
-        "trimmed_mean"
+        "reputation, trimmed_mean"
     )
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "missing.yaml")
