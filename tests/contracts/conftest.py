@@ -91,3 +91,31 @@ def mirror(market):
         market.pool,
         {market.client: CLIENT_HOLDING, market.pool: SEED_TOKENS},
     )
+
+
+# ------------------------------------------------------------------ lending (TokenLending)
+
+
+@pytest.fixture(scope="module")
+def timelock():
+    """A Timelock: accounts[0] proposes, anyone executes, two days between them."""
+    from tests.contracts.lending import make_timelock
+
+    return make_timelock()
+
+
+@pytest.fixture(scope="module")
+def lending(market, timelock):
+    """The market's client token listed in a TokenLending owned by the timelock (see
+    tests.contracts.lending.make_lending): lenders funded, borrowers holding tokens, valid TWAP."""
+    from tests.contracts.lending import make_lending
+
+    return make_lending(market, timelock, list_through=timelock)
+
+
+@pytest.fixture(scope="module")
+def lending_owned(market):
+    """The same with accounts[0] as the owner (for parameter tests that need no delay)."""
+    from tests.contracts.lending import make_lending
+
+    return make_lending(market, accounts[0])

@@ -8,11 +8,8 @@
   kink utilization rate, the borrow index (RAY), scaled debts rounded up, the vault's cash and the
   ERC-4626 conversions with the virtual offset.
 - :func:`same_block` mines several transactions in one block (Anvil's automine off meanwhile).
-- The ``lending`` fixture: the market fixture's client token listed in a TokenLending whose owner is
-  a Timelock, lenders funded, and a valid time-weighted price.
-
-The fixtures are imported by the test modules that use them (pytest finds fixtures in a test
-module's namespace).
+- :func:`make_lending` builds the ``lending`` fixture of conftest.py: the market fixture's client
+  token listed in a TokenLending whose owner is a Timelock, lenders funded, a valid TWAP.
 """
 
 from __future__ import annotations
@@ -21,7 +18,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-import pytest
 from brownie import Timelock, accounts, chain, web3
 
 from tests.contracts.market import MAX, WAD, ZERO, at, key, latest, mine_at
@@ -293,22 +289,23 @@ def warm_oracle(lending, token) -> None:
     lending.pokeOracle(token, {"from": accounts[0]})
 
 
-@pytest.fixture(scope="module")
-def timelock():
+def make_timelock():
     """The governor: accounts[0] proposes, anyone executes, TIMELOCK_DELAY between them."""
     return Timelock.deploy(TIMELOCK_DELAY, [accounts[0]], [ZERO], {"from": accounts[0]})
 
 
-@pytest.fixture(scope="module")
-def lending(market, timelock):
-    """TokenLending owned by the timelock, the market's token listed (LTV 50 %, threshold 75 %,
-    cap 50k) through a scheduled call, lenders (accounts 7 and 8) with 100k each in the vault,
-    borrowers (accounts 2..4) holding 20k client tokens each, every actor approved, and
-    observations a window old, so the time-weighted price is valid."""
+def make_lending(market, owner, list_through=None, window: int = WINDOW):
+    """TokenLending owned by ``owner``, the market's token listed (LTV 50 %, threshold 75 %,
+    cap 50k; through a scheduled call of ``list_through``, a Timelock, when given), lenders
+    (accounts 7 and 8) with 100k each in the vault, borrowers (accounts 2..4) holding 20k client
+    tokens each, every actor approved, and observations a window old, so the TWAP is valid."""
     base, token, pool, client = market.base, market.token, market.pool, market.client
-    contract = deploy_lending(base, timelock)
-    data = contract.setMarket.encode_input(token, pool, LTV_BPS, THRESHOLD_BPS, BORROW_CAP, True)
-    timelock_call(timelock, contract, data)
+    contract = deploy_lending(base, owner, window)
+    args = (token, pool, LTV_BPS, THRESHOLD_BPS, BORROW_CAP, True)
+    if list_through is not None:
+        timelock_call(list_through, contract, contract.setMarket.encode_input(*args))
+    else:
+        contract.setMarket(*args, {"from": owner})
     for index in LENDERS:
         base.approve(contract, MAX, {"from": accounts[index]})
         contract.deposit(LENDER_DEPOSIT, accounts[index], {"from": accounts[index]})
@@ -323,7 +320,7 @@ def lending(market, timelock):
     warm_oracle(contract, token)
     return SimpleNamespace(
         lending=contract,
-        timelock=timelock,
+        timelock=list_through,
         base=base,
         token=token,
         pool=pool,
