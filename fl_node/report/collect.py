@@ -157,6 +157,8 @@ def collect_report(
             t["burned"] += max(-row["payout"], 0.0)
             t["rounds_used"] += int(row["included"])
     prices = {}
+    markets = {}
+    fee_bps = api.registry.fee_bps() if participants else 0
     for p in participants:
         pool_address = api.registry.pool_of(p.address)
         token_address = api.registry.token_of(p.address)
@@ -165,6 +167,12 @@ def collect_report(
             pool = ClientPool(client, pool_address)
             token_unit = ClientToken(client, token_address).unit
             prices[p.name] = _base(pool.price() * token_unit // ClientPool.PRICE_SCALE)
+            reserves = pool.reserves()
+            markets[p.name] = {
+                "reserve_token": reserves.token / token_unit,
+                "reserve_base": _base(reserves.base),
+                "fee_bps": fee_bps,
+            }
     final = next((r for r in reversed(rounds) if r["metrics"]), None)
     return {
         "task_id": task_id,
@@ -177,6 +185,7 @@ def collect_report(
         "rounds": rounds,
         "totals": totals,
         "token_prices": prices,
+        "markets": markets,
         "gas": {
             "setup": setup_gas,
             "total": sum(setup_gas.values()) + sum(sum(g.values()) for g in per_round_gas),

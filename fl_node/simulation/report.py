@@ -10,6 +10,7 @@ from fl_node.artifacts.store import ArtifactStore
 from fl_node.chain.client import ChainClient
 from fl_node.config import TaskConfig
 from fl_node.federation.stats import chain_share, load_all
+from fl_node.market.manipulation import manipulation_cost
 from fl_node.report.collect import Participant, collect_report
 from fl_node.report.html import render_html
 
@@ -74,7 +75,35 @@ def summary_table(report: dict[str, Any]) -> str:
             f"windows, clock and watching; training and aggregating are the rest), transactions "
             f"on the critical path {100 * share.get('tx_mean', 0.0):.1f} %"
         )
+    safeguard = manipulation_line(report)
+    if safeguard:
+        lines.append(safeguard)
     lines.append(
         f"final model hash {report['latest_model_hash']}; gas spent {report['gas']['total']:,}"
     )
     return "\n".join(lines)
+
+
+#: The lift of a token's time-weighted price the report prices, and the oracle window it assumes.
+MANIPULATION_FACTOR = 1.5
+ORACLE_WINDOW = 1800
+
+
+def manipulation_line(
+    report: dict[str, Any], factor: float = MANIPULATION_FACTOR, window: int = ORACLE_WINDOW
+) -> str | None:
+    """What lifting the thinnest market's time-weighted price would cost, at its liquidity now;
+    None when no market has liquidity."""
+    markets = {
+        name: m
+        for name, m in report.get("markets", {}).items()
+        if m["reserve_base"] > 0 and m["reserve_token"] > 0
+    }
+    if not markets:
+        return None
+    name, m = min(markets.items(), key=lambda item: item[1]["reserve_base"])
+    cost = manipulation_cost(factor, m["reserve_token"], m["reserve_base"], m["fee_bps"])
+    return (
+        f"market safeguard: on the thinnest market ({name}, {m['reserve_base']:,.0f} base "
+        f"tokens deep), {cost.describe(window)}"
+    )

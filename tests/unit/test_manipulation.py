@@ -49,3 +49,19 @@ def test_deeper_pools_cost_proportionally_more() -> None:
 def test_bad_inputs_are_refused(factor: float, tokens: float, base: float) -> None:
     with pytest.raises(ValueError):
         manipulation_cost(factor, tokens, base, 30)
+
+
+def test_the_report_prices_the_thinnest_market() -> None:
+    from fl_node.simulation.report import manipulation_line
+
+    report = {
+        "markets": {
+            "alice": {"reserve_token": T, "reserve_base": 4 * B, "fee_bps": 30},
+            "bob": {"reserve_token": T, "reserve_base": B, "fee_bps": 30},
+            "empty": {"reserve_token": 0.0, "reserve_base": 0.0, "fee_bps": 30},
+        }
+    }
+    line = manipulation_line(report, factor=1.5, window=1800)
+    assert line is not None and "(bob, 1,000 base tokens deep)" in line
+    assert "plus 41.24 each time" in line
+    assert manipulation_line({"markets": {}}) is None
