@@ -220,14 +220,24 @@ class LendingMirror:
         self.cash += paid
         return paid
 
-    def write_off(self, token, borrower) -> int:
+    def liquidate(self, token, borrower, repaid: int, collateral_left: int, now: int) -> int:
+        """A liquidation that repaid ``repaid`` and left ``collateral_left``; returns the debt
+        written off (all that is left once the collateral is gone)."""
+        self.accrue(now)
         position = (key(token), key(borrower))
-        debt = ceil_div(self.scaled[position] * self.index, RAY)
-        before = self.total_debt()
-        self.total_scaled -= self.scaled[position]
-        self.scaled[position] = 0
-        self.written_off += debt
-        return before - self.total_debt()
+        scaled = self.scaled[position]
+        debt = ceil_div(scaled * self.index, RAY)
+        shares = scaled if repaid >= debt else repaid * RAY // self.index
+        left = scaled - shares
+        written = 0
+        if collateral_left == 0 and left:
+            written = ceil_div(left * self.index, RAY)
+            shares += left
+        self.scaled[position] -= shares
+        self.total_scaled -= shares
+        self.cash += repaid
+        self.written_off += written
+        return written
 
     def deposit(self, assets: int, now: int) -> None:
         self.accrue(now)
