@@ -244,6 +244,16 @@ def run(args: argparse.Namespace) -> int:
         )
     for name, inv in market["investors"].items():
         print(f"investor {name:<12} return {inv['return']:+.1%}")
+    if "investment" in report:
+        inv = report["investment"]
+        print(f"{'client':<12} {'raised':>9} {'spent':>9} {'labels (start)':>15}")
+        for name, data in inv["clients"].items():
+            print(
+                f"{name:<12} {data['raised']:>9.2f} {data['spent']:>9.2f} "
+                f"{data['final_labels']:>7} ({data['start_labels']})"
+            )
+        vendor_ok = "yes" if inv["vendor_matches_spending"] else "NO"
+        print(f"label vendor received {inv['vendor_balance']:.2f} (= all spending: {vendor_ok})")
     rho = market["spearman_price_quality"]
     print(f"Spearman(final price, true quality) = {rho:.2f}" if rho is not None else "no prices")
     for method, data in report["contribution_methods"].items():
@@ -315,7 +325,7 @@ def _measure_investment(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from fl_node.configs import load_config
-    from fl_node.simulation.investment import run_investment_measurement
+    from fl_node.simulation.investment import investment_html, run_investment_measurement
 
     investment = _investment(args)
     config = args.config or "invest8"
@@ -341,7 +351,11 @@ def _measure_investment(args: argparse.Namespace) -> int:
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "investment.json").write_text(json.dumps(result, indent=2))
     (args.results / "investment.md").write_text(markdown + "\n")
+    (args.results / "investment.html").write_text(investment_html(result, markdown))
     print(markdown)
-    print(f"written to {args.results / 'investment.json'} and {args.results / 'investment.md'}")
+    print(
+        f"written to {args.results / 'investment.json'}, {args.results / 'investment.md'} and "
+        f"{args.results / 'investment.html'}"
+    )
     ok = all(r["conservation_ok"] and r["vendor_matches_spending"] for r in result["runs"])
     return 0 if ok else 1

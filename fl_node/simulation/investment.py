@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from eth_account.signers.local import LocalAccount
 
 from fl_node.artifacts.store import ArtifactStore
@@ -391,3 +392,72 @@ def investment_markdown(result: dict[str, Any]) -> str:
                 cells.append(num(acc[k] if k < len(acc) else None, "{:.3f}"))
             lines.append(f"| {k + 1} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def investment_html(result: dict[str, Any], markdown: str) -> str:
+    """``investment.html``: accuracy per round of both runs, each client's labels over rounds in
+    each run, and the capital each client raised against its true quality, with the tables."""
+    import html
+
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    from fl_node.report.html import _png
+
+    runs = result["runs"]
+    figures: list[tuple[str, str]] = []
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    for run in runs:
+        acc = run["test_accuracy_per_round"]
+        ax.plot(range(1, len(acc) + 1), acc, marker=".", label=run["label"])
+    ax.set_xlabel("round")
+    ax.set_ylabel("test accuracy of the global model")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    figures.append(("Test accuracy per round, with and without investors", _png(fig)))
+    if runs:
+        cmap = plt.get_cmap("RdYlGn")
+        fig, axes = plt.subplots(1, len(runs), figsize=(5.2 * len(runs), 3.6), sharey=True)
+        axes_list = list(np.atleast_1d(axes))
+        qualities = [c["quality"] for c in runs[0]["clients"].values()]
+        low, high = min(qualities), max(qualities)
+        for ax, run in zip(axes_list, runs, strict=True):
+            for name, c in run["clients"].items():
+                shade = 0.5 if high == low else (c["quality"] - low) / (high - low)
+                series = c["labels_per_round"]
+                ax.plot(
+                    range(1, len(series) + 1),
+                    series,
+                    marker=".",
+                    color=cmap(shade),
+                    label=f"{name} ({c['quality']:g})",
+                )
+            ax.set_title(run["label"], fontsize=9)
+            ax.set_xlabel("finalized rounds")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.grid(alpha=0.3)
+        axes_list[0].set_ylabel("labelled samples")
+        axes_list[-1].legend(fontsize=7, title="client (true quality)", title_fontsize=7)
+        figures.append(("Labelled samples per client (colour: true quality)", _png(fig)))
+        fig, ax = plt.subplots(figsize=(6.5, 3.4))
+        for k, run in enumerate(runs):
+            xs = [c["quality"] + (k - (len(runs) - 1) / 2) * 0.06 for c in run["clients"].values()]
+            ax.scatter(xs, [c["raised"] for c in run["clients"].values()], label=run["label"])
+        ax.set_xlabel("true quality")
+        ax.set_ylabel("base tokens raised")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        figures.append(("Capital raised against true quality", _png(fig)))
+    imgs = "".join(
+        f"<figure><img src='data:image/png;base64,{png}'><figcaption>{html.escape(t)}"
+        "</figcaption></figure>"
+        for t, png in figures
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Investment that buys quality"
+        "</title><style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
+        "figure{display:inline-block;margin:8px}</style></head><body>"
+        f"<h1>Investment that buys quality ({html.escape(str(result['config']))})</h1>{imgs}"
+        f"<pre>{html.escape(markdown)}</pre></body></html>"
+    )

@@ -63,13 +63,16 @@ class AnvilClock:
     """An Anvil's clock, moved forward with ``evm_increaseTime`` and a mined block."""
 
     url: str
+    #: Seconds to wait for an answer: an Anvil dumping a long run's state every few seconds on
+    #: a busy machine can take longer than a plain call's 2 s.
+    timeout: float = 30.0
 
     def block(self) -> int:
-        return int(rpc_call(self.url, "eth_blockNumber"), 16)
+        return int(rpc_call(self.url, "eth_blockNumber", timeout=self.timeout), 16)
 
     def advance(self, seconds: int) -> None:
-        rpc_call(self.url, "evm_increaseTime", [seconds])
-        rpc_call(self.url, "evm_mine")
+        rpc_call(self.url, "evm_increaseTime", [seconds], timeout=self.timeout)
+        rpc_call(self.url, "evm_mine", timeout=self.timeout)
 
 
 @dataclass

@@ -57,6 +57,8 @@ def test_both_runs_are_written_with_their_table(measured) -> None:  # type: igno
     }
     markdown = (root / "results" / "investment.md").read_text()
     assert "| with-investors |" in markdown and "| no-investors |" in markdown
+    page = (root / "results" / "investment.html").read_text()
+    assert page.count("data:image/png;base64,") == 3 and "no-investors" in page
     for run in result["runs"]:
         assert len(run["test_accuracy_per_round"]) == 3
         assert run["final_test_accuracy"] is not None
