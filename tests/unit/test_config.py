@@ -43,6 +43,7 @@ from fl_node.training.quality import BEHAVIORS
 
 PINNED = {
     "demo": "0xf870801a96fa671d43a9f99871197a9b73cf700ea0510e0c38c709d8687bf862",
+    "invest8": "0xdf8287b6133e21ba4a52e2cfbf71f1f2e851f781188d60afb2bcd7ad9a9a3f1e",
     "quality8": "0xdcfcb37beedaebeb13f3b7875ca1eb7afff169d928221904d9ea5b0cf8bc3145",
     "tiny": "0x9ff70f1f65f288470801c82de54482f47c230f4075dca0503d1d7e481e4891aa",
     "tiny-market": "0xc188e20468d5eb9353c9043b879098ef86a3f08fd3a9bc1eee5528597b8e8864",
