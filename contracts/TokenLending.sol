@@ -293,7 +293,9 @@ contract TokenLending is ERC4626, Ownable2Step, ReentrancyGuardTransient {
     /// @param token A listed client token.
     /// @return recorded Whether an observation was added.
     function pokeOracle(address token) external nonReentrant returns (bool recorded) {
-        (, recorded) = _observe(token, _listed(token));
+        Market storage m = _listed(token);
+        if (!_observationDue(m)) return false; // no call to the pool for nothing
+        (, recorded) = _observe(token, m);
     }
 
     /// @notice The market's time-weighted price now: base per token, UQ112x112 (multiply an amount
@@ -755,9 +757,9 @@ contract TokenLending is ERC4626, Ownable2Step, ReentrancyGuardTransient {
     /// newest entry is at least half a window old. Returns the cumulative.
     function _observe(address token, Market storage m) private returns (uint256 cumulative, bool recorded) {
         (cumulative,,) = IClientPool(m.pool).currentCumulativePrices();
+        if (!_observationDue(m)) return (cumulative, false);
         uint256 count = m.count;
         uint256 head = m.head;
-        if (count != 0 && block.timestamp < m.observedAt[head] + twapWindow / 2) return (cumulative, false);
         if (count != 0) head = (head + 1) % OBSERVATIONS;
         m.observedAt[head] = uint48(block.timestamp);
         m.observedCumulative[head] = cumulative;
@@ -765,6 +767,11 @@ contract TokenLending is ERC4626, Ownable2Step, ReentrancyGuardTransient {
         if (count < OBSERVATIONS) m.count = uint8(count + 1);
         emit Observed(token, cumulative, block.timestamp);
         return (cumulative, true);
+    }
+
+    /// @dev Whether the ring is empty or its newest observation is at least half a window old.
+    function _observationDue(Market storage m) private view returns (bool) {
+        return m.count == 0 || block.timestamp >= m.observedAt[m.head] + twapWindow / 2;
     }
 
     /// @dev The TWAP from the newest observation at least one window old, if it is at most two
