@@ -42,7 +42,7 @@ from fl_node.training.partition import SCHEMES
 from fl_node.training.quality import BEHAVIORS
 
 PINNED = {
-    "demo": "0xf870801a96fa671d43a9f99871197a9b73cf700ea0510e0c38c709d8687bf862",
+    "demo": "0x63f3884389a2c8da3856d83240ac8264eef33123e5c01eee372c1483796540a2",
     "invest8": "0xdf8287b6133e21ba4a52e2cfbf71f1f2e851f781188d60afb2bcd7ad9a9a3f1e",
     "quality8": "0xdcfcb37beedaebeb13f3b7875ca1eb7afff169d928221904d9ea5b0cf8bc3145",
     "tiny": "0x9ff70f1f65f288470801c82de54482f47c230f4075dca0503d1d7e481e4891aa",
@@ -101,8 +101,9 @@ def test_to_dict_is_plain_data_in_field_order() -> None:
     }
     # YAML's 500000 is a float setting, so it is hashed as 500000.0; params are kept as written
     assert b'"offer_tokens":500000.0' in canonical_json(data)
-    assert data["aggregation"] == {"strategy": "trimmed_mean", "weighting": "samples",
-                                   "params": {"trim": 0.25}}  # fmt: skip
+    assert data["aggregation"] == {"strategy": "reputation", "weighting": "samples",
+                                   "params": {"decay": 0.5, "tolerance": 2.0,
+                                              "fallback": "median"}}  # fmt: skip
     assert TaskConfig.from_dict(data) == config
 
 
