@@ -6,7 +6,6 @@ import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {ERC4626} from "@openzeppelin/contracts/token/ERC20/extensions/ERC4626.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
-import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
@@ -104,14 +103,15 @@ contract TokenLending is ERC4626, Ownable2Step, ReentrancyGuardTransient {
     /// @notice Utilization (WAD) where the slope changes.
     uint256 public immutable kink;
 
-    /// @notice Seconds the TWAP covers at least (it covers at most twice as many).
-    uint256 public twapWindow;
-
     // ------------------------------------------------------------------ debt
 
-    /// @dev The borrow index (RAY) and when it was last accrued, in one slot.
-    uint192 private _borrowIndex;
+    /// @dev The borrow index (RAY), 256 bits: at the model's highest rate it would outgrow 192
+    /// bits within a decade, and an index that cannot be stored would block every repayment.
+    uint256 private _borrowIndex;
+    /// @dev When interest was last accrued, and the TWAP window (seconds it covers at least),
+    /// packed: a borrow or liquidation reads both.
     uint64 private _lastAccrual;
+    uint64 private _twapWindow;
     /// @notice Sum of every position's scaled debt.
     uint256 public totalScaledDebt;
     /// @notice Base tokens the vault holds for lending (deposits + repayments - loans - withdrawals).
@@ -231,7 +231,7 @@ contract TokenLending is ERC4626, Ownable2Step, ReentrancyGuardTransient {
         liquidationBonusBps = bonusBps_;
         (baseRate, slope1, slope2, kink) = (r0, s1, s2, k);
         _setWindow(window_);
-        _borrowIndex = uint192(RAY);
+        _borrowIndex = RAY;
         _lastAccrual = uint64(block.timestamp);
     }
 
@@ -333,6 +333,11 @@ contract TokenLending is ERC4626, Ownable2Step, ReentrancyGuardTransient {
         return _lastAccrual;
     }
 
+    /// @notice Seconds the TWAP covers at least (it covers at most twice as many).
+    function twapWindow() public view returns (uint256) {
+        return _twapWindow;
+    }
+
     /// @notice What every position owes together now (rounded up).
     function totalDebt() public view returns (uint256) {
         return totalScaledDebt.mulDiv(_indexNow(), RAY, Math.Rounding.Ceil);
@@ -350,8 +355,10 @@ contract TokenLending is ERC4626, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @notice What `holder` can withdraw now: its assets, at most the vault's cash.
+    /// @dev Not OpenZeppelin's `previewRedeem(maxRedeem(holder))`, which rounds twice and would
+    /// leave the last wei of cash out of reach.
     function maxWithdraw(address holder) public view override returns (uint256) {
-        return Math.min(super.maxWithdraw(holder), cash);
+        return Math.min(_convertToAssets(balanceOf(holder), Math.Rounding.Floor), cash);
     }
 
     /// @notice Shares `holder` can redeem now: its shares, at most those worth the vault's cash.
@@ -722,7 +729,7 @@ contract TokenLending is ERC4626, Ownable2Step, ReentrancyGuardTransient {
         index = _indexNow();
         _lastAccrual = uint64(block.timestamp);
         if (index != old) {
-            _borrowIndex = SafeCast.toUint192(index);
+            _borrowIndex = index;
             uint256 scaled = totalScaledDebt;
             emit InterestAccrued(
                 index, scaled.mulDiv(index, RAY, Math.Rounding.Ceil) - scaled.mulDiv(old, RAY, Math.Rounding.Ceil)
@@ -749,7 +756,7 @@ contract TokenLending is ERC4626, Ownable2Step, ReentrancyGuardTransient {
 
     function _setWindow(uint256 window) private {
         if (window < MIN_WINDOW || window > MAX_WINDOW) revert WindowOutOfBounds(window, MIN_WINDOW, MAX_WINDOW);
-        twapWindow = window;
+        _twapWindow = uint64(window); // <= MAX_WINDOW
         emit TwapWindowSet(window);
     }
 
@@ -771,13 +778,13 @@ contract TokenLending is ERC4626, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev Whether the ring is empty or its newest observation is at least half a window old.
     function _observationDue(Market storage m) private view returns (bool) {
-        return m.count == 0 || block.timestamp >= m.observedAt[m.head] + twapWindow / 2;
+        return m.count == 0 || block.timestamp >= m.observedAt[m.head] + _twapWindow / 2;
     }
 
     /// @dev The TWAP from the newest observation at least one window old, if it is at most two
     /// windows old. The cumulatives wrap modulo 2**256 by design, hence the unchecked difference.
     function _twap(Market storage m, uint256 cumulative) private view returns (bool valid, uint256 price) {
-        uint256 window = twapWindow;
+        uint256 window = _twapWindow;
         uint256 count = m.count;
         uint256 best = type(uint256).max;
         uint256 bestAt;
