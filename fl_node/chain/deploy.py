@@ -32,6 +32,7 @@ from fl_node.errors import ChainError, ConfigError
 from fl_node.toolchain.localchain import DEV_CHAIN_ID, dev_private_key
 
 WAD = 10**18
+YEAR = 365 * 86_400
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 #: Dev-mnemonic accounts that hold the arbiter and governor roles on local chains (far past the
 #: accounts Anvil funds and the simulations use, so no client or investor ever holds a role).
@@ -67,6 +68,17 @@ class SuiteConfig:
     governors: tuple[str, ...] = field(default=())  # Timelock proposers; local: dev account 1001
     timelock_delay: int | None = None  # seconds; default 2 days, 60 s on local chains
     faucet: str | None = None  # the DevToken's minter; default: the deployer
+    # TokenLending (base tokens lent against client tokens; markets listed by the timelock)
+    lending_twap_window: int = 1_800  # seconds the collateral's average price spans
+    lending_close_factor_bps: int = 5_000  # most of a debt one liquidation repays
+    lending_bonus_bps: int = 800  # collateral a liquidator gets on top of what it repays
+    # per-second borrow rate (WAD): base, slope up to the kink, slope beyond, kink utilization
+    lending_rates: tuple[int, int, int, int] = (
+        2 * WAD // 100 // YEAR,  # 2 % a year at no utilization
+        18 * WAD // 100 // YEAR,  # +18 % a year up to the kink
+        300 * WAD // 100 // YEAR,  # +300 % a year beyond it
+        80 * WAD // 100,  # the kink: 80 % utilization
+    )
 
     def validate(self) -> None:
         if self.client_token_supply <= 0:
@@ -81,6 +93,12 @@ class SuiteConfig:
             raise ConfigError("base_decimals must be between 0 and 36")
         if self.timelock_delay is not None and self.timelock_delay < 0:
             raise ConfigError("timelock_delay must be >= 0 seconds")
+        if not 300 <= self.lending_twap_window <= 86_400:
+            raise ConfigError("lending_twap_window must be between 300 s and 1 day")
+        if not 1_000 <= self.lending_close_factor_bps <= 10_000:
+            raise ConfigError("lending_close_factor_bps must be between 1000 and 10000")
+        if not 0 <= self.lending_bonus_bps <= 2_000:
+            raise ConfigError("lending_bonus_bps must be between 0 and 2000")
         for name, value in [
             ("base token", self.base_token),
             ("arbiter", self.arbiter),
@@ -204,6 +222,17 @@ def deploy_suite(
     )
     client.send(client.contract("StakeVault").functions.bindFederation(federation), deployer)
     client.send(client.contract("RewardEscrow").functions.bindFederation(federation), deployer)
+    # Lending against client tokens: owned by the timelock, which lists each market (pool, LTV,
+    # liquidation threshold, borrow cap) in public first; no market is open at deployment.
+    deploy(
+        "TokenLending",
+        base,
+        timelock,
+        cfg.lending_twap_window,
+        cfg.lending_close_factor_bps,
+        cfg.lending_bonus_bps,
+        list(cfg.lending_rates),
+    )
     deployment.roles = {"governor": timelock, "arbiter": to_checksum_address(arbiter)}
     if cfg.base_token is None:
         deployment.roles["faucet"] = faucet

@@ -32,6 +32,7 @@ SUITE = (
     "StakeVault",
     "RewardEscrow",
     "Federation",
+    "TokenLending",
 )
 
 

@@ -109,6 +109,39 @@ def _params(aggregator: str) -> TaskParams:
     )
 
 
+def test_the_lending_contract_is_deployed_with_the_suite_and_owned_by_the_timelock(
+    suite: Suite,
+) -> None:
+    lending = suite.client.contract("TokenLending").functions
+    timelock = suite.deployment.roles["governor"]
+    assert lending.owner().call() == timelock == suite.deployment.address("Timelock")
+    assert lending.asset().call() == suite.deployment.address("DevToken")
+    config = SuiteConfig()
+    assert lending.twapWindow().call() == config.lending_twap_window
+    assert lending.closeFactorBps().call() == config.lending_close_factor_bps
+    assert lending.liquidationBonusBps().call() == config.lending_bonus_bps
+    base, slope1, slope2, kink = config.lending_rates
+    assert (lending.baseRate().call(), lending.slope1().call()) == (base, slope1)
+    assert (lending.slope2().call(), lending.kink().call()) == (slope2, kink)
+    # No market is open until the timelock lists one: borrowing power is zero everywhere.
+    assert lending.totalAssets().call() == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"lending_twap_window": 60}, "lending_twap_window must be between 300 s and 1 day"),
+        ({"lending_close_factor_bps": 500}, "lending_close_factor_bps must be between"),
+        ({"lending_bonus_bps": 2_500}, "lending_bonus_bps must be between 0 and 2000"),
+    ],
+)
+def test_bad_lending_parameters_are_refused_before_any_transaction(
+    change: dict[str, int], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        SuiteConfig(**change).validate()
+
+
 def test_the_base_token_reads_its_own_decimals(suite: Suite) -> None:
     base = BaseToken(suite.client)
     assert base.name == "DevToken" and base.mintable
