@@ -480,3 +480,231 @@ class ClientRegistry(_PullsBase):
         self.base.ensure_allowance(signer, self.address, base_amount)
         fn = self.contract.functions.registerWithOffering(name, symbol, tokens, base_amount)
         return self._send(fn, signer)
+
+
+@dataclass(frozen=True)
+class TwapPrice:
+    """``TokenLending.twapPrice``: a market's time-weighted price now."""
+
+    valid: bool  # an observation one to two windows old exists
+    price: int  # base units per client-token unit, UQ112x112 (0 when not valid)
+
+    def value(self, tokens: int) -> int:
+        """What ``tokens`` (smallest units) are worth at this price, in base units (rounded
+        down, as the contract values collateral)."""
+        return tokens * self.price // TokenLending.Q112
+
+
+@dataclass(frozen=True)
+class LendingPosition:
+    """``TokenLending.positionOf``: a borrower's position in one market now."""
+
+    collateral: int  # client tokens deposited
+    debt: int  # base units owed, interest included (rounded up)
+    dividends: int  # base-unit dividends its collateral earned, not claimed
+
+
+@dataclass(frozen=True)
+class Liquidity:
+    """``TokenLending.accountLiquidity``: a position's limits at the current TWAP."""
+
+    valid: bool  # a valid TWAP exists (the other values but ``debt`` are 0 when not)
+    value: int  # collateral value in base units
+    debt: int
+    borrow_limit: int  # value * LTV: the most it may owe after a borrow or a withdrawal
+    liquidation_limit: int  # value * threshold: above it anyone may liquidate
+
+    @property
+    def liquidatable(self) -> bool:
+        return self.valid and self.debt > self.liquidation_limit
+
+    @property
+    def headroom(self) -> int:
+        """Base units it may still borrow (0 without a valid price)."""
+        return max(0, self.borrow_limit - self.debt) if self.valid else 0
+
+
+@dataclass(frozen=True)
+class LendingMarket:
+    """``TokenLending.marketOf``: a market's configuration and totals."""
+
+    pool: str
+    listed: bool
+    enabled: bool
+    ltv_bps: int
+    threshold_bps: int
+    borrow_cap: int
+    debt: int  # what the market's positions owe now
+    collateral: int  # client tokens deposited in it
+
+
+class TokenLending(_PullsBase):
+    """Base tokens lent against client tokens: the lenders' ERC-4626 vault (its shares are an
+    ERC-20), borrowers' collateral valued at a TWAP of each client's pool, liquidation by anyone.
+
+    Markets are listed by the owner (the suite's Timelock): :meth:`encode_set_market` gives the
+    call data to schedule. Calls that pull tokens (``deposit``, ``deposit_collateral``,
+    ``repay``, ``liquidate``) approve what is short first, through :meth:`Erc20.ensure_allowance`.
+    """
+
+    contract_name = "TokenLending"
+    #: Scale of ``twapPrice`` (UQ112x112) and of the borrow index (RAY).
+    Q112: ClassVar[int] = 2**112
+    RAY: ClassVar[int] = 10**27
+
+    # views
+    def read_twap_price(self, token: str) -> Read[TwapPrice]:
+        return self._struct(self.contract.functions.twapPrice(token), TwapPrice)
+
+    def read_position_of(self, token: str, borrower: str) -> Read[LendingPosition]:
+        return self._struct(self.contract.functions.positionOf(token, borrower), LendingPosition)
+
+    def read_account_liquidity(self, token: str, borrower: str) -> Read[Liquidity]:
+        fn = self.contract.functions.accountLiquidity(token, borrower)
+        return self._struct(fn, Liquidity)
+
+    def read_market_of(self, token: str) -> Read[LendingMarket]:
+        return self._struct(self.contract.functions.marketOf(token), LendingMarket)
+
+    def read_total_assets(self) -> Read[int]:
+        return self._read(self.contract.functions.totalAssets(), as_int)
+
+    def read_total_debt(self) -> Read[int]:
+        return self._read(self.contract.functions.totalDebt(), as_int)
+
+    def read_cash(self) -> Read[int]:
+        return self._read(self.contract.functions.cash(), as_int)
+
+    def read_borrow_index(self) -> Read[int]:
+        return self._read(self.contract.functions.borrowIndex(), as_int)
+
+    def twap_price(self, token: str, block: BlockIdentifier = "latest") -> TwapPrice:
+        return self.read_twap_price(token).get(block)
+
+    def position_of(
+        self, token: str, borrower: str, block: BlockIdentifier = "latest"
+    ) -> LendingPosition:
+        return self.read_position_of(token, borrower).get(block)
+
+    def account_liquidity(
+        self, token: str, borrower: str, block: BlockIdentifier = "latest"
+    ) -> Liquidity:
+        return self.read_account_liquidity(token, borrower).get(block)
+
+    def market_of(self, token: str, block: BlockIdentifier = "latest") -> LendingMarket:
+        return self.read_market_of(token).get(block)
+
+    def total_assets(self, block: BlockIdentifier = "latest") -> int:
+        """The vault's assets: its cash plus what borrowers owe now."""
+        return self.read_total_assets().get(block)
+
+    def total_debt(self, block: BlockIdentifier = "latest") -> int:
+        return self.read_total_debt().get(block)
+
+    def cash(self, block: BlockIdentifier = "latest") -> int:
+        return self.read_cash().get(block)
+
+    def borrow_index(self, block: BlockIdentifier = "latest") -> int:
+        """The borrow index (scale :attr:`RAY`), interest up to now included."""
+        return self.read_borrow_index().get(block)
+
+    def bad_debt(self, block: BlockIdentifier = "latest") -> int:
+        return self._read(self.contract.functions.badDebt(), as_int).get(block)
+
+    def dividends_held(self, block: BlockIdentifier = "latest") -> int:
+        return self._read(self.contract.functions.dividendsHeld(), as_int).get(block)
+
+    def twap_window(self, block: BlockIdentifier = "latest") -> int:
+        return self._read(self.contract.functions.twapWindow(), as_int).get(block)
+
+    def shares_of(self, holder: str, block: BlockIdentifier = "latest") -> int:
+        """Vault shares ``holder`` owns (the ERC-20 balance)."""
+        return self._read(self.contract.functions.balanceOf(holder), as_int).get(block)
+
+    def max_withdraw(self, holder: str, block: BlockIdentifier = "latest") -> int:
+        return self._read(self.contract.functions.maxWithdraw(holder), as_int).get(block)
+
+    def encode_set_market(
+        self,
+        token: str,
+        pool: str,
+        ltv_bps: int,
+        threshold_bps: int,
+        borrow_cap: int,
+        enabled: bool = True,
+    ) -> str:
+        """Call data of ``setMarket`` (owner only: schedule it through the Timelock)."""
+        args = [
+            to_checksum_address(token),
+            to_checksum_address(pool),
+            ltv_bps,
+            threshold_bps,
+            borrow_cap,
+            enabled,
+        ]
+        return str(self.contract.encode_abi("setMarket", args=args))
+
+    # writes: lenders
+    def deposit(self, signer: LocalAccount, assets: int, receiver: str | None = None) -> TxResult:
+        """Lend ``assets`` base units: vault shares to ``receiver`` (default: the signer)."""
+        self.base.ensure_allowance(signer, self.address, assets)
+        to = to_checksum_address(receiver or signer.address)
+        return self._send(self.contract.functions.deposit(assets, to), signer)
+
+    def withdraw(self, signer: LocalAccount, assets: int, receiver: str | None = None) -> TxResult:
+        """Take ``assets`` base units of the signer's out of the vault (at most its cash)."""
+        to = to_checksum_address(receiver or signer.address)
+        fn = self.contract.functions.withdraw(assets, to, signer.address)
+        return self._send(fn, signer)
+
+    # writes: borrowers, liquidators, keepers
+    def deposit_collateral(self, signer: LocalAccount, token: str, amount: int) -> TxResult:
+        """Post ``amount`` of the client token ``token`` as the signer's collateral."""
+        ClientToken(self.client, token).ensure_allowance(signer, self.address, amount)
+        fn = self.contract.functions.depositCollateral(to_checksum_address(token), amount)
+        return self._send(fn, signer)
+
+    def withdraw_collateral(
+        self, signer: LocalAccount, token: str, amount: int, to: str | None = None
+    ) -> TxResult:
+        fn = self.contract.functions.withdrawCollateral(
+            to_checksum_address(token), amount, to_checksum_address(to or signer.address)
+        )
+        return self._send(fn, signer)
+
+    def borrow(
+        self, signer: LocalAccount, token: str, amount: int, to: str | None = None
+    ) -> TxResult:
+        """Borrow ``amount`` base units against the signer's collateral in ``token``'s market."""
+        fn = self.contract.functions.borrow(
+            to_checksum_address(token), amount, to_checksum_address(to or signer.address)
+        )
+        return self._send(fn, signer)
+
+    def repay(self, signer: LocalAccount, token: str, borrower: str, amount: int) -> TxResult:
+        """Pay up to ``amount`` of ``borrower``'s debt (anything at or above the debt pays it
+        all; the contract pulls only what it takes)."""
+        self.base.ensure_allowance(signer, self.address, amount)
+        fn = self.contract.functions.repay(
+            to_checksum_address(token), to_checksum_address(borrower), amount
+        )
+        return self._send(fn, signer)
+
+    def liquidate(
+        self, signer: LocalAccount, token: str, borrower: str, max_repay: int
+    ) -> TxResult:
+        """Repay up to ``max_repay`` (at most the close factor of the debt) of a position past
+        its liquidation threshold, for its collateral plus the bonus."""
+        self.base.ensure_allowance(signer, self.address, max_repay)
+        fn = self.contract.functions.liquidate(
+            to_checksum_address(token), to_checksum_address(borrower), max_repay
+        )
+        return self._send(fn, signer)
+
+    def poke_oracle(self, signer: LocalAccount, token: str) -> TxResult:
+        """Record an observation of ``token``'s pool if one is due (anyone may)."""
+        return self._send(self.contract.functions.pokeOracle(to_checksum_address(token)), signer)
+
+    def claim_dividends(self, signer: LocalAccount, token: str) -> TxResult:
+        fn = self.contract.functions.claimDividends(to_checksum_address(token))
+        return self._send(fn, signer)
