@@ -42,6 +42,7 @@ from fl_node.simulation.investors import DEFAULT_POPULATION, MarketSession
 from fl_node.simulation.localfed import FIRST_CLIENT, LocalFederation, Progress
 
 if TYPE_CHECKING:
+    from fl_node.simulation.borrowing import BorrowingDesk, BorrowingSettings
     from fl_node.simulation.investment import FundingDesk, InvestmentSettings
 
 #: Contribution methods of the paper's figure, in the order they are reported.
@@ -80,6 +81,9 @@ class SimulationSettings:
     #: Clients start short of labels and buy them with what they raise on their markets
     #: (:mod:`fl_node.simulation.investment`); None: every client has all its data.
     investment: InvestmentSettings | None = None
+    #: Clients also borrow base tokens against their own tokens to buy labels
+    #: (:mod:`fl_node.simulation.borrowing`); needs ``investment``.
+    borrowing: BorrowingSettings | None = None
 
     def apply(self, config: TaskConfig) -> TaskConfig:
         """The config with this run's overrides, validated."""
@@ -109,6 +113,12 @@ class SimulationSettings:
                     "clients buying resources run with the in-process runtime only (their "
                     "funding trades share the daemons' chain client)"
                 )
+        if self.borrowing is not None:
+            if self.investment is None:
+                raise ConfigError(
+                    "clients borrow to buy labels: borrowing needs the investment settings too"
+                )
+            self.borrowing.check()
         return config
 
 
@@ -320,6 +330,7 @@ def run_simulation(
     config = settings.apply(config)
     started = time.monotonic()
     desk: FundingDesk | None = None
+    lending: BorrowingDesk | None = None
     funds = None
     if settings.investment is not None:
         from fl_node.simulation.investment import client_funds
@@ -340,12 +351,27 @@ def run_simulation(
             vendor = FIRST_CLIENT + fed.n_clients + len(market.investors)
             desk = FundingDesk(fed, settings.investment, vendor, settings.tolerance_bps, say)
             market.after_trades = desk.act
+            if settings.borrowing is not None:
+                from fl_node.simulation.borrowing import BorrowingDesk
+
+                lending = BorrowingDesk(
+                    fed,
+                    settings.borrowing,
+                    desk,
+                    lender_index=vendor + 1,
+                    liquidator_index=vendor + 2,
+                    tolerance_bps=settings.tolerance_bps,
+                    say=say,
+                )
+                market.after_trades = lending.act
         fed.setup(say=say)
         config = fed.config  # the run's own store, under the run folder
         set_up_supply = BaseToken(fed.client).total_supply()  # nothing burned yet
         market.fund()
         if desk is not None:
             desk.start()
+        if lending is not None:
+            lending.fund()
 
         def tick(progress: Progress) -> None:
             market.on_tick(progress)
@@ -363,8 +389,8 @@ def run_simulation(
             restarts = 0
         market.finish(final.finalized)
         federation_seconds = time.monotonic() - started
-        minted = set_up_supply + market.minted
-        report = assemble_report(fed, market, config, settings, minted, say, desk)
+        minted = set_up_supply + market.minted + (lending.minted if lending is not None else 0)
+        report = assemble_report(fed, market, config, settings, minted, say, desk, lending)
         report["run"]["wall_seconds"] = federation_seconds
         report["run"]["restarts"] = restarts
         report["run"]["report_seconds"] = time.monotonic() - started - federation_seconds
@@ -381,6 +407,7 @@ def assemble_report(
     expected_minted: int,
     say: Say = print,
     desk: FundingDesk | None = None,
+    lending: BorrowingDesk | None = None,
 ) -> dict[str, Any]:
     """The run's report: the federation's (from the chain and the store), the market's history,
     every round recomputed with every method, and the conservation check against
@@ -420,6 +447,10 @@ def assemble_report(
     known |= {inv.name: inv.address for inv in market.investors}
     if desk is not None:
         known["label vendor"] = desk.vendor.address
+    if lending is not None:
+        known["lender"] = lending.lender.address
+        known["liquidator"] = lending.liquidator.address
+        known["TokenLending"] = lending.lending.address
     conservation = check_conservation(client, market.reader, known, expected_minted, from_block)
     market_part = market_summary(market, names, quality)
     report["market"] = {
@@ -437,6 +468,8 @@ def assemble_report(
     report["conservation"] = conservation.to_json()
     if desk is not None:
         report["investment"] = desk.summary(quality)
+    if lending is not None:
+        report["borrowing"] = lending.summary(quality)
     report["run"] = {
         "seed": config.seed,
         "config_name": config.name,
