@@ -7,13 +7,15 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fl_node.commands import argtypes
 from fl_node.commands.common import round_progress
 from fl_node.errors import ConfigError
 
 if TYPE_CHECKING:
+    from fl_node.config import TaskConfig
+    from fl_node.simulation.borrowing import BorrowingSettings
     from fl_node.simulation.investment import InvestmentSettings
 
 # Written out so that building the parser imports no simulation code; a test keeps them equal to
@@ -55,6 +57,20 @@ def _start_fraction(text: str) -> float:
     return value
 
 
+def _positive_share(text: str) -> float:
+    value = argtypes.fraction(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text.strip()} must be above 0, within (0, 1]")
+    return value
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("give client names, comma-separated")
+    return names
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
     p = sub.add_parser(
         "simulate",
@@ -71,7 +87,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         "--measure-investment, clients start short of labels and buy them with what they raise "
         "on their markets; the same federation runs with and without investors and "
         "results/investment.json and results/investment.md record accuracy, resources, prices "
-        "and where the capital went against true quality.",
+        "and where the capital went against true quality. With --measure-borrowing, those "
+        "clients also borrow base tokens against their own tokens (TokenLending) to buy labels "
+        "at once, and results/borrowing.json and results/borrowing.md record every client's "
+        "loan, repayments, liquidations and labels against true quality.",
     )
     p.add_argument(
         "--config",
@@ -182,7 +201,83 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         help="fraction of its remaining treasury tokens a client sells after each finalized "
         "round, in [0, 1] (default: 0.1)",
     )
+    lend = p.add_argument_group(
+        "borrowing against client tokens",
+        "The governor lists every client's token in the lending contract through the timelock "
+        "and a lender funds its vault. After round 1 each client posts --collateral-share of its "
+        "treasury tokens and borrows --borrow-share of its borrowing limit (50% of the "
+        "collateral's time-weighted value) to buy labels at once (labels are the compute a "
+        "client buys here); it repays from its stake payouts, and from its sales once its labels "
+        "are bought; a liquidator liquidates any position past the 75% threshold.",
+    )
+    lend.add_argument(
+        "--measure-borrowing",
+        action="store_true",
+        help="run the borrowing measurement: a federation of clients who buy labels and borrow "
+        "(default config invest8, 20 rounds, the default investors unless --investors or "
+        "--no-investors); figures go to --results as borrowing.json and borrowing.md",
+    )
+    lend.add_argument(
+        "--borrow",
+        action="store_true",
+        help="in a single simulation: clients buy labels and borrow to do so (as in "
+        "--measure-borrowing)",
+    )
+    lend.add_argument(
+        "--collateral-share",
+        type=_positive_share,
+        default=None,
+        help="fraction of its treasury tokens a client posts as collateral, in (0, 1] "
+        "(default: 0.5)",
+    )
+    lend.add_argument(
+        "--borrow-share",
+        type=_positive_share,
+        default=None,
+        help="fraction of its borrowing limit a client borrows, in (0, 1]: the safety margin "
+        "below the loan-to-value limit (default: 0.9)",
+    )
+    lend.add_argument(
+        "--walk-away",
+        type=_names,
+        default=None,
+        metavar="NAMES",
+        help="clients (comma-separated names) that, the round after their loan, sell their whole "
+        "free treasury and never repay: a what-if",
+    )
     p.set_defaults(handler=run)
+
+
+def _borrowing(args: argparse.Namespace) -> BorrowingSettings:
+    """The borrowing settings the options give (defaults where not given)."""
+    from fl_node.simulation.borrowing import BorrowingSettings
+
+    defaults = BorrowingSettings()
+    return BorrowingSettings(
+        collateral_share_bps=(
+            round(args.collateral_share * 10_000)
+            if args.collateral_share is not None
+            else defaults.collateral_share_bps
+        ),
+        borrow_share_bps=(
+            round(args.borrow_share * 10_000)
+            if args.borrow_share is not None
+            else defaults.borrow_share_bps
+        ),
+        walk_away=args.walk_away or (),
+    ).check()
+
+
+def _check_walk_away(args: argparse.Namespace, config: TaskConfig) -> None:
+    """Names given to --walk-away must be the config's clients (checked before anything
+    starts)."""
+    names = [config.client(i).name or f"client-{i}" for i in range(config.federation.max_clients)]
+    unknown = [n for n in args.walk_away or () if n not in names]
+    if unknown:
+        raise ConfigError(
+            f"--walk-away names {', '.join(unknown)}, not a client of {config.name} "
+            f"({', '.join(names)})"
+        )
 
 
 def _investment(args: argparse.Namespace) -> InvestmentSettings:
@@ -213,10 +308,13 @@ def run(args: argparse.Namespace) -> int:
     _check_investment_options(args)
     if args.measure_investment:
         return _measure_investment(args)
+    if args.measure_borrowing:
+        return _measure_borrowing(args)
     args.config = args.config or "quality8"
     if args.measure:
         return _measure(args, methods)
     config = load_config(args.config)
+    _check_walk_away(args, config)
     settings = SimulationSettings(
         rounds=args.rounds,
         mode=args.mode,
@@ -227,7 +325,8 @@ def run(args: argparse.Namespace) -> int:
         methods=methods,
         timeout=args.timeout,
         runtime="processes" if args.processes else "in-process",
-        investment=_investment(args) if args.buy_labels else None,
+        investment=_investment(args) if args.buy_labels or args.borrow else None,
+        borrowing=_borrowing(args) if args.borrow else None,
     )
     config = settings.apply(config)
     run_dir = args.out / time.strftime(f"{config.name}-%Y%m%d-%H%M%S")
@@ -254,6 +353,8 @@ def run(args: argparse.Namespace) -> int:
             )
         vendor_ok = "yes" if inv["vendor_matches_spending"] else "NO"
         print(f"label vendor received {inv['vendor_balance']:.2f} (= all spending: {vendor_ok})")
+    if "borrowing" in report:
+        _print_loans(report["borrowing"])
     rho = market["spearman_price_quality"]
     print(f"Spearman(final price, true quality) = {rho:.2f}" if rho is not None else "no prices")
     for method, data in report["contribution_methods"].items():
@@ -290,6 +391,24 @@ def _measure(args: argparse.Namespace, methods: tuple[str, ...]) -> int:
     return 0
 
 
+def _print_loans(lending: dict[str, Any]) -> None:
+    print(
+        f"{'client':<12} {'borrowed':>9} {'repaid':>9} {'liquidated':>11} {'seized':>10} "
+        f"{'owed':>9}"
+    )
+    for name, c in lending["clients"].items():
+        print(
+            f"{name:<12} {c['borrowed']:>9.2f} {c['repaid']:>9.2f} "
+            f"{'yes' if c['liquidated'] else 'no':>11} {c['collateral_seized']:>10,.0f} "
+            f"{c['outstanding']:>9.2f}"
+        )
+    vault = lending["vault"]
+    print(
+        f"lending vault: cash {vault['cash']:.2f} + debt {vault['total_debt']:.2f}, bad debt "
+        f"{vault['bad_debt']:.2f}, lender's return {vault['lender_return']:+.4f}"
+    )
+
+
 def _check_investment_options(args: argparse.Namespace) -> None:
     tuned = [
         name
@@ -300,16 +419,46 @@ def _check_investment_options(args: argparse.Namespace) -> None:
         )
         if value is not None
     ]
-    if args.measure_investment and args.measure:
-        raise ConfigError("--measure and --measure-investment are two measurements: pick one")
+    measures = [
+        name
+        for name, on in (
+            ("--measure", args.measure),
+            ("--measure-investment", args.measure_investment),
+            ("--measure-borrowing", args.measure_borrowing),
+        )
+        if on
+    ]
+    if len(measures) > 1:
+        raise ConfigError(f"{' and '.join(measures)} are separate measurements: pick one")
+    if args.measure_borrowing and (args.buy_labels or args.borrow):
+        raise ConfigError(
+            "--buy-labels and --borrow are for a single simulation; --measure-borrowing implies "
+            "them"
+        )
+    if args.measure_investment and args.borrow:
+        raise ConfigError(
+            "--measure-investment runs without loans; --measure-borrowing measures borrowing"
+        )
+    lending = [
+        name
+        for name, value in (
+            ("--collateral-share", args.collateral_share),
+            ("--borrow-share", args.borrow_share),
+            ("--walk-away", args.walk_away),
+        )
+        if value is not None
+    ]
+    if lending and not (args.borrow or args.measure_borrowing):
+        raise ConfigError(f"{', '.join(lending)} only apply with --measure-borrowing or --borrow")
     if args.measure_investment and args.buy_labels:
         raise ConfigError(
             "--buy-labels is for a single simulation; --measure-investment implies it"
         )
-    buying = args.measure_investment or args.buy_labels
+    buying = args.measure_investment or args.buy_labels or args.borrow or args.measure_borrowing
     if tuned and not buying:
         raise ConfigError(
-            f"{', '.join(tuned)} only apply with --measure-investment or --buy-labels"
+            f"{', '.join(tuned)} only apply with --measure-investment, --buy-labels, "
+            "--measure-borrowing or --borrow"
         )
     if buying and args.processes:
         raise ConfigError(
@@ -358,4 +507,47 @@ def _measure_investment(args: argparse.Namespace) -> int:
         f"{args.results / 'investment.html'}"
     )
     ok = all(r["conservation_ok"] and r["vendor_matches_spending"] for r in result["runs"])
+    return 0 if ok else 1
+
+
+def _measure_borrowing(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from fl_node.configs import load_config
+    from fl_node.simulation.borrowing import run_borrowing_measurement
+
+    investment, borrowing = _investment(args), _borrowing(args)
+    config = args.config or "invest8"
+    _check_walk_away(args, load_config(config))  # one clear error before anything starts
+    rounds = args.rounds or 20
+    with tqdm(total=rounds, unit="round", desc="borrowing", dynamic_ncols=True) as bar:
+
+        def tick(done: int) -> None:
+            if done != bar.n:
+                bar.n = done
+                bar.refresh()
+
+        result, markdown = run_borrowing_measurement(
+            args.out,
+            rounds=rounds,
+            config=config,
+            seed=args.seed,
+            investment=investment,
+            borrowing=borrowing,
+            investors=() if args.no_investors else args.investors,
+            say=lambda message: tqdm.write("  " + message),
+            on_tick=tick,
+            timeout=args.timeout,
+        )
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "borrowing.json").write_text(json.dumps(result, indent=2))
+    (args.results / "borrowing.md").write_text(markdown + "\n")
+    print(markdown)
+    print(f"written to {args.results / 'borrowing.json'} and {args.results / 'borrowing.md'}")
+    ok = (
+        result["conservation_ok"]
+        and result["vault_ok"]
+        and result["events_match"]
+        and result["vendor_matches_spending"]
+    )
     return 0 if ok else 1

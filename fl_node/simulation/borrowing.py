@@ -360,7 +360,11 @@ class BorrowingDesk:
                     break
                 held = self.funding.reader.token(who).balance_of(self.liquidator.address)
                 bad_before = lending.bad_debt()
-                lending.liquidate(self.liquidator, token, who, min(state.debt, wallet))
+                try:
+                    lending.liquidate(self.liquidator, token, who, min(state.debt, wallet))
+                except TxReverted as exc:  # the position moved between the read and the call
+                    self.say(f"liquidating {name} was refused: {exc.error}")
+                    break
                 paid = wallet - base.balance_of(self.liquidator.address)
                 seized = self.funding.reader.token(who).balance_of(self.liquidator.address) - held
                 loan.repaid_by_liquidator += paid
@@ -587,6 +591,16 @@ class BorrowingDesk:
                 "debts_sum": sum(p.debt for p, _l in positions.values()),
                 "lender_assets": whole(lender_assets),
                 "lender_return": whole(lender_assets - self.deposited),
+                # the same in base units (exact; strings: they exceed JSON's safe integers)
+                "units": {
+                    "deposited": str(self.deposited),
+                    "cash": str(cash),
+                    "total_debt": str(total_debt),
+                    "total_assets": str(assets),
+                    "bad_debt": str(lending.bad_debt()),
+                    "base_held": str(held),
+                    "dividends_held": str(lending.dividends_held()),
+                },
             },
             "liquidator_tokens_value": whole(
                 sum(
