@@ -514,12 +514,23 @@ def _measure_borrowing(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from fl_node.configs import load_config
-    from fl_node.simulation.borrowing import run_borrowing_measurement
+    from fl_node.simulation.borrowing import matching_baseline, run_borrowing_measurement
 
     investment, borrowing = _investment(args), _borrowing(args)
     config = args.config or "invest8"
-    _check_walk_away(args, load_config(config))  # one clear error before anything starts
+    task = load_config(config)
+    _check_walk_away(args, task)  # one clear error before anything starts
     rounds = args.rounds or 20
+    investors = () if args.no_investors else tuple(args.investors)
+    baseline = None
+    earlier = args.results / "investment.json"
+    if earlier.is_file() and args.seed is None:  # the same federation without loans, if measured
+        try:
+            found = json.loads(earlier.read_text())
+        except ValueError:
+            found = None
+        if isinstance(found, dict):
+            baseline = matching_baseline(found, task.name, rounds, investment, investors)
     with tqdm(total=rounds, unit="round", desc="borrowing", dynamic_ncols=True) as bar:
 
         def tick(done: int) -> None:
@@ -534,10 +545,11 @@ def _measure_borrowing(args: argparse.Namespace) -> int:
             seed=args.seed,
             investment=investment,
             borrowing=borrowing,
-            investors=() if args.no_investors else args.investors,
+            investors=investors,
             say=lambda message: tqdm.write("  " + message),
             on_tick=tick,
             timeout=args.timeout,
+            baseline=baseline,
         )
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "borrowing.json").write_text(json.dumps(result, indent=2))

@@ -647,9 +647,12 @@ def run_borrowing_measurement(
     say: Say = print,
     on_tick: Callable[[int], None] | None = None,
     timeout: float = 3600.0,
+    baseline: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """One funded federation whose clients also borrow (with the default investors unless
-    ``investors`` says otherwise); returns the figures and their Markdown."""
+    ``investors`` says otherwise); returns the figures and their Markdown. ``baseline``: a run of
+    the same federation without loans (a run of the investment measurement's ``runs``), shown
+    beside it round by round."""
     from fl_node.configs import load_config
     from fl_node.simulation.experiment import SimulationSettings, run_simulation
     from fl_node.simulation.investors import DEFAULT_POPULATION
@@ -681,7 +684,40 @@ def run_borrowing_measurement(
         "config": base.name,
         "investment_settings": dataclasses.asdict(investment),
     }
+    if baseline is not None:
+        result["baseline"] = {
+            "label": baseline["label"],
+            "run_dir": baseline.get("run_dir"),
+            "test_accuracy_per_round": baseline["test_accuracy_per_round"],
+            "final_labels": {n: c["final_labels"] for n, c in baseline["clients"].items()},
+        }
     return result, borrowing_markdown(result)
+
+
+def matching_baseline(
+    investment_result: dict[str, Any],
+    config: str,
+    rounds: int,
+    investment: InvestmentSettings,
+    investors: tuple[str, ...],
+) -> dict[str, Any] | None:
+    """The run of an investment measurement (``results/investment.json``) that is this
+    borrowing run without loans: same config, rounds, resource settings and investors."""
+    from fl_node.simulation.investors import DEFAULT_POPULATION
+
+    if (
+        investment_result.get("config") != config
+        or investment_result.get("rounds") != rounds
+        or investment_result.get("settings") != dataclasses.asdict(investment)
+    ):
+        return None
+    label = "with-investors" if investors == DEFAULT_POPULATION else "no-investors"
+    if investors not in ((), DEFAULT_POPULATION):
+        return None
+    for run in investment_result.get("runs", []):
+        if run.get("label") == label:
+            return dict(run)
+    return None
 
 
 def summarize_borrowing(run_dir: Path, report: dict[str, Any]) -> dict[str, Any]:
@@ -770,4 +806,26 @@ def borrowing_markdown(result: dict[str, Any]) -> str:
         f"{'yes' if result['conservation_ok'] else 'NO'}; wall time "
         f"{result['wall_seconds']:.0f} s.",
     ]
+    baseline = result.get("baseline")
+    if baseline:
+        ours, theirs = result["test_accuracy_per_round"], baseline["test_accuracy_per_round"]
+
+        def mean(values: list[float | None]) -> float | None:
+            known = [v for v in values if v is not None]
+            return sum(known) / len(known) if known else None
+
+        lines += [
+            "",
+            f"Test accuracy per round against the same federation without loans (the "
+            f"`{baseline['label']}` run of the investment measurement, `results/investment.json`); "
+            f"mean over rounds {num(mean(ours), '{:.3f}')} against "
+            f"{num(mean(theirs), '{:.3f}')}:",
+            "",
+            "| round | with loans | without loans |",
+            "|---:|---:|---:|",
+        ]
+        for k in range(max(len(ours), len(theirs))):
+            a = ours[k] if k < len(ours) else None
+            b = theirs[k] if k < len(theirs) else None
+            lines.append(f"| {k + 1} | {num(a, '{:.3f}')} | {num(b, '{:.3f}')} |")
     return "\n".join(lines)

@@ -211,3 +211,62 @@ def test_conflicting_options_are_one_clear_error(
     assert err.startswith("error: ") and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert message in err
+
+
+def test_the_same_federation_without_loans_is_found_and_shown_beside() -> None:
+    from fl_node.simulation.borrowing import borrowing_markdown, matching_baseline
+    from fl_node.simulation.investment import InvestmentSettings
+    from fl_node.simulation.investors import DEFAULT_POPULATION
+
+    settings = InvestmentSettings()
+    runs = [
+        {"label": label, "test_accuracy_per_round": [0.1, 0.2], "clients": {}}
+        for label in ("with-investors", "no-investors")
+    ]
+    earlier = {"config": "invest8", "rounds": 2, "settings": vars(settings).copy(), "runs": runs}
+    found = matching_baseline(earlier, "invest8", 2, settings, DEFAULT_POPULATION)
+    assert found is not None and found["label"] == "with-investors"
+    assert matching_baseline(earlier, "invest8", 2, settings, ())["label"] == "no-investors"  # type: ignore[index]
+    assert matching_baseline(earlier, "invest8", 3, settings, ()) is None
+    assert matching_baseline(earlier, "tiny-market", 2, settings, ()) is None
+    assert matching_baseline(earlier, "invest8", 2, InvestmentSettings(label_price=3), ()) is None
+    assert matching_baseline(earlier, "invest8", 2, settings, ("noise",)) is None
+    result: dict[str, Any] = {
+        "rounds": 2,
+        "config": "invest8",
+        "investors": [],
+        "investment_settings": vars(settings).copy(),
+        "settings": {
+            "ltv_bps": 5000,
+            "threshold_bps": 7500,
+            "borrow_cap": 1000.0,
+            "twap_window": 300,
+            "collateral_share_bps": 5000,
+            "borrow_share_bps": 9000,
+        },
+        "listed_after_round": 1,
+        "clients": {},
+        "final_test_accuracy": 0.4,
+        "test_accuracy_per_round": [0.3, 0.4],
+        "borrowed_total": 0.0,
+        "repaid_total": 0.0,
+        "outstanding_total": 0.0,
+        "liquidated_clients": [],
+        "liquidator_tokens_value": 0.0,
+        "vault": {
+            "deposited": 1.0,
+            "cash": 1.0,
+            "total_debt": 0.0,
+            "total_assets": 1.0,
+            "bad_debt": 0.0,
+            "lender_return": 0.0,
+        },
+        "vault_ok": True,
+        "events_match": True,
+        "conservation_ok": True,
+        "wall_seconds": 1.0,
+        "baseline": {"label": "no-investors", "test_accuracy_per_round": [0.1, 0.2]},
+    }
+    markdown = borrowing_markdown(result)
+    assert "| 1 | 0.300 | 0.100 |" in markdown and "| 2 | 0.400 | 0.200 |" in markdown
+    assert "mean over rounds 0.350 against 0.150" in markdown
