@@ -72,6 +72,8 @@ contract ClientToken is
     mapping(address holder => uint256) public dividendPerTokenPaid;
     /// @notice Dividends settled to `holder` and not yet claimed.
     mapping(address holder => uint256) public owed;
+    /// @inheritdoc IClientToken
+    mapping(address holder => bool) public refusesPushes;
 
     /// @notice A zero address where an account is required.
     error ZeroAddress();
@@ -81,6 +83,8 @@ contract ClientToken is
     error NothingToDistribute();
     /// @notice The stream duration must be positive.
     error ZeroDuration();
+    /// @notice `holder` claims its dividends itself only (`refusePushes`).
+    error PushRefused(address holder);
 
     /// @param dividendDuration_ Seconds over which every distribution is streamed (positive).
     /// @custom:oz-upgrades-unsafe-allow constructor
@@ -179,8 +183,16 @@ contract ClientToken is
     }
 
     /// @inheritdoc IClientToken
+    /// @dev Reverts with `PushRefused` for a holder that refused pushes (unless it calls itself).
     function claimDividendFor(address holder) external nonReentrant returns (uint256) {
+        if (holder != msg.sender && refusesPushes[holder]) revert PushRefused(holder);
         return _claim(holder);
+    }
+
+    /// @inheritdoc IClientToken
+    function refusePushes() external {
+        refusesPushes[msg.sender] = true;
+        emit PushesRefused(msg.sender);
     }
 
     /// @inheritdoc IClientToken

@@ -61,8 +61,9 @@ import {IClientToken} from "./interfaces/IClientToken.sol";
 /// on transfer); collateral deposits are measured anyway. The vault's cash is tracked, not read
 /// from the balance, so donations cannot move the share price (and the virtual offset of 10**6
 /// shares defeats the ERC-4626 inflation attack in any case); `skim` hands donations to lenders.
-/// Dividends pushed to this contract with `claimDividendFor` cannot be told from donations and
-/// are skimmed as such (a limit: collateral dividends are credited only through `claimDividend`).
+/// Collateral dividends are credited by what this contract's own `claimDividend` returns, so at
+/// listing it makes the token refuse claims pushed to it by others (`refusePushes`): otherwise
+/// anyone could push them here as unexplained base tokens, which `skim` hands to the lenders.
 contract TokenLending is ERC4626, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using Math for uint256;
@@ -260,15 +261,18 @@ contract TokenLending is ERC4626, Ownable2Step, ReentrancyGuardTransient {
             revert InvalidRiskParameters(ltvBps, thresholdBps);
         }
         Market storage m = _markets[token];
+        bool listing = false;
         if (m.listed) {
             if (pool != m.pool) revert PoolMismatch(token, pool);
         } else {
             if (token == address(0) || pool == address(0)) revert ZeroAddress();
-            if (IClientPool(pool).token() != token || IClientPool(pool).base() != asset()) {
-                revert PoolMismatch(token, pool);
-            }
+            if (
+                IClientPool(pool).token() != token || IClientPool(pool).base() != asset()
+                    || IClientToken(token).baseToken() != asset()
+            ) revert PoolMismatch(token, pool);
             m.pool = pool;
             m.listed = true;
+            listing = true;
         }
         m.ltvBps = uint16(ltvBps); // < thresholdBps < BPS
         m.thresholdBps = uint16(thresholdBps);
@@ -276,6 +280,8 @@ contract TokenLending is ERC4626, Ownable2Step, ReentrancyGuardTransient {
         m.enabled = enabled;
         emit MarketSet(token, pool, ltvBps, thresholdBps, borrowCap, enabled);
         _observe(token, m);
+        // Dividends reach borrowers only through this contract's own claims (see the header).
+        if (listing) IClientToken(token).refusePushes();
     }
 
     /// @notice Set the TWAP window (owner only), within [MIN_WINDOW, MAX_WINDOW]. Observations

@@ -13,6 +13,8 @@ interface IClientToken is IERC20 {
     event DividendDistributed(address indexed from, uint256 amount, uint256 periodFinish);
     /// @notice Emitted when `holder`'s accrued dividends are paid to it.
     event DividendClaimed(address indexed holder, uint256 amount);
+    /// @notice Emitted when `holder` refuses claims pushed by others.
+    event PushesRefused(address indexed holder);
 
     /// @notice Set up a fresh clone: mints `supply` to `client`. Callable once.
     function initialize(
@@ -38,8 +40,17 @@ interface IClientToken is IERC20 {
     /// @notice Pay the caller's accrued dividends to it; returns the amount.
     function claimDividend() external returns (uint256);
 
-    /// @notice Pay `holder`'s accrued dividends to `holder` (anyone may trigger it).
+    /// @notice Pay `holder`'s accrued dividends to `holder` (anyone may trigger it, unless
+    /// `holder` refused pushes).
     function claimDividendFor(address holder) external returns (uint256);
+
+    /// @notice From now on only the caller itself claims its dividends: `claimDividendFor(caller)`
+    /// by anyone else reverts. For contracts that credit dividends by what their own claims return
+    /// (a lending contract crediting its collateral's dividends to borrowers). Irreversible.
+    function refusePushes() external;
+
+    /// @notice Whether `holder` refused pushed claims.
+    function refusesPushes(address holder) external view returns (bool);
 
     /// @notice Destroy `amount` of the caller's tokens.
     function burn(uint256 amount) external;

@@ -603,6 +603,26 @@ def test_claim_for_pays_the_holder_not_the_caller(market, mirror):
     assert base.balanceOf(accounts[6]) == caller_before
 
 
+def test_a_holder_that_refuses_pushes_claims_only_itself(market, mirror):
+    token, client = market.token, market.client
+    assert not token.refusesPushes(client)
+    tx = token.refusePushes({"from": client})
+    assert tx.events["PushesRefused"]["holder"] == client
+    assert token.refusesPushes(client)
+    t0 = latest() + 10
+    at(t0)
+    step(market, mirror, token.distribute(100 * WAD, {"from": accounts[2]}))
+    at(t0 + D // 2)
+    with reverts("PushRefused", client):
+        token.claimDividendFor(client, {"from": accounts[6]})
+    tx = token.claimDividendFor(client, {"from": client})  # its own call is a plain claim
+    step(market, mirror, tx)
+    assert tx.events["DividendClaimed"]["holder"] == client and tx.return_value > 0
+    # others are unaffected
+    assert not token.refusesPushes(accounts[2])
+    step(market, mirror, token.claimDividendFor(accounts[2], {"from": accounts[6]}))
+
+
 def test_claims_after_transfers_keep_earning_on_the_new_balance(market, mirror):
     token, client, alice = market.token, market.client, accounts[2]
     t0 = latest() + 10

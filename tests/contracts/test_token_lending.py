@@ -204,8 +204,11 @@ def test_set_market_checks(lending_owned, market, registry):
         contract.setMarket(other_token, env.pool, 5_000, 7_500, 0, True, {"from": owner})
     with reverts("ZeroAddress"):
         contract.setMarket(ZERO, ZERO, 5_000, 7_500, 0, True, {"from": owner})
+    assert not ClientToken.at(other_token).refusesPushes(contract)
     tx = contract.setMarket(other_token, other_pool, 5_000, 7_500, 0, False, {"from": owner})
     assert tx.events["MarketSet"]["pool"] == other_pool
+    # listing makes the token refuse dividend claims pushed to the contract (see the test below)
+    assert ClientToken.at(other_token).refusesPushes(contract)
     assert "Observed" in tx.events  # listing records the first observation
     with reverts("WindowOutOfBounds", 10, 300, 86_400):
         contract.setTwapWindow(10, {"from": owner})
@@ -821,3 +824,22 @@ def test_dividends_on_collateral_reach_the_borrowers(lending):
     owed = sum(int(contract.positionOf(token, who)[2]) for who in (a, b))
     assert 0 <= held - owed <= 10
     assert contract.claimDividends(token, {"from": acct(THIRD)}).return_value == 0
+
+
+def test_nobody_can_push_the_collateral_dividends_to_the_lenders(lending):
+    """Listing a market makes its token refuse claims pushed to the contract: pushed dividends
+    would arrive as unexplained base tokens, which ``skim`` gives to the lenders, so any lender
+    could take the borrowers' dividends. The contract's own claims still credit them."""
+    env = lending
+    contract, token, borrower = env.lending, env.token, acct(BORROWER)
+    assert token.refusesPushes(contract)
+    at(latest() + 1)
+    token.distribute(70_000 * WAD, {"from": env.client})
+    contract.depositCollateral(token, 10_000 * WAD, {"from": borrower})
+    mine_at(latest() + 3_600)
+    assert token.dividendOf(contract) > 0
+    with reverts("PushRefused", contract):
+        token.claimDividendFor(contract, {"from": acct(LIQUIDATOR)})
+    assert contract.skim.call({"from": acct(LIQUIDATOR)}) == 0  # nothing unexplained to skim
+    tx = contract.claimDividends(token, {"from": borrower})
+    assert tx.return_value > 0  # the borrower gets them, through the contract's own claim
