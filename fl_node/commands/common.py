@@ -147,6 +147,24 @@ def help_handler(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespac
 
 
 @contextmanager
+def count_progress(
+    total: int, desc: str, unit: str = "round"
+) -> Iterator[tuple[Callable[[int], None], Callable[[str], None]]]:
+    """A progress bar over ``total`` steps: ``(tick, say)``, where ``tick`` takes how many are
+    done and redraws only when that changed, and ``say`` prints above the bar."""
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit=unit, desc=desc, dynamic_ncols=True) as bar:
+
+        def tick(done: int) -> None:
+            if done != bar.n:
+                bar.n = done
+                bar.refresh()
+
+        yield tick, lambda message: tqdm.write("  " + message)
+
+
+@contextmanager
 def round_progress(
     total: int,
 ) -> Iterator[tuple[Callable[[Progress], None], Callable[[str], None]]]:

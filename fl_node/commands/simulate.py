@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fl_node.commands import argtypes
-from fl_node.commands.common import round_progress
+from fl_node.commands.common import count_progress, round_progress
 from fl_node.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -471,8 +471,6 @@ def _check_investment_options(args: argparse.Namespace) -> None:
 
 
 def _measure_investment(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from fl_node.configs import load_config
     from fl_node.simulation.investment import investment_html, run_investment_measurement
 
@@ -480,20 +478,14 @@ def _measure_investment(args: argparse.Namespace) -> int:
     config = args.config or "invest8"
     load_config(config)  # a bad --config is one clear error before anything starts
     rounds = args.rounds or 20
-    with tqdm(total=2 * rounds, unit="round", desc="investment", dynamic_ncols=True) as bar:
-
-        def tick(done: int) -> None:
-            if done != bar.n:
-                bar.n = done
-                bar.refresh()
-
+    with count_progress(2 * rounds, "investment") as (tick, say):
         result, markdown = run_investment_measurement(
             args.out,
             rounds=rounds,
             config=config,
             seed=args.seed,
             investment=investment,
-            say=lambda message: tqdm.write("  " + message),
+            say=say,
             on_tick=tick,
             timeout=args.timeout,
         )
@@ -511,8 +503,6 @@ def _measure_investment(args: argparse.Namespace) -> int:
 
 
 def _measure_borrowing(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from fl_node.configs import load_config
     from fl_node.simulation.borrowing import matching_baseline, run_borrowing_measurement
 
@@ -531,13 +521,7 @@ def _measure_borrowing(args: argparse.Namespace) -> int:
             found = None
         if isinstance(found, dict):
             baseline = matching_baseline(found, task.name, rounds, investment, investors)
-    with tqdm(total=rounds, unit="round", desc="borrowing", dynamic_ncols=True) as bar:
-
-        def tick(done: int) -> None:
-            if done != bar.n:
-                bar.n = done
-                bar.refresh()
-
+    with count_progress(rounds, "borrowing") as (tick, say):
         result, markdown = run_borrowing_measurement(
             args.out,
             rounds=rounds,
@@ -546,7 +530,7 @@ def _measure_borrowing(args: argparse.Namespace) -> int:
             investment=investment,
             borrowing=borrowing,
             investors=investors,
-            say=lambda message: tqdm.write("  " + message),
+            say=say,
             on_tick=tick,
             timeout=args.timeout,
             baseline=baseline,
