@@ -220,6 +220,9 @@ def run_flower_bench(
     """Plain vs settled Flower for each size in ``sizes``; ``say`` gets one line per run."""
     base = Path(tempfile.mkdtemp(prefix="flower-bench-")) if workdir is None else workdir
     results = [run_size(n, rounds, engine, base, say) for n in sizes]
+    from fl_node.bench.rounds import drop_chain_states
+
+    drop_chain_states(base)  # logs and reports stay; the chains' saved states are large
     result = {"engine": engine, "rounds": rounds, "sizes": list(sizes), "results": results}
     return result
 

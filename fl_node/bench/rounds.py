@@ -688,6 +688,15 @@ def child_timeout(runtime: str, clients: int, rounds: int) -> float:
     return 900.0 + rounds * max(8, clients) * per_client
 
 
+def drop_chain_states(folder: Path) -> int:
+    """Delete the embedded chains' saved states below ``folder`` (a 128-client run leaves about
+    700 MB), keeping every log; returns how many were deleted."""
+    states = list(folder.rglob("chain-state.json")) if folder.is_dir() else []
+    for state in states:
+        state.unlink(missing_ok=True)
+    return len(states)
+
+
 def run_rounds_bench(
     sizes: Sequence[int] = (8, 16, 32, 128),
     rounds: int = 10,
@@ -728,6 +737,8 @@ def run_rounds_bench(
             say(progress_line(r))
             if r["status"] == "ok":
                 shutil.rmtree(folder, ignore_errors=True)
+            else:  # the logs stay for the reader; the chain's saved state (hundreds of MB) goes
+                drop_chain_states(folder)
     return {
         "rounds": rounds,
         "sizes": sizes,

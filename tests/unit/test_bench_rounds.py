@@ -3,6 +3,7 @@ target lines, and its clear errors."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -208,3 +209,18 @@ def test_bad_options_are_refused_by_the_parser(
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_failed_run_keeps_its_logs_and_drops_the_chain_states(tmp_path: Path) -> None:
+    from fl_node.bench.rounds import drop_chain_states
+
+    run = tmp_path / "in-process-128" / "run"
+    run.mkdir(parents=True)
+    (run / "chain-state.json").write_text("{}")
+    (tmp_path / "in-process-128" / "child.log").write_text("log")
+    (run / "deployment.json").write_text("{}")
+    assert drop_chain_states(tmp_path) == 1
+    assert not (run / "chain-state.json").exists()
+    assert (tmp_path / "in-process-128" / "child.log").read_text() == "log"
+    assert (run / "deployment.json").exists()
+    assert drop_chain_states(tmp_path / "missing") == 0
