@@ -143,6 +143,10 @@ class LocalChain:
     startup_timeout: float = 20.0
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: Any = field(default=None, init=False, repr=False)
+    #: Anvil's home while it runs: it spills historical states to ``~/.foundry/anvil/tmp`` and
+    #: never deletes them (gigabytes after a long run), so each chain gets a home of its own,
+    #: removed when the chain stops.
+    _home: str | None = field(default=None, init=False, repr=False)
 
     @property
     def rpc_url(self) -> str:
@@ -209,9 +213,11 @@ class LocalChain:
         cmd = self.command(port)
         # Kept open for the chain's whole life and closed by stop(), so no context manager.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115
+        self._home = tempfile.mkdtemp(prefix="fl-node-anvil-")
         try:
             self.process = subprocess.Popen(
                 cmd,
+                env={**os.environ, "HOME": self._home},
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
@@ -259,6 +265,9 @@ class LocalChain:
             with contextlib.suppress(OSError):
                 self._log.close()
             self._log = None
+        if self._home is not None:
+            shutil.rmtree(self._home, ignore_errors=True)
+            self._home = None
         with contextlib.suppress(Exception):
             atexit.unregister(self.stop)
 

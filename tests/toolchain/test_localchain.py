@@ -51,6 +51,22 @@ def test_starts_on_a_free_port_answers_and_stops_by_pid():
         rpc_call(chain.rpc_url, "eth_chainId", timeout=0.5)
 
 
+def test_anvil_spills_its_states_into_a_home_of_its_own_removed_on_stop():
+    """Anvil writes historical states beyond its memory cache to ``$HOME/.foundry/anvil/tmp`` and
+    never deletes them; each chain runs with its own home, gone once the chain stops."""
+    chain = LocalChain(accounts=2).start()
+    try:
+        home = chain._home
+        assert home is not None and Path(home).is_dir()
+        environ = Path(f"/proc/{chain.pid}/environ")
+        if environ.exists():
+            assert f"HOME={home}".encode() in environ.read_bytes().split(b"\0")
+    finally:
+        chain.stop()
+    assert not Path(home).exists()
+    assert chain._home is None
+
+
 def test_two_chains_get_different_ports():
     with LocalChain() as a, LocalChain() as b:
         assert a.port != b.port
