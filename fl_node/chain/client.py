@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, cast
 
+import requests
 from eth_abi import decode as abi_decode
+from eth_abi.exceptions import DecodingError
 from eth_account.signers.local import LocalAccount
 from eth_account.types import TransactionDictType
 from eth_typing import ChecksumAddress
@@ -42,6 +44,7 @@ from web3.exceptions import (
 )
 from web3.types import BlockIdentifier, Nonce, RPCEndpoint, TxParams, Wei
 
+from fl_node.chain.abicodec import NotEncodable, abi_type, codec_of
 from fl_node.chain.deployments import Deployment
 from fl_node.chain.fees import (
     DEV_CHAIN_IDS,
@@ -122,7 +125,7 @@ class ErrorDecoder:
             for item in abi:
                 if item.get("type") != "error":
                     continue
-                types = [_abi_type(i) for i in item.get("inputs", [])]
+                types = [abi_type(i) for i in item.get("inputs", [])]
                 selector = function_signature_to_4byte_selector(
                     f"{item['name']}({','.join(types)})"
                 )
@@ -142,14 +145,6 @@ class ErrorDecoder:
             return (name, ())
 
 
-def _abi_type(item: dict[str, Any]) -> str:
-    kind = str(item["type"])
-    if kind.startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in item.get("components", []))
-        return f"({inner}){kind[5:]}"
-    return kind
-
-
 def _revert_data(exc: Exception) -> str | None:
     data = getattr(exc, "data", None)
     if isinstance(data, dict):
@@ -161,7 +156,7 @@ def _revert_data(exc: Exception) -> str | None:
 
 #: Receipt polling: first and longest interval in seconds (a local chain mines at once; a public
 #: one every few seconds).
-RECEIPT_POLL = (0.02, 0.25)
+RECEIPT_POLL = (0.002, 0.25)
 #: Polling for the blocks that confirm a receipt.
 CONFIRMATION_POLL = (0.25, 2.0)
 
@@ -173,6 +168,18 @@ class _Sent:
     tx_hash: HexBytes
     tx: dict[str, Any]
     fees: Fees
+
+
+def http_session(url: str) -> requests.Session:
+    """A session for one RPC URL that reads the environment's proxy, CA bundle and netrc
+    settings for it once: requests otherwise scans the whole environment on every request."""
+    session = requests.Session()
+    found = session.merge_environment_settings(url, {}, None, None, None)
+    session.proxies = dict(found.get("proxies") or {})
+    session.verify = found.get("verify", True)
+    session.auth = requests.utils.get_netrc_auth(url)
+    session.trust_env = False
+    return session
 
 
 class ChainClient:
@@ -208,6 +215,7 @@ class ChainClient:
             Web3.HTTPProvider(
                 rpc_url,
                 request_kwargs={"timeout": timeout},
+                session=http_session(rpc_url),
                 exception_retry_configuration=None,
                 # web3's validation middleware asks for the chain id before every call and
                 # transaction (twice per contract read): an endpoint's chain id does not change,
@@ -283,13 +291,62 @@ class ChainClient:
 
     # -- reads -------------------------------------------------------------------------------
     def call(self, fn: ContractFunction, block: BlockIdentifier = "latest") -> Any:
+        """A view's value, decoded as web3's ``fn.call`` would (see :mod:`.abicodec`)."""
         action = self.action_name(fn)
+        try:
+            data = self._call_data(fn)
+        except NotEncodable:
+            return self._web3_call(action, fn, block)
+        result = self._rpc(action, "eth_call", [{"to": fn.address, "data": data}, _block(block)])
+        raw = HexBytes(result)
+        try:
+            if not raw and codec_of(fn).outputs:
+                raise DecodingError("empty return data")
+            return codec_of(fn).decode(bytes(raw))
+        except DecodingError:
+            raise self.bad_output(action, str(fn.address)) from None
+
+    def _web3_call(self, action: str, fn: ContractFunction, block: BlockIdentifier) -> Any:
         try:
             return self.retry.run(action, lambda: fn.call(block_identifier=block))
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self._reverted(action, exc) from None
         except BadFunctionCallOutput:
             raise self.bad_output(action, str(fn.address)) from None
+
+    @staticmethod
+    def _call_data(fn: ContractFunction) -> str:
+        """``fn``'s call data by its cached codec; :class:`NotEncodable` when web3 must encode."""
+        if fn.kwargs:
+            raise NotEncodable("keyword arguments")
+        return codec_of(fn).encode(tuple(fn.args or ()))
+
+    def _rpc(self, action: str, method: str, params: list[Any]) -> Any:
+        """One JSON-RPC request straight to the provider (no formatters); its ``result``.
+
+        A revert becomes :class:`TxReverted` naming the custom error; any other error answer
+        is raised as web3 raises it (so a rate limit is retried like any request)."""
+
+        def request() -> Any:
+            response = self.w3.provider.make_request(RPCEndpoint(method), params)
+            error = response.get("error")
+            if error is None:
+                return response["result"]
+            if not isinstance(error, dict):
+                raise Web3RPCError(str(error))
+            message = str(error.get("message", ""))
+            data = _error_data(error)
+            if data is not None or "revert" in message.lower():
+                raise _RawRevert(data, message)
+            raise Web3RPCError(message or str(error), rpc_response=response)
+
+        try:
+            return self.retry.run(action, request)
+        except _RawRevert as revert:
+            if revert.data is None:
+                raise TxReverted(action, revert.message or "revert") from None
+            name, args = self.decoder.decode(revert.data)
+            raise TxReverted(action, name, args, raw=revert.data) from None
 
     def bad_output(self, action: str, address: str) -> ChainError:
         """The clear error of a read whose answer cannot be decoded: no code at ``address`` (a
@@ -311,6 +368,10 @@ class ChainClient:
         return int(self.retry.run("block number", lambda: self.w3.eth.block_number))
 
     def timestamp(self, block: BlockIdentifier = "latest") -> int:
+        if isinstance(block, (int, str)) and not (isinstance(block, str) and len(block) == 66):
+            found = self._rpc("block", "eth_getBlockByNumber", [_block(block), False])
+            if found is not None:
+                return int(found["timestamp"], 16)
         return int(self.retry.run("block", lambda: self.w3.eth.get_block(block))["timestamp"])
 
     def balance_eth(self, address: str) -> int:
@@ -348,6 +409,13 @@ class ChainClient:
     ) -> TxResult:
         action = label or self.action_name(fn)  # type: ignore[arg-type]
         sender = signer.address
+        if isinstance(fn, ContractFunction):
+            try:
+                data = self._call_data(fn)
+            except NotEncodable:
+                pass
+            else:
+                return self._send_data(action, signer, str(fn.address), data, gas, value)
         params: TxParams = {"from": sender, "value": Wei(value), "chainId": self.chain_id}
         if gas is None:
             try:
@@ -365,6 +433,34 @@ class ChainClient:
             tx = self.retry.run(action, lambda: fn.build_transaction(params))
             try:
                 return self._transact(action, signer, dict(tx), fees)
+            except _NonceTooLow:
+                self._nonces.pop(sender, None)
+        raise ChainError(f"{action}: could not find a usable nonce for {sender}")
+
+    def _send_data(
+        self, action: str, signer: LocalAccount, to: str, data: str, gas: int | None, value: int
+    ) -> TxResult:
+        """:meth:`_send` of a call whose data is encoded already: estimated, built and priced
+        without web3's contract layer."""
+        sender = signer.address
+        call = {"from": sender, "to": to, "data": data, "value": hex(value)}
+        if gas is None:
+            gas = int(self._rpc(action, "eth_estimateGas", [call, "pending"]), 16) * 5 // 4
+            gas += 20_000
+        fees = self.fees()
+        for _ in range(3):
+            tx: dict[str, Any] = {
+                "from": sender,
+                "to": to_checksum_address(to),
+                "data": data,
+                "value": value,
+                "gas": gas,
+                "chainId": self.chain_id,
+                "nonce": self._next_nonce(sender),
+                **fees.as_params(),
+            }
+            try:
+                return self._transact(action, signer, tx, fees)
             except _NonceTooLow:
                 self._nonces.pop(sender, None)
         raise ChainError(f"{action}: could not find a usable nonce for {sender}")
@@ -397,16 +493,16 @@ class ChainClient:
     def fees(self) -> Fees:
         """What a transaction sent now pays per gas: the fee policy applied to the chain's ask
         (EIP-1559 from the latest base fee and the node's suggested tip, or a legacy price)."""
-        block = self.retry.run("block", lambda: self.w3.eth.get_block("latest"))
+        block = self._rpc("block", "eth_getBlockByNumber", ["latest", False])
         base = block.get("baseFeePerGas")
         if base is None:
-            gas_price = int(self.retry.run("gas price", lambda: self.w3.eth.gas_price))
+            gas_price = int(self._rpc("gas price", "eth_gasPrice", []), 16)
             return legacy_fees(gas_price, self.fee_policy)
         try:
-            tip = int(self.retry.run("priority fee", lambda: self.w3.eth.max_priority_fee))
-        except (Web3RPCError, ValueError):
+            tip = int(self._rpc("priority fee", "eth_maxPriorityFeePerGas", []), 16)
+        except (Web3RPCError, ValueError, TxReverted):
             tip = 10**9
-        return eip1559_fees(int(base), tip, self.fee_policy)
+        return eip1559_fees(int(base, 16), tip, self.fee_policy)
 
     def _next_nonce(self, sender: ChecksumAddress) -> int:
         if sender not in self._nonces:
@@ -596,6 +692,31 @@ class ChainClient:
             return TxReverted(action, str(getattr(exc, "message", exc) or "revert"))
         name, args = self.decoder.decode(data)
         return TxReverted(action, name, args, raw=data)
+
+
+class _RawRevert(Exception):
+    def __init__(self, data: str | None, message: str):
+        self.data = data
+        self.message = message
+
+
+def _error_data(error: Mapping[str, Any]) -> str | None:
+    """The revert data of a JSON-RPC error answer (nodes nest it differently)."""
+    data = error.get("data")
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x"):
+        return data
+    return None
+
+
+def _block(block: BlockIdentifier) -> Any:
+    """A block identifier as JSON-RPC takes it (numbers in hex)."""
+    if isinstance(block, int):
+        return hex(block)
+    if isinstance(block, bytes):
+        return "0x" + block.hex()
+    return block
 
 
 class _NonceTooLow(Exception):

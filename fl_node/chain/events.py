@@ -146,10 +146,12 @@ class Checkpoint:
         return self._data.get(key, default)
 
     def set(self, key: str, value: Any) -> None:
-        self._data[key] = value
-        self._flush()
+        self.update({key: value})
 
     def update(self, values: dict[str, Any]) -> None:
+        """Set ``values``; the file is written only when something changed."""
+        if all(k in self._data and self._data[k] == v for k, v in values.items()):
+            return
         self._data.update(values)
         self._flush()
 

@@ -42,6 +42,7 @@ from fl_node.errors import ArtifactError, ChainError, ConfigError
 from fl_node.federation.funds import check_join_funds
 from fl_node.federation.goals import Outcome, reach
 from fl_node.federation.protocol import (
+    Commitment,
     FederationApi,
     Phase,
     RoundState,
@@ -251,12 +252,14 @@ class NodeDaemon:
         self._wake = Wake()
         state = self.api.state()
         number = state.current_round
+        read: dict[int, tuple[RoundState, Commitment]] = {}
         if number and state.status == TaskStatus.ACTIVE:
             info = self.api.round(number)
             exact = self.api.exact_now()
             now = int(exact)
             self._wake.deadlines(info.deadlines(self.params), exact)
             commitment = self.api.commitment(number, self.address)
+            read[number] = (info, commitment)
             # The store may lag the chain (another machine, an eventually consistent bucket):
             # a failed store action is retried on the next step, and given up on (one error)
             # once its window closed or after a bounded time.
@@ -276,7 +279,9 @@ class NodeDaemon:
             self.store_outage.attempt(what if action else None, action)
             if self.store_outage.failing:
                 self._wake.soon()
-        pending = self._settle_ended(number)
+            if action is not None:  # it sent a transaction, or tried to: read the round again
+                read.clear()
+        pending = self._settle_ended(number, read)
         if state.status == TaskStatus.ACTIVE or pending:
             return False
         self._leave()
@@ -402,14 +407,17 @@ class NodeDaemon:
         return True
 
     # -- settlement -----------------------------------------------------------------------------
-    def _settle_ended(self, current: int) -> bool:
-        """Settle, claim or reclaim every ended round; True while something is still pending."""
+    def _settle_ended(
+        self, current: int, read: dict[int, tuple[RoundState, Commitment]] | None = None
+    ) -> bool:
+        """Settle, claim or reclaim every ended round; True while something is still pending.
+        ``read``: rounds whose state and this client's commitment were just read."""
         pending = False
         done = set(self._checkpoint.get("claimed", []))
         for number in range(1, current + 1):
             if number in done:
                 continue
-            if self._settle_round(number, current):
+            if self._settle_round(number, current, (read or {}).get(number)):
                 done.add(number)
             else:
                 pending = True
@@ -417,11 +425,12 @@ class NodeDaemon:
         self._withdraw_credit()
         return pending
 
-    def _settle_round(self, number: int, current: int) -> bool:
+    def _settle_round(
+        self, number: int, current: int, read: tuple[RoundState, Commitment] | None = None
+    ) -> bool:
         """Act on one round; True once nothing is left to do in it."""
         api = self.api
-        info = api.round(number)
-        commitment = api.commitment(number, self.address)
+        info, commitment = read or (api.round(number), api.commitment(number, self.address))
         if not commitment.exists:
             return info.phase.ended or number < current
         if commitment.settled and (commitment.claimed or info.phase == Phase.ABORTED):

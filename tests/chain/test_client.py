@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from fl_node.chain.client import ChainClient, RetryPolicy, TxReverted
+from fl_node.chain.client import ChainClient, RetryPolicy, TxReverted, http_session
 from fl_node.chain.deployments import Deployment
 from fl_node.chain.events import Checkpoint, EventLog
 from fl_node.chain.keys import account_from_key, load_account, write_key_file
@@ -186,6 +186,49 @@ def test_events_are_polled_in_order_and_a_checkpoint_resumes(client, keys, tmp_p
     resumed = Checkpoint(tmp_path / "cp.json")
     later = log.fetch(resumed.get("block") + 1, client.block_number(), names=["Transfer"])
     assert [e.args["value"] for e in later] == [3]
+
+
+def test_a_checkpoint_is_written_only_when_it_changes(tmp_path: Path, monkeypatch):
+    cp = Checkpoint(tmp_path / "cp.json")
+    writes: list[dict] = []
+    monkeypatch.setattr(cp, "_flush", lambda: writes.append(dict(cp._data)))
+    cp.set("claimed", [1, 2])
+    cp.set("claimed", [1, 2])
+    cp.update({"claimed": [1, 2]})
+    cp.update({"claimed": [1, 2], "block": 7})
+    assert writes == [{"claimed": [1, 2]}, {"claimed": [1, 2], "block": 7}]
+
+
+def test_views_decode_as_web3s_own_call(client, keys):
+    token = client.contract("DevToken")
+    role = client.call(token.functions.MINTER_ROLE())
+    views = [
+        token.functions.name(),
+        token.functions.decimals(),
+        token.functions.balanceOf(keys[0].address),
+        token.functions.hasRole(role, keys[0].address),
+        token.functions.hasRole("0x" + bytes(role).hex(), keys[0].address),  # web3 encodes this
+        token.functions.getRoleAdmin(role),
+    ]
+    for fn in views:
+        assert client.call(fn) == fn.call(), fn.fn_name
+        assert client.call(fn, 1) == fn.call(block_identifier=1), fn.fn_name
+    assert client.call(token.functions.hasRole(role, keys[0].address)) is True
+
+
+def test_a_view_of_an_address_without_code_is_a_clear_error(client, deployment):
+    ghost = client.contract("DevToken", "0x" + "42" * 20)
+    with pytest.raises(ChainError, match="no contract at 0x4242"):
+        client.call(ghost.functions.decimals())
+
+
+def test_the_rpc_session_reads_proxies_from_the_environment_once(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    session = http_session("https://rpc.example/v3/key")
+    assert session.proxies.get("https") == "http://proxy.example:3128"
+    assert session.trust_env is False  # requests does not scan the environment per request
+    assert not http_session("http://localhost:8545").proxies
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path: Path):
