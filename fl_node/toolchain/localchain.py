@@ -130,6 +130,7 @@ class LocalChain:
         state_path: a file to load the chain state from if it exists and to save it to on stop,
             so a finished run can be reopened later (Anvil only).
         block_time: seconds per block (Anvil mines on every transaction when ``None``).
+        state_interval: seconds between saves of the state while running (it is saved on stop).
     """
 
     port: int | None = None
@@ -140,6 +141,8 @@ class LocalChain:
     gas_limit: int = 30_000_000
     state_path: Path | None = None
     block_time: float | None = None
+    #: Seconds between two saves of the state while the chain runs (with ``state_path``).
+    state_interval: int = 60
     startup_timeout: float = 20.0
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: Any = field(default=None, init=False, repr=False)
@@ -177,9 +180,11 @@ class LocalChain:
             cmd += ["--block-time", str(self.block_time)]
         if self.state_path is not None:
             # Historical states too, so an audit of a reopened run can read the chain as it was
-            # when each round was posted; dumped every few seconds, so a crash loses little.
+            # when each round was posted; saved on stop, and every ``state_interval`` seconds in
+            # case of a crash (a dump holds every historical state: over a gigabyte after a few
+            # rounds at 128 clients, and the RPC waits while it is written).
             cmd += ["--state", str(self.state_path), "--preserve-historical-states"]
-            cmd += ["--state-interval", "5"]
+            cmd += ["--state-interval", str(self.state_interval)]
         return cmd
 
     def start(self) -> LocalChain:

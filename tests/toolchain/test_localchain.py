@@ -110,6 +110,22 @@ def test_state_survives_a_restart(tmp_path: Path):
         assert int(rpc_call(chain.rpc_url, "eth_blockNumber"), 16) >= height
 
 
+def test_state_is_saved_while_running_every_state_interval(tmp_path: Path):
+    """A crash loses at most ``state_interval`` seconds of the chain."""
+    state = tmp_path / "chain-state.json"
+    with LocalChain(state_path=state, state_interval=1) as chain:
+        assert (
+            "--state-interval" in (cmd := chain.command(1))
+            and cmd[cmd.index("--state-interval") + 1] == "1"
+        )
+        rpc_call(chain.rpc_url, "evm_mine")
+        deadline = time.monotonic() + 10
+        while not state.is_file() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert state.is_file() and chain.is_running()
+    assert LocalChain(state_path=state).state_interval == 60
+
+
 def test_no_stray_chain_when_the_owner_is_killed(tmp_path: Path):
     script = textwrap.dedent(
         """
