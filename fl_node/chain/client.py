@@ -57,6 +57,7 @@ from fl_node.chain.fees import (
     legacy_fees,
 )
 from fl_node.chain.retry import RetryPolicy, RpcHttpError, shown_url
+from fl_node.chain.transport import KeepAliveHTTPProvider
 from fl_node.errors import ChainError
 
 T = TypeVar("T")
@@ -211,19 +212,20 @@ class ChainClient:
         self.fee_policy = fees
         self.max_replacements = max_replacements
         self.log: Callable[[str], None] | None = None
-        self.w3 = Web3(
-            Web3.HTTPProvider(
-                rpc_url,
-                request_kwargs={"timeout": timeout},
-                session=http_session(rpc_url),
-                exception_retry_configuration=None,
-                # web3's validation middleware asks for the chain id before every call and
-                # transaction (twice per contract read): an endpoint's chain id does not change,
-                # so it is asked once and checked against the deployment file below.
-                cache_allowed_requests=True,
-                cacheable_requests={RPCEndpoint("eth_chainId")},
-            )
+        session = http_session(rpc_url)
+        # One kept-alive connection per thread to a plain-HTTP node (see .transport).
+        self.provider = KeepAliveHTTPProvider(
+            rpc_url,
+            session,
+            request_kwargs={"timeout": timeout},
+            exception_retry_configuration=None,
+            # web3's validation middleware asks for the chain id before every call and
+            # transaction (twice per contract read): an endpoint's chain id does not change,
+            # so it is asked once and checked against the deployment file below.
+            cache_allowed_requests=True,
+            cacheable_requests={RPCEndpoint("eth_chainId")},
         )
+        self.w3 = Web3(self.provider)
         self.deployment = deployment
         self.gas = GasMeter()
         self.tx_seconds = 0.0  # wall time spent sending transactions and waiting for receipts

@@ -78,7 +78,8 @@ class AnvilClock:
 @dataclass
 class InProcessRuntime:
     """Daemons of one federation stepped in turn in one process (no polling delays: a step that
-    changed nothing is followed at once by the next daemon's)."""
+    changed nothing is followed at once by the next daemon's, and a pass that moved the chain by
+    the next pass; only a pass that left the chain as it was sleeps ``idle_sleep``)."""
 
     daemons: list[Steppable]
     idle_sleep: float = 0.05
@@ -111,22 +112,26 @@ class InProcessRuntime:
             current = progress()
             if on_tick is not None:
                 on_tick(current)
+            moved = False
             if before is not None and active and (self.gate is None or self.gate()):
-                self._jump(active, before)
+                moved = self._jump(active, before)
             if time.monotonic() > deadline:
                 raise FlNodeError(f"the federation did not finish within {timeout:.0f} s")
-            time.sleep(self.idle_sleep)
+            if active and not moved:
+                time.sleep(self.idle_sleep)
         return progress()
 
-    def _jump(self, active: list[Steppable], before: int) -> None:
+    def _jump(self, active: list[Steppable], before: int) -> bool:
         """Move the chain's clock to the earliest time a daemon waits for, if the pass that
-        started at block ``before`` changed nothing."""
+        started at block ``before`` changed nothing; True when the chain moved (by the pass or
+        the jump), so every daemon looks again at once."""
         assert self.clock is not None
         if self.clock.block() != before:
-            return  # something happened: every daemon looks again at once
+            return True
         seconds = jump_seconds([d.next_look() for d in active], time.time(), self.max_jump)
         if seconds:
             self.clock.advance(seconds)
+        return bool(seconds)
 
 
 def jump_seconds(looks: list[float | None], now: float, max_jump: int) -> int:

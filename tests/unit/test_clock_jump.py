@@ -109,3 +109,44 @@ def test_without_a_clock_time_is_real() -> None:
     waiting = WaitsForDeadline(chain, deadline=0.3)
     InProcessRuntime([waiting], idle_sleep=0.01).run(_progress, timeout=10.0)
     assert waiting.acted and chain.jumps == [] and chain.offset == 0
+
+
+@dataclass
+class SendsEveryStep:
+    """Sends one transaction per step for ``steps`` steps, then is done."""
+
+    chain: FakeChain
+    steps: int
+    taken: int = 0
+
+    def step(self) -> bool:
+        self.taken += 1
+        self.chain.blocks += 1
+        return self.taken >= self.steps
+
+    def next_look(self) -> float | None:
+        return None
+
+
+def test_a_pass_that_moved_the_chain_is_followed_without_sleeping(monkeypatch) -> None:
+    chain = FakeChain()
+    sleeps: list[float] = []
+    monkeypatch.setattr(time, "sleep", sleeps.append)
+    InProcessRuntime([SendsEveryStep(chain, 5)], idle_sleep=0.05, clock=chain).run(
+        _progress, timeout=10.0
+    )
+    assert sleeps == []
+
+
+def test_an_idle_pass_sleeps_when_nothing_is_ahead(monkeypatch) -> None:
+    chain = FakeChain()
+    other = WaitsForEvent(chain)
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        chain.blocks += 1  # someone else's transaction while it slept
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    InProcessRuntime([other], idle_sleep=0.05, clock=chain).run(_progress, timeout=10.0)
+    assert sleeps == [0.05, 0.05]
