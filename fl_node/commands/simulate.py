@@ -409,25 +409,18 @@ def _print_loans(lending: dict[str, Any]) -> None:
     )
 
 
+def _given(args: argparse.Namespace, *dests: str) -> list[str]:
+    """The options among ``dests`` the command line set (a flag on, a value given), as typed."""
+    return [
+        "--" + dest.replace("_", "-")
+        for dest in dests
+        if getattr(args, dest) is not None and getattr(args, dest) is not False
+    ]
+
+
 def _check_investment_options(args: argparse.Namespace) -> None:
-    tuned = [
-        name
-        for name, value in (
-            ("--label-price", args.label_price),
-            ("--start-labelled", args.start_labelled),
-            ("--sell-share", args.sell_share),
-        )
-        if value is not None
-    ]
-    measures = [
-        name
-        for name, on in (
-            ("--measure", args.measure),
-            ("--measure-investment", args.measure_investment),
-            ("--measure-borrowing", args.measure_borrowing),
-        )
-        if on
-    ]
+    tuned = _given(args, "label_price", "start_labelled", "sell_share")
+    measures = _given(args, "measure", "measure_investment", "measure_borrowing")
     if len(measures) > 1:
         raise ConfigError(f"{' and '.join(measures)} are separate measurements: pick one")
     if args.measure_borrowing and (args.buy_labels or args.borrow):
@@ -439,15 +432,7 @@ def _check_investment_options(args: argparse.Namespace) -> None:
         raise ConfigError(
             "--measure-investment runs without loans; --measure-borrowing measures borrowing"
         )
-    lending = [
-        name
-        for name, value in (
-            ("--collateral-share", args.collateral_share),
-            ("--borrow-share", args.borrow_share),
-            ("--walk-away", args.walk_away),
-        )
-        if value is not None
-    ]
+    lending = _given(args, "collateral_share", "borrow_share", "walk_away")
     if lending and not (args.borrow or args.measure_borrowing):
         raise ConfigError(f"{', '.join(lending)} only apply with --measure-borrowing or --borrow")
     if args.measure_investment and args.buy_labels:

@@ -661,11 +661,11 @@ def run_borrowing_measurement(
     borrowing = (borrowing or BorrowingSettings()).check()
     population = DEFAULT_POPULATION if investors is None else investors
     base = load_config(config)
-    settings = SimulationSettings(
+    settings = SimulationSettings.measurement(
+        base,
         rounds=rounds,
         seed=seed,
         investors=population,
-        methods=(base.scoring.method,),
         timeout=timeout,
         investment=investment,
         borrowing=borrowing,

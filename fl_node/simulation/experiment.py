@@ -85,6 +85,30 @@ class SimulationSettings:
     #: (:mod:`fl_node.simulation.borrowing`); needs ``investment``.
     borrowing: BorrowingSettings | None = None
 
+    @classmethod
+    def measurement(
+        cls,
+        config: TaskConfig,
+        *,
+        rounds: int | None,
+        seed: int | None,
+        investors: tuple[str, ...],
+        timeout: float,
+        investment: InvestmentSettings | None,
+        borrowing: BorrowingSettings | None = None,
+    ) -> SimulationSettings:
+        """The settings of one run of a measurement (investment, borrowing): scored by the
+        config's own method only, since what is measured is accuracy and money."""
+        return cls(
+            rounds=rounds,
+            seed=seed,
+            investors=investors,
+            methods=(config.scoring.method,),
+            timeout=timeout,
+            investment=investment,
+            borrowing=borrowing,
+        )
+
     def apply(self, config: TaskConfig) -> TaskConfig:
         """The config with this run's overrides, validated."""
         fed = config.federation

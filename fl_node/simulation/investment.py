@@ -267,11 +267,11 @@ def run_investment_measurement(
     for k, (label, population) in enumerate(
         (("with-investors", DEFAULT_POPULATION), ("no-investors", ()))
     ):
-        settings = SimulationSettings(
+        settings = SimulationSettings.measurement(
+            base,
             rounds=rounds,
             seed=seed,
             investors=population,
-            methods=(base.scoring.method,),
             timeout=timeout,
             investment=investment,
         )
