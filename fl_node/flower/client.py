@@ -375,9 +375,10 @@ class SettleMod:
 
     def commit_and_reveal(self, node: FlowerNode, number: int) -> bytes:
         """Step the native daemon until this client's update of round ``number`` is committed and
-        revealed; returns the revealed update hash. While the others commit, one read of the
-        round's state per poll tells when reveals open (a full step reads much more: with many
-        clients waiting at once, that is what loads the RPC)."""
+        revealed; returns the revealed update hash. While the others commit, it waits for their
+        commit events (a cheap block-number poll, logs read only on a new block) and reads the
+        round's state once per event (a full step reads much more: with many clients waiting at
+        once, that is what loads the RPC)."""
         api, me = node.api, node.address
         self.commit(node, number)
         info = api.round(number)
@@ -385,25 +386,29 @@ class SettleMod:
         # bounded by the chain's own deadlines: the reveal window's end, plus a margin
         patience = max(0, info.reveal_end(node.params) - api.now()) + 60
         deadline = time.monotonic() + patience
+        waiter = api.waiter(longest=self.poll)  # woken by the others' commits
         while True:
-            opened = info.phase == Phase.REVEAL or (
-                info.phase == Phase.COMMIT
-                and (info.commits >= participants or time.time() > info.commit_deadline)
-            )
-            if opened:
-                node.step()  # reveals (uploading first), settles rounds that ended before
-                commitment = api.commitment(number, me)
-                if commitment.revealed:
-                    return keccak(node.update_path(number).read_bytes())
+            waiter.mark()  # before the read: a commit mined after it wakes the wait below
             info = api.round(number)
             if info.phase not in (Phase.COMMIT, Phase.REVEAL):
                 raise ChainError(
                     f"round {number} is {info.phase.name.lower()} and this client's reveal did "
                     "not go through"
                 )
+            opened = info.phase == Phase.REVEAL or (
+                info.phase == Phase.COMMIT
+                and (info.commits >= participants or time.time() > info.commit_deadline)
+            )
+            if opened:
+                node.step()  # reveals (uploading first), settles rounds that ended before
+                if api.commitment(number, me).revealed:
+                    return keccak(node.update_path(number).read_bytes())
             if time.monotonic() > deadline:
                 raise ChainError(f"round {number}: no reveal within {patience:.0f} s")
-            time.sleep(self.poll)
+            # until the next commit is mined, or the commit window ends (reveals open then); a
+            # reveal tried and not through yet is tried again after one poll at most
+            ahead = info.commit_deadline + 1 - time.time()
+            waiter.wait(time.time() + (ahead if not opened and ahead > 0 else self.poll))
 
 
 #: The settling mod, configured entirely by the SuperNode's node config and the run config.

@@ -102,6 +102,14 @@ from fl_node.flower.wire import (
 JOIN_TIMEOUT = 600.0
 
 
+def _next_look(daemon: AggregatorDaemon, stop: float) -> float:
+    """Until when (``time.time()``) to wait for an event of the task: the aggregator's next
+    deadline (the exact moment a window ends), bounded by ``stop`` (``time.monotonic()``)."""
+    limit = time.time() + max(0.0, stop - time.monotonic())
+    at = daemon.next_look()
+    return limit if at is None else min(at, limit)
+
+
 def _flwr_log(level: int, text: str) -> None:
     from flwr.common import log
 
@@ -411,7 +419,9 @@ class SettledStrategy(Strategy):
         chain = self.connect()
         api, daemon = chain.api, chain.daemon
         deadline = time.monotonic() + self.timeout
+        waiter = api.waiter(longest=self.poll)
         while True:
+            waiter.mark()
             state = api.state()
             number = state.current_round
             if state.status != TaskStatus.ACTIVE:
@@ -426,7 +436,7 @@ class SettledStrategy(Strategy):
             daemon.step()  # finalizes a posted round, or opens the next one
             if time.monotonic() > deadline:
                 raise ChainError(f"no round of task {api.task_id} opened within {self.timeout} s")
-            time.sleep(self.poll)
+            waiter.wait(_next_look(daemon, deadline))
 
     def wait_posted(self, number: int) -> Any:
         """Step the aggregator until round ``number`` is posted (or ended)."""
@@ -435,14 +445,16 @@ class SettledStrategy(Strategy):
         info = api.round(number)
         patience = max(0, info.post_deadline(chain.params) - api.now()) + 60
         deadline = time.monotonic() + patience
+        waiter = api.waiter(longest=self.poll)
         while info.phase in (Phase.COMMIT, Phase.REVEAL):
+            waiter.mark()
             chain.daemon.step()
             info = api.round(number)
             if info.phase not in (Phase.COMMIT, Phase.REVEAL):
                 break
             if time.monotonic() > deadline:
                 raise ChainError(f"round {number} was not posted within {patience:.0f} s")
-            time.sleep(self.poll)
+            waiter.wait(_next_look(chain.daemon, deadline))
         return info
 
     def check_replies(self, number: int, replies: list[Message]) -> dict[str, FlowerCheck]:
