@@ -12,12 +12,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def readme_block(section: str) -> str:
-    """The first ``sh`` block after the heading ``section`` of README.md."""
+def readme_block(section: str, nth: int = 0) -> str:
+    """The ``nth`` ``sh`` block (from 0) after the heading ``section`` of README.md."""
     text = (ROOT / "README.md").read_text()
     start = text.index(section)
-    match = re.compile(r"```sh\n(.*?)```", re.S).search(text, start)
-    assert match, f"no sh block under {section!r}"
+    blocks = re.compile(r"```sh\n(.*?)```", re.S).finditer(text, start)
+    for _ in range(nth):
+        next(blocks, None)
+    match = next(blocks, None)
+    assert match, f"no sh block {nth} under {section!r}"
     return match.group(1)
 
 
