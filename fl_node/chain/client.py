@@ -444,18 +444,24 @@ class ChainClient:
     ) -> TxResult:
         """:meth:`_send` of a call whose data is encoded already: estimated, built and priced
         without web3's contract layer."""
-        sender = signer.address
-        call = {"from": sender, "to": to, "data": data, "value": hex(value)}
+        call = {"from": signer.address, "to": to, "data": data, "value": hex(value)}
         if gas is None:
             gas = int(self._rpc(action, "eth_estimateGas", [call, "pending"]), 16) * 5 // 4
             gas += 20_000
+        return self._send_fields(action, signer, {"to": to, "data": data, "value": value}, gas)
+
+    def _send_fields(
+        self, action: str, signer: LocalAccount, fields: dict[str, Any], gas: int
+    ) -> TxResult:
+        """Price, number and send a transaction of ``fields`` (``to``, ``value``, ``data``), taking
+        a fresh nonce when another process of the same key used the one this client expected."""
+        sender = signer.address
         fees = self.fees()
         for _ in range(3):
             tx: dict[str, Any] = {
                 "from": sender,
-                "to": to_checksum_address(to),
-                "data": data,
-                "value": value,
+                **fields,
+                "to": to_checksum_address(fields["to"]),
                 "gas": gas,
                 "chainId": self.chain_id,
                 "nonce": self._next_nonce(sender),
@@ -469,26 +475,9 @@ class ChainClient:
 
     def transfer_eth(self, signer: LocalAccount, to: str, value: int) -> TxResult:
         """Send ``value`` wei of the chain's native currency (gas money) to ``to``."""
-        action = "ETH transfer"
         started = time.perf_counter()
         try:
-            sender = signer.address
-            fees = self.fees()
-            for _ in range(3):
-                tx: dict[str, Any] = {
-                    "from": sender,
-                    "to": to_checksum_address(to),
-                    "value": value,
-                    "gas": 21_000,
-                    "chainId": self.chain_id,
-                    "nonce": self._next_nonce(sender),
-                    **fees.as_params(),
-                }
-                try:
-                    return self._transact(action, signer, tx, fees)
-                except _NonceTooLow:
-                    self._nonces.pop(sender, None)
-            raise ChainError(f"{action}: could not find a usable nonce for {sender}")
+            return self._send_fields("ETH transfer", signer, {"to": to, "value": value}, 21_000)
         finally:
             self.tx_seconds += time.perf_counter() - started
 
