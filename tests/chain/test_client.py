@@ -65,6 +65,13 @@ def test_send_records_gas_and_changes_state(client, keys):
     assert client.call(token.functions.balanceOf(keys[1].address)) >= 7 * WAD
 
 
+def test_eth_transfers_pay_gas_money(client, keys):
+    fresh = Account.create().address
+    result = client.transfer_eth(keys[0], fresh, 12345)
+    assert result.gas_used == 21_000 and result.action == "ETH transfer"
+    assert client.balance_eth(fresh) == 12345
+
+
 def test_custom_errors_are_decoded_by_name_and_arguments(client, keys):
     token = client.contract("DevToken")
     with pytest.raises(TxReverted) as exc:
