@@ -17,9 +17,10 @@ file of another chain) are clear errors at once.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, cast
 
@@ -300,13 +301,78 @@ class ChainClient:
         except NotEncodable:
             return self._web3_call(action, fn, block)
         result = self._rpc(action, "eth_call", [{"to": fn.address, "data": data}, _block(block)])
+        return self._decoded(fn, result)
+
+    def call_many(
+        self, fns: Sequence[ContractFunction], block: BlockIdentifier = "latest"
+    ) -> list[Any]:
+        """Several views in one JSON-RPC batch (one round trip), each decoded as :meth:`call`
+        decodes it; a revert of any raises its :class:`TxReverted`."""
+        return self._views(fns, block, [])[0]
+
+    def call_many_timed(self, fns: Sequence[ContractFunction]) -> tuple[list[Any], int]:
+        """:meth:`call_many` at the latest block, with the latest block's timestamp, in the same
+        round trip."""
+        values, extra = self._views(fns, "latest", [("eth_getBlockByNumber", ["latest", False])])
+        return values, int(extra[0]["timestamp"], 16)
+
+    def _views(
+        self,
+        fns: Sequence[ContractFunction],
+        block: BlockIdentifier,
+        extra: list[tuple[str, list[Any]]],
+    ) -> tuple[list[Any], list[Any]]:
+        try:
+            datas = [self._call_data(fn) for fn in fns]
+        except NotEncodable:
+            return [self.call(fn, block) for fn in fns], self.batch("batched reads", extra)
+        tag = _block(block)
+        calls = [{"to": fn.address, "data": data} for fn, data in zip(fns, datas, strict=True)]
+        answers = self.batch("batched views", [("eth_call", [c, tag]) for c in calls] + extra)
+        out = []
+        for fn, answer in zip(fns, answers[: len(fns)], strict=True):
+            if isinstance(answer, _RawRevert):
+                raise self._raw_reverted(self.action_name(fn), answer)
+            out.append(self._decoded(fn, answer))
+        return out, answers[len(fns) :]
+
+    def _decoded(self, fn: ContractFunction, result: str) -> Any:
+        """An ``eth_call`` result decoded as web3 would; a clear error when it cannot be."""
         raw = HexBytes(result)
         try:
             if not raw and codec_of(fn).outputs:
                 raise DecodingError("empty return data")
             return codec_of(fn).decode(bytes(raw))
         except DecodingError:
-            raise self.bad_output(action, str(fn.address)) from None
+            raise self.bad_output(self.action_name(fn), str(fn.address)) from None
+
+    def batch(self, action: str, requests_: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+        """Raw JSON-RPC requests in one batch; each one's ``result``, or a :class:`_RawRevert`
+        in its place when it reverted (any other error answer is raised)."""
+        if not requests_:
+            return []
+        body = json.dumps(
+            [
+                {"jsonrpc": "2.0", "id": i, "method": method, "params": params}
+                for i, (method, params) in enumerate(requests_)
+            ]
+        ).encode()
+
+        def post() -> list[Any]:
+            answers = json.loads(self.provider.post(body))
+            if not isinstance(answers, list):  # the node refused the batch as a whole
+                error = answers.get("error") if isinstance(answers, dict) else answers
+                raise Web3RPCError(f"batch refused: {error}")
+            by_id = {a.get("id"): a for a in answers}
+            return [_result_or_revert(by_id.get(i)) for i in range(len(requests_))]
+
+        return self.retry.run(action, post)
+
+    def _raw_reverted(self, action: str, revert: _RawRevert) -> TxReverted:
+        if revert.data is None:
+            return TxReverted(action, revert.message or "revert")
+        name, args = self.decoder.decode(revert.data)
+        return TxReverted(action, name, args, raw=revert.data)
 
     def _web3_call(self, action: str, fn: ContractFunction, block: BlockIdentifier) -> Any:
         try:
@@ -330,25 +396,15 @@ class ChainClient:
         is raised as web3 raises it (so a rate limit is retried like any request)."""
 
         def request() -> Any:
-            response = self.w3.provider.make_request(RPCEndpoint(method), params)
-            error = response.get("error")
-            if error is None:
-                return response["result"]
-            if not isinstance(error, dict):
-                raise Web3RPCError(str(error))
-            message = str(error.get("message", ""))
-            data = _error_data(error)
-            if data is not None or "revert" in message.lower():
-                raise _RawRevert(data, message)
-            raise Web3RPCError(message or str(error), rpc_response=response)
+            answer = _result_or_revert(self.w3.provider.make_request(RPCEndpoint(method), params))
+            if isinstance(answer, _RawRevert):
+                raise answer
+            return answer
 
         try:
             return self.retry.run(action, request)
         except _RawRevert as revert:
-            if revert.data is None:
-                raise TxReverted(action, revert.message or "revert") from None
-            name, args = self.decoder.decode(revert.data)
-            raise TxReverted(action, name, args, raw=revert.data) from None
+            raise self._raw_reverted(action, revert) from None
 
     def bad_output(self, action: str, address: str) -> ChainError:
         """The clear error of a read whose answer cannot be decoded: no code at ``address`` (a
@@ -689,6 +745,23 @@ class _RawRevert(Exception):
     def __init__(self, data: str | None, message: str):
         self.data = data
         self.message = message
+
+
+def _result_or_revert(response: Any) -> Any:
+    """A JSON-RPC answer's ``result``; a :class:`_RawRevert` (returned, not raised) when the call
+    reverted; any other error answer raised as web3 raises it (a rate limit is then retried)."""
+    if not isinstance(response, Mapping):
+        raise Web3RPCError(f"no answer to the request ({response!r})")
+    error = response.get("error")
+    if error is None:
+        return response.get("result")
+    if not isinstance(error, Mapping):
+        raise Web3RPCError(str(error))
+    message = str(error.get("message", ""))
+    data = _error_data(error)
+    if data is not None or "revert" in message.lower():
+        return _RawRevert(data, message)
+    raise Web3RPCError(message or str(error), rpc_response=dict(response))  # type: ignore[arg-type]
 
 
 def _error_data(error: Mapping[str, Any]) -> str | None:

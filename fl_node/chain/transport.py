@@ -55,6 +55,11 @@ class KeepAliveHTTPProvider(HTTPProvider):
         #: Requests posted directly (for tests and benchmarks).
         self.direct_posts = 0
 
+    def post(self, body: bytes) -> bytes:
+        """Post a JSON-RPC body as it is (a batch, say) and return the answer's bytes, over the
+        same path (direct or requests) as every request."""
+        return self._make_request("batch", body)
+
     def _make_request(self, method: Any, request_data: bytes) -> bytes:
         if self._target is None:
             return super()._make_request(method, request_data)

@@ -254,11 +254,9 @@ class NodeDaemon:
         number = state.current_round
         read: dict[int, tuple[RoundState, Commitment]] = {}
         if number and state.status == TaskStatus.ACTIVE:
-            info = self.api.round(number)
-            exact = self.api.exact_now()
+            info, commitment, exact = self.api.round_of(number, self.address)
             now = int(exact)
             self._wake.deadlines(info.deadlines(self.params), exact)
-            commitment = self.api.commitment(number, self.address)
             read[number] = (info, commitment)
             # The store may lag the chain (another machine, an eventually consistent bucket):
             # a failed store action is retried on the next step, and given up on (one error)

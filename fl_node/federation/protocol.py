@@ -330,6 +330,22 @@ class FederationApi:
         values["phase"] = Phase(values["phase"])
         return _view(RoundState, values)
 
+    def round_of(self, number: int, client: str) -> tuple[RoundState, Commitment, float]:
+        """In one round trip: round ``number``'s state, ``client``'s commitment in it, and
+        :meth:`exact_now`."""
+        fns = [
+            self.federation.functions.roundState(self.task_id, number),
+            self.federation.functions.commitmentOf(self.task_id, number, client),
+        ]
+        (info, commitment), stamp = self.client.call_many_timed(fns)
+        values = named_outputs(fns[0], info)
+        values["phase"] = Phase(values["phase"])
+        return (
+            _view(RoundState, values),
+            _view(Commitment, named_outputs(fns[1], commitment)),
+            max(float(stamp), time.time()),
+        )
+
     def commitment(self, number: int, client: str, block: BlockIdentifier = "latest") -> Commitment:
         fn = self.federation.functions.commitmentOf(self.task_id, number, client)
         return _view(Commitment, self._named(fn, block))

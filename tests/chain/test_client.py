@@ -10,7 +10,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from eth_abi import encode
 from eth_account import Account
+from eth_utils import function_signature_to_4byte_selector
+from web3.exceptions import Web3RPCError
 
 from fl_node.chain.client import ChainClient, RetryPolicy, TxReverted, http_session
 from fl_node.chain.deployments import Deployment
@@ -221,6 +224,38 @@ def test_views_decode_as_web3s_own_call(client, keys):
         assert client.call(fn) == fn.call(), fn.fn_name
         assert client.call(fn, 1) == fn.call(block_identifier=1), fn.fn_name
     assert client.call(token.functions.hasRole(role, keys[0].address)) is True
+
+
+def test_a_revert_in_a_batch_is_named_and_other_errors_are_raised(client, keys, monkeypatch):
+    token = client.contract("DevToken")
+    selector = function_signature_to_4byte_selector(
+        "AccessControlUnauthorizedAccount(address,bytes32)"
+    )
+    data = "0x" + (selector + encode(["address", "bytes32"], [keys[2].address, b"\x01" * 32])).hex()
+    answers = [
+        {"jsonrpc": "2.0", "id": 0, "result": "0x" + encode(["uint8"], [18]).hex()},
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "error": {"code": 3, "message": "execution reverted", "data": data},
+        },
+    ]
+    monkeypatch.setattr(client.provider, "post", lambda body: json.dumps(answers).encode())
+    views = [token.functions.decimals(), token.functions.name()]
+    with pytest.raises(TxReverted) as exc:
+        client.call_many(views)
+    assert exc.value.error == "AccessControlUnauthorizedAccount"
+    assert exc.value.action == "DevToken.name"
+    answers[1] = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "error": {"code": -32000, "message": "header not found"},
+    }
+    with pytest.raises(Web3RPCError, match="header not found"):
+        client.call_many(views)
+    monkeypatch.setattr(client.provider, "post", lambda body: b'{"error": {"code": -32600}}')
+    with pytest.raises(Web3RPCError, match="batch refused"):
+        client.call_many(views)
 
 
 def test_a_view_of_an_address_without_code_is_a_clear_error(client, deployment):

@@ -294,6 +294,20 @@ def test_a_task_through_the_federation_binding(suite: Suite, task: Task) -> None
     )
 
 
+def test_views_in_one_batch_match_single_reads_and_name_a_revert(suite: Suite, task: Task) -> None:
+    api = FederationApi(suite.client, task.task_id)
+    info, commitment, now = api.round_of(1, task.committer.address)
+    assert info == api.round(1)
+    assert commitment == api.commitment(1, task.committer.address) and commitment.exists
+    assert now >= api.chain_time()
+    fns = [
+        api.federation.functions.taskState(task.task_id),
+        api.federation.functions.seatOf(task.task_id, task.committer.address),
+    ]
+    assert suite.client.call_many(fns) == [suite.client.call(fn) for fn in fns]
+    assert suite.client.call_many([]) == []
+
+
 def test_round_events_are_read_from_the_deployment_on(suite: Suite, task: Task) -> None:
     deployment = suite.deployment
     api = FederationApi(suite.client, task.task_id)
