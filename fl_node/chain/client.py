@@ -482,7 +482,7 @@ class ChainClient:
                 )
             except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
                 raise self._reverted(action, exc) from None
-            gas = int(estimate * 1.25) + 20_000
+            gas = _with_margin(int(estimate))
         params["gas"] = gas
         fees = self.fees()
         params.update(cast(TxParams, fees.as_params()))
@@ -501,18 +501,49 @@ class ChainClient:
         """:meth:`_send` of a call whose data is encoded already: estimated, built and priced
         without web3's contract layer."""
         call = {"from": signer.address, "to": to, "data": data, "value": hex(value)}
+        gas, fees = self._gas_and_fees(action, call, gas)
+        fields = {"to": to, "data": data, "value": value}
+        return self._send_fields(action, signer, fields, gas, fees)
+
+    def _gas_and_fees(self, action: str, call: dict[str, Any], gas: int | None) -> tuple[int, Fees]:
+        """The gas limit (estimated with a margin unless given) and the fees of a call, asked in
+        one JSON-RPC batch; one request at a time when the node refuses a part of it (no
+        ``eth_maxPriorityFeePerGas``, a chain without EIP-1559)."""
+        asks: list[tuple[str, list[Any]]] = [
+            ("eth_getBlockByNumber", ["latest", False]),
+            ("eth_maxPriorityFeePerGas", []),
+        ]
         if gas is None:
-            gas = int(self._rpc(action, "eth_estimateGas", [call, "pending"]), 16) * 5 // 4
-            gas += 20_000
-        return self._send_fields(action, signer, {"to": to, "data": data, "value": value}, gas)
+            asks.append(("eth_estimateGas", [call, "pending"]))
+        try:
+            answers: list[Any] | None = self.batch(action, asks)
+        except (Web3RPCError, RpcHttpError):  # a node or gateway that takes no batches
+            answers = None
+        if answers is not None and gas is None:
+            if isinstance(answers[2], _RawRevert):
+                raise self._raw_reverted(action, answers[2])
+            gas = _with_margin(int(answers[2], 16))
+        if gas is None:
+            gas = _with_margin(int(self._rpc(action, "eth_estimateGas", [call, "pending"]), 16))
+        block = answers[0] if answers is not None else None
+        tip = answers[1] if answers is not None else None
+        if isinstance(block, Mapping) and block.get("baseFeePerGas") and isinstance(tip, str):
+            return gas, eip1559_fees(int(block["baseFeePerGas"], 16), int(tip, 16), self.fee_policy)
+        return gas, self.fees()
 
     def _send_fields(
-        self, action: str, signer: LocalAccount, fields: dict[str, Any], gas: int
+        self,
+        action: str,
+        signer: LocalAccount,
+        fields: dict[str, Any],
+        gas: int,
+        fees: Fees | None = None,
     ) -> TxResult:
-        """Price, number and send a transaction of ``fields`` (``to``, ``value``, ``data``), taking
-        a fresh nonce when another process of the same key used the one this client expected."""
+        """Price (unless ``fees`` are given), number and send a transaction of ``fields`` (``to``,
+        ``value``, ``data``), taking a fresh nonce when another process of the same key used the
+        one this client expected."""
         sender = signer.address
-        fees = self.fees()
+        fees = fees or self.fees()
         for _ in range(3):
             tx: dict[str, Any] = {
                 "from": sender,
@@ -745,6 +776,11 @@ class _RawRevert(Exception):
     def __init__(self, data: str | None, message: str):
         self.data = data
         self.message = message
+
+
+def _with_margin(estimate: int) -> int:
+    """A gas limit from an estimate: a quarter more and 20k, for state that moves meanwhile."""
+    return estimate * 5 // 4 + 20_000
 
 
 def _result_or_revert(response: Any) -> Any:

@@ -122,6 +122,7 @@ class NodeDaemon:
     log: Callable[[str], None] = print
     _checkpoint: Checkpoint = field(init=False)
     _wake: Wake = field(init=False, default_factory=Wake)
+    _credit_looked: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.address = self.signer.address
@@ -412,6 +413,7 @@ class NodeDaemon:
         ``read``: rounds whose state and this client's commitment were just read."""
         pending = False
         done = set(self._checkpoint.get("claimed", []))
+        before = len(done)
         for number in range(1, current + 1):
             if number in done:
                 continue
@@ -420,7 +422,11 @@ class NodeDaemon:
             else:
                 pending = True
         self._checkpoint.set("claimed", sorted(done))
-        self._withdraw_credit()
+        # Credits arise as rounds end (slashes, bond-covered shortfalls): looked for when a round
+        # was settled in this step, on the first step, and once nothing is pending.
+        if len(done) > before or not pending or not self._credit_looked:
+            self._credit_looked = True
+            self._withdraw_credit()
         return pending
 
     def _settle_round(

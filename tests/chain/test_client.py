@@ -75,6 +75,20 @@ def test_eth_transfers_pay_gas_money(client, keys):
     assert client.balance_eth(fresh) == 12345
 
 
+def test_a_node_that_refuses_batches_is_asked_one_request_at_a_time(client, keys, monkeypatch):
+    def refuse(action, asks):
+        raise Web3RPCError("batch refused: {'code': -32600}")
+
+    monkeypatch.setattr(client, "batch", refuse)
+    token = client.contract("DevToken")
+    before = client.call(token.functions.balanceOf(keys[1].address))
+    result = client.send(token.functions.mint(keys[1].address, 3), keys[0])
+    assert result.gas_used > 21_000
+    assert client.call(token.functions.balanceOf(keys[1].address)) == before + 3
+    with pytest.raises(TxReverted, match="AccessControlUnauthorizedAccount"):
+        client.send(token.functions.mint(keys[2].address, 1), keys[2])
+
+
 def test_custom_errors_are_decoded_by_name_and_arguments(client, keys):
     token = client.contract("DevToken")
     with pytest.raises(TxReverted) as exc:
@@ -126,7 +140,8 @@ class FlakyProxy:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                method = json.loads(body).get("method")
+                request = json.loads(body)
+                method = request.get("method") if isinstance(request, dict) else None  # a batch
                 if proxy.failures.get(method, 0) > 0:
                     proxy.failures[method] -= 1
                     if method in forward_first:
