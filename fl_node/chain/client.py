@@ -307,7 +307,8 @@ class ChainClient:
         self, fns: Sequence[ContractFunction], block: BlockIdentifier = "latest"
     ) -> list[Any]:
         """Several views in one JSON-RPC batch (one round trip), each decoded as :meth:`call`
-        decodes it; a revert of any raises its :class:`TxReverted`."""
+        decodes it; a revert of any raises its :class:`TxReverted`. From a node that refuses
+        the batch (or an error answer in it), the views are read one by one."""
         return self._views(fns, block, [])[0]
 
     def call_many_timed(self, fns: Sequence[ContractFunction]) -> tuple[list[Any], int]:
@@ -328,7 +329,11 @@ class ChainClient:
             return [self.call(fn, block) for fn in fns], self.batch("batched reads", extra)
         tag = _block(block)
         calls = [{"to": fn.address, "data": data} for fn, data in zip(fns, datas, strict=True)]
-        answers = self.batch("batched views", [("eth_call", [c, tag]) for c in calls] + extra)
+        try:
+            answers = self.batch("batched views", [("eth_call", [c, tag]) for c in calls] + extra)
+        except (Web3RPCError, RpcHttpError):  # a node or gateway that takes no batches
+            values = [self.call(fn, block) for fn in fns]
+            return values, [self._rpc("batched reads", m, p) for m, p in extra]
         out = []
         for fn, answer in zip(fns, answers[: len(fns)], strict=True):
             if isinstance(answer, _RawRevert):
