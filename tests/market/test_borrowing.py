@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from fl_node.cli import main
+from tests.market.cli_errors import argparse_error, config_error, simulate_help
 
 PRICE = 2.0
 GOOD, NOISY, BAD = "ann", "ben", "cat"
@@ -152,10 +153,7 @@ def test_the_client_that_walks_away_is_liquidated(measured) -> None:  # type: ig
 
 # -- bad options: one clear error each -----------------------------------------------------------
 def test_help_answers(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main(["simulate", "--help"])
-    assert exc.value.code == 0
-    out = capsys.readouterr().out
+    out = simulate_help(capsys)
     for option in (
         "--measure-borrowing",
         "--borrow",
@@ -180,11 +178,7 @@ def test_help_answers(capsys: pytest.CaptureFixture[str]) -> None:
 def test_bad_values_are_refused(
     capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main(["simulate", "--measure-borrowing", *argv])
-    assert exc.value.code == 2
-    err = capsys.readouterr().err
-    assert "error:" in err and "Traceback" not in err and message in err
+    assert message in argparse_error(capsys, ["--measure-borrowing", *argv])
 
 
 @pytest.mark.parametrize(
@@ -206,11 +200,7 @@ def test_bad_values_are_refused(
 def test_conflicting_options_are_one_clear_error(
     capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
-    assert main(["simulate", *argv]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1
-    assert message in err
+    assert message in config_error(capsys, argv)
 
 
 def test_the_same_federation_without_loans_is_found_and_shown_beside() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from fl_node.cli import main
+from tests.market.cli_errors import argparse_error, config_error, simulate_help
 
 PRICE = 2.0
 
@@ -122,28 +123,8 @@ def test_the_clients_sold_only_their_own_tokens_with_slippage_bounds(measured) -
 
 
 # -- bad options: one clear error each -----------------------------------------------------------
-def _argparse_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    with pytest.raises(SystemExit) as exc:
-        main(["simulate", *argv])
-    assert exc.value.code == 2
-    err = capsys.readouterr().err
-    assert "error:" in err and "Traceback" not in err
-    return err
-
-
-def _config_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    assert main(["simulate", *argv]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1
-    return err
-
-
 def test_help_answers(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main(["simulate", "--help"])
-    assert exc.value.code == 0
-    out = capsys.readouterr().out
+    out = simulate_help(capsys)
     for option in ("--measure-investment", "--label-price", "--start-labelled", "--sell-share"):
         assert option in out
     assert "invest8" in out and "vendor" in out
@@ -165,7 +146,7 @@ def test_help_answers(capsys: pytest.CaptureFixture[str]) -> None:
 def test_bad_values_are_refused(
     capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
-    err = _argparse_error(capsys, ["--measure-investment", *argv])
+    err = argparse_error(capsys, ["--measure-investment", *argv])
     assert message in err
 
 
@@ -185,5 +166,5 @@ def test_bad_values_are_refused(
 def test_conflicting_options_are_one_clear_error(
     capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
-    err = _config_error(capsys, argv)
+    err = config_error(capsys, argv)
     assert message in err
