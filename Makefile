@@ -14,8 +14,8 @@ export FLWR_TELEMETRY_ENABLED ?= 0
 # Extra arguments: make demo ARGS="--rounds 3"   make test ARGS="-k merkle"
 ARGS ?=
 # Test processes (pytest-xdist; each has its own Anvil). A test file runs whole in one process, so
-# a module's federation is set up once. Default 0: one process.
-TEST_WORKERS ?= 0
+# a module's federation is set up once. Default 2 (this machine's cores); 0: one process.
+TEST_WORKERS ?= 2
 TEST_PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 .PHONY: help setup demo test test-slow lint analyze compile deploy console bench bench-gas bench-fl \
