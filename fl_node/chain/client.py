@@ -530,11 +530,9 @@ class ChainClient:
             gas = _with_margin(int(answers[2], 16))
         if gas is None:
             gas = _with_margin(int(self._rpc(action, "eth_estimateGas", [call, "pending"]), 16))
-        block = answers[0] if answers is not None else None
-        tip = answers[1] if answers is not None else None
-        if isinstance(block, Mapping) and block.get("baseFeePerGas") and isinstance(tip, str):
-            return gas, eip1559_fees(int(block["baseFeePerGas"], 16), int(tip, 16), self.fee_policy)
-        return gas, self.fees()
+        if answers is None or not isinstance(answers[0], Mapping):
+            return gas, self.fees()
+        return gas, self._fees_of(answers[0], answers[1] if isinstance(answers[1], str) else None)
 
     def _send_fields(
         self,
@@ -576,16 +574,25 @@ class ChainClient:
     def fees(self) -> Fees:
         """What a transaction sent now pays per gas: the fee policy applied to the chain's ask
         (EIP-1559 from the latest base fee and the node's suggested tip, or a legacy price)."""
-        block = self._rpc("block", "eth_getBlockByNumber", ["latest", False])
+        return self._fees_of(self._rpc("block", "eth_getBlockByNumber", ["latest", False]))
+
+    def _fees_of(self, block: Mapping[str, Any], tip: str | None = None) -> Fees:
+        """:meth:`fees` from the latest block (JSON-RPC's fields) and the node's suggested tip
+        when already asked (hex); what is missing is asked now."""
         base = block.get("baseFeePerGas")
         if base is None:
             gas_price = int(self._rpc("gas price", "eth_gasPrice", []), 16)
             return legacy_fees(gas_price, self.fee_policy)
         try:
-            tip = int(self._rpc("priority fee", "eth_maxPriorityFeePerGas", []), 16)
+            asked = (
+                tip
+                if tip is not None
+                else self._rpc("priority fee", "eth_maxPriorityFeePerGas", [])
+            )
+            tip_wei = int(asked, 16)
         except (Web3RPCError, ValueError, TxReverted):
-            tip = 10**9
-        return eip1559_fees(int(base, 16), tip, self.fee_policy)
+            tip_wei = 10**9
+        return eip1559_fees(int(base, 16), tip_wei, self.fee_policy)
 
     def _next_nonce(self, sender: ChecksumAddress) -> int:
         if sender not in self._nonces:

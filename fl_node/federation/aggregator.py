@@ -92,8 +92,13 @@ class AggregatorDaemon:
             waiter.mark()
             if self.step():
                 return
-            waiter.wait(self._wake.until(deadline))
+            waiter.wait(self.look_until(deadline))
         raise ChainError(f"the aggregator did not finish within {max_seconds:.0f} s")
+
+    def look_until(self, stop: float | None = None) -> float | None:
+        """:meth:`next_look` bounded by ``stop`` (a ``time.monotonic()`` value): until when a
+        driver of this daemon waits for an event of the task before stepping it again."""
+        return self._wake.until(stop)
 
     def next_look(self) -> float | None:
         """When (``time.time()``) the last step found a reason to look at the chain again: the

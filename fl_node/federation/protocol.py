@@ -85,6 +85,17 @@ def _view(cls: type[V], values: dict[str, Any]) -> V:
     return view_of(cls, values)
 
 
+def _round_view(values: dict[str, Any]) -> RoundState:
+    """``roundState``'s named outputs as a :class:`RoundState` (its phase an enum)."""
+    return _view(RoundState, {**values, "phase": Phase(values["phase"])})
+
+
+def _exact(chain_time: int) -> float:
+    """The chain's time read as ``chain_time``, with the wall clock's fraction of a second while
+    the chain's clock follows it (see :meth:`FederationApi.exact_now`)."""
+    return max(float(chain_time), time.time())
+
+
 @dataclass(frozen=True)
 class TaskParams:
     model_spec_hash: bytes
@@ -326,9 +337,9 @@ class FederationApi:
         return _view(TaskState, values)
 
     def round(self, number: int, block: BlockIdentifier = "latest") -> RoundState:
-        values = self._named(self.federation.functions.roundState(self.task_id, number), block)
-        values["phase"] = Phase(values["phase"])
-        return _view(RoundState, values)
+        return _round_view(
+            self._named(self.federation.functions.roundState(self.task_id, number), block)
+        )
 
     def round_of(self, number: int, client: str) -> tuple[RoundState, Commitment, float]:
         """In one round trip: round ``number``'s state, ``client``'s commitment in it, and
@@ -338,12 +349,10 @@ class FederationApi:
             self.federation.functions.commitmentOf(self.task_id, number, client),
         ]
         (info, commitment), stamp = self.client.call_many_timed(fns)
-        values = named_outputs(fns[0], info)
-        values["phase"] = Phase(values["phase"])
         return (
-            _view(RoundState, values),
+            _round_view(named_outputs(fns[0], info)),
             _view(Commitment, named_outputs(fns[1], commitment)),
-            max(float(stamp), time.time()),
+            _exact(stamp),
         )
 
     def commitment(self, number: int, client: str, block: BlockIdentifier = "latest") -> Commitment:
@@ -470,7 +479,7 @@ class FederationApi:
         """:meth:`now` with the wall clock's fraction of a second while the chain's clock follows
         it: a deadline passes for the chain when this reaches ``deadline + 1``, not up to a second
         later (a daemon that waited until its whole-second reading moved would)."""
-        return max(float(self.client.timestamp()), time.time())
+        return _exact(self.client.timestamp())
 
     # -- writes ---------------------------------------------------------------------------------
     def send(self, fn: Any, signer: LocalAccount, gas: int | None = None) -> TxResult:

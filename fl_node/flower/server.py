@@ -102,14 +102,6 @@ from fl_node.flower.wire import (
 JOIN_TIMEOUT = 600.0
 
 
-def _next_look(daemon: AggregatorDaemon, stop: float) -> float:
-    """Until when (``time.time()``) to wait for an event of the task: the aggregator's next
-    deadline (the exact moment a window ends), bounded by ``stop`` (``time.monotonic()``)."""
-    limit = time.time() + max(0.0, stop - time.monotonic())
-    at = daemon.next_look()
-    return limit if at is None else min(at, limit)
-
-
 def _flwr_log(level: int, text: str) -> None:
     from flwr.common import log
 
@@ -436,7 +428,7 @@ class SettledStrategy(Strategy):
             daemon.step()  # finalizes a posted round, or opens the next one
             if time.monotonic() > deadline:
                 raise ChainError(f"no round of task {api.task_id} opened within {self.timeout} s")
-            waiter.wait(_next_look(daemon, deadline))
+            waiter.wait(daemon.look_until(deadline))
 
     def wait_posted(self, number: int) -> Any:
         """Step the aggregator until round ``number`` is posted (or ended)."""
@@ -454,7 +446,7 @@ class SettledStrategy(Strategy):
                 break
             if time.monotonic() > deadline:
                 raise ChainError(f"round {number} was not posted within {patience:.0f} s")
-            waiter.wait(_next_look(chain.daemon, deadline))
+            waiter.wait(chain.daemon.look_until(deadline))
         return info
 
     def check_replies(self, number: int, replies: list[Message]) -> dict[str, FlowerCheck]:
