@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from fl_node.toolchain import brownie_receipts
+    from fl_node.toolchain import brownie_receipts, brownie_scripts
     from fl_node.toolchain.localchain import project_root
     from fl_node.toolchain.networks import register_brownie_networks
 
@@ -72,6 +72,8 @@ def _main(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore", message="rpc.*should not be called directly")
     warnings.filterwarnings("ignore", message="Development network has a block height")
     brownie_receipts.install()  # Anvil's receipt lag is not a dropped transaction
+    root = project_root()
+    brownie_scripts.install(root, root.resolve())  # a project under a folder named like `v1.2`
     changed = register_brownie_networks()
     if changed:
         print(f"registered Brownie networks: {', '.join(changed)}")
