@@ -158,7 +158,7 @@ def _revert_data(exc: Exception) -> str | None:
 
 #: Receipt polling: first and longest interval in seconds (a local chain mines at once; a public
 #: one every few seconds).
-RECEIPT_POLL = (0.002, 0.25)
+RECEIPT_POLL = (0.0005, 0.25)
 #: Polling for the blocks that confirm a receipt.
 CONFIRMATION_POLL = (0.25, 2.0)
 

@@ -58,6 +58,8 @@ from fl_node.federation.wake import Wake
 from fl_node.federation.workstate import hold_lock, state_key
 
 SLIPPAGE_BPS = 100  # 1 % below the quote when a buyback claim swaps on the pool
+#: Earlier rounds still to settle that a step reads with the task's state (the rest one by one).
+READ_AHEAD = 8
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,8 @@ class NodeDaemon:
     _checkpoint: Checkpoint = field(init=False)
     _wake: Wake = field(init=False, default_factory=Wake)
     _credit_looked: bool = field(init=False, default=False)
+    #: The task's current round at the last step: read with the task's state in one round trip.
+    _current: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.address = self.signer.address
@@ -251,14 +255,17 @@ class NodeDaemon:
     def step(self) -> bool:
         """Act on the current state; True once the task is over and everything is settled."""
         self._wake = Wake()
-        state = self.api.state()
-        number = state.current_round
-        read: dict[int, tuple[RoundState, Commitment]] = {}
+        # One round trip reads the task, the round current at the last step, and the rounds
+        # still to settle; only a round that opened since costs a second one.
+        state, read, exact = self.api.client_view(self.address, self._rounds_to_read())
+        number = self._current = state.current_round
         if number and state.status == TaskStatus.ACTIVE:
-            info, commitment, exact = self.api.round_of(number, self.address)
+            if number not in read:
+                info, commitment, exact = self.api.round_of(number, self.address)
+                read[number] = (info, commitment)
+            info, commitment = read[number]
             now = int(exact)
             self._wake.deadlines(info.deadlines(self.params), exact)
-            read[number] = (info, commitment)
             # The store may lag the chain (another machine, an eventually consistent bucket):
             # a failed store action is retried on the next step, and given up on (one error)
             # once its window closed or after a bounded time.
@@ -278,13 +285,22 @@ class NodeDaemon:
             self.store_outage.attempt(what if action else None, action)
             if self.store_outage.failing:
                 self._wake.soon()
-            if action is not None:  # it sent a transaction, or tried to: read the round again
+            if action is not None:  # it sent a transaction, or tried to: read the rounds again
                 read.clear()
-        pending = self._settle_ended(number, read)
+        pending = self._settle_ended(number, read, exact)
         if state.status == TaskStatus.ACTIVE or pending:
             return False
         self._leave()
         return True
+
+    def _rounds_to_read(self) -> list[int]:
+        """The rounds a step reads up front: the current one of the last step, and up to
+        :data:`READ_AHEAD` earlier ones not settled yet."""
+        if not self._current:
+            return []
+        done = set(self._checkpoint.get("claimed", []))
+        earlier = [n for n in range(self._current - 1, 0, -1) if n not in done][:READ_AHEAD]
+        return [self._current, *earlier]
 
     # -- commit and reveal ---------------------------------------------------------------------
     def make_update(self, number: int, parent_blob: bytes) -> bytes:
@@ -407,17 +423,21 @@ class NodeDaemon:
 
     # -- settlement -----------------------------------------------------------------------------
     def _settle_ended(
-        self, current: int, read: dict[int, tuple[RoundState, Commitment]] | None = None
+        self,
+        current: int,
+        read: dict[int, tuple[RoundState, Commitment]] | None = None,
+        exact: float | None = None,
     ) -> bool:
         """Settle, claim or reclaim every ended round; True while something is still pending.
-        ``read``: rounds whose state and this client's commitment were just read."""
+        ``read``: rounds whose state and this client's commitment were just read, with the
+        chain's time ``exact`` at that read."""
         pending = False
         done = set(self._checkpoint.get("claimed", []))
         before = len(done)
         for number in range(1, current + 1):
             if number in done:
                 continue
-            if self._settle_round(number, current, (read or {}).get(number)):
+            if self._settle_round(number, current, (read or {}).get(number), exact):
                 done.add(number)
             else:
                 pending = True
@@ -430,11 +450,18 @@ class NodeDaemon:
         return pending
 
     def _settle_round(
-        self, number: int, current: int, read: tuple[RoundState, Commitment] | None = None
+        self,
+        number: int,
+        current: int,
+        read: tuple[RoundState, Commitment] | None = None,
+        exact: float | None = None,
     ) -> bool:
-        """Act on one round; True once nothing is left to do in it."""
+        """Act on one round; True once nothing is left to do in it. ``read``: its state and this
+        client's commitment, read at the chain's time ``exact``."""
         api = self.api
-        info, commitment = read or (api.round(number), api.commitment(number, self.address))
+        if read is None:
+            read, exact = (api.round(number), api.commitment(number, self.address)), None
+        info, commitment = read
         if not commitment.exists:
             return info.phase.ended or number < current
         if commitment.settled and (commitment.claimed or info.phase == Phase.ABORTED):
@@ -443,7 +470,7 @@ class NodeDaemon:
             return self._reclaim(number, f"round {number} was aborted: stake reclaimed")
         if info.phase != Phase.FINALIZED:
             return False
-        exact = api.exact_now()
+        exact = exact if exact is not None else api.exact_now()
         now = int(exact)
         self._wake.deadlines([info.claim_deadline(self.params)], exact)
         if now > info.claim_deadline(self.params):

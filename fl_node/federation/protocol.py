@@ -90,6 +90,11 @@ def _round_view(values: dict[str, Any]) -> RoundState:
     return _view(RoundState, {**values, "phase": Phase(values["phase"])})
 
 
+def _task_view(values: dict[str, Any]) -> TaskState:
+    """``taskState``'s named outputs as a :class:`TaskState` (its status an enum)."""
+    return _view(TaskState, {**values, "status": TaskStatus(values["status"])})
+
+
 def _exact(chain_time: int) -> float:
     """The chain's time read as ``chain_time``, with the wall clock's fraction of a second while
     the chain's clock follows it (see :meth:`FederationApi.exact_now`)."""
@@ -332,9 +337,7 @@ class FederationApi:
         return _view(TaskParams, self._named(self.federation.functions.taskParams(self.task_id)))
 
     def state(self, block: BlockIdentifier = "latest") -> TaskState:
-        values = self._named(self.federation.functions.taskState(self.task_id), block)
-        values["status"] = TaskStatus(values["status"])
-        return _view(TaskState, values)
+        return _task_view(self._named(self.federation.functions.taskState(self.task_id), block))
 
     def round(self, number: int, block: BlockIdentifier = "latest") -> RoundState:
         return _round_view(
@@ -344,16 +347,37 @@ class FederationApi:
     def round_of(self, number: int, client: str) -> tuple[RoundState, Commitment, float]:
         """In one round trip: round ``number``'s state, ``client``'s commitment in it, and
         :meth:`exact_now`."""
-        fns = [
-            self.federation.functions.roundState(self.task_id, number),
-            self.federation.functions.commitmentOf(self.task_id, number, client),
-        ]
-        (info, commitment), stamp = self.client.call_many_timed(fns)
-        return (
-            _round_view(named_outputs(fns[0], info)),
-            _view(Commitment, named_outputs(fns[1], commitment)),
-            _exact(stamp),
+        _, read, exact = self._rounds_with(client, [number], [])
+        info, commitment = read[number]
+        return info, commitment, exact
+
+    def client_view(
+        self, client: str, rounds: Sequence[int]
+    ) -> tuple[TaskState, dict[int, tuple[RoundState, Commitment]], float]:
+        """In one round trip, on one block: the task's state, the state of each of ``rounds``
+        with ``client``'s commitment in it, and :meth:`exact_now`."""
+        head, read, exact = self._rounds_with(
+            client, rounds, [self.federation.functions.taskState(self.task_id)]
         )
+        return _task_view(head[0]), read, exact
+
+    def _rounds_with(
+        self, client: str, rounds: Sequence[int], head: list[Any]
+    ) -> tuple[list[dict[str, Any]], dict[int, tuple[RoundState, Commitment]], float]:
+        """The views ``head`` (by output name), then each of ``rounds`` with ``client``'s
+        commitment, and the chain's exact time: one batch."""
+        fns = list(head)
+        for number in rounds:
+            fns.append(self.federation.functions.roundState(self.task_id, number))
+            fns.append(self.federation.functions.commitmentOf(self.task_id, number, client))
+        values, stamp = self.client.call_many_timed(fns)
+        named = [named_outputs(fn, value) for fn, value in zip(fns, values, strict=True)]
+        tail = named[len(head) :]
+        read = {
+            number: (_round_view(tail[2 * i]), _view(Commitment, tail[2 * i + 1]))
+            for i, number in enumerate(rounds)
+        }
+        return named[: len(head)], read, _exact(stamp)
 
     def commitment(self, number: int, client: str, block: BlockIdentifier = "latest") -> Commitment:
         fn = self.federation.functions.commitmentOf(self.task_id, number, client)

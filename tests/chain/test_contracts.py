@@ -300,6 +300,11 @@ def test_views_in_one_batch_match_single_reads_and_name_a_revert(suite: Suite, t
     assert info == api.round(1)
     assert commitment == api.commitment(1, task.committer.address) and commitment.exists
     assert now >= api.chain_time()
+    state, read, now = api.client_view(task.committer.address, [1, 1])
+    assert state == api.state() and read == {1: (info, commitment)} and now >= api.chain_time()
+    other = suite.accounts[4].address  # joined, did not commit
+    assert not api.client_view(other, [1])[1][1][1].exists
+    assert api.client_view(task.committer.address, [])[1] == {}
     fns = [
         api.federation.functions.taskState(task.task_id),
         api.federation.functions.seatOf(task.task_id, task.committer.address),

@@ -1,0 +1,98 @@
+"""A node's step reads the task, its current round and the rounds it still has to settle in one
+round trip to the chain (every node pays it on every look, so it sets the pace of a round)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fl_node.configs import load_config
+from fl_node.federation.node import READ_AHEAD, NodeDaemon
+from fl_node.federation.protocol import FederationApi, Phase
+from fl_node.simulation.localfed import LocalFederation
+
+
+@pytest.fixture(scope="module")
+def finalized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, ...]]:
+    """The tiny task stepped in this process until round 1 is finalized (nobody claimed yet)."""
+    fed = LocalFederation(load_config("tiny"), tmp_path_factory.mktemp("reads") / "run")
+    try:
+        fed.setup(say=lambda _m: None)
+        daemons = fed.daemons()
+        nodes: list[NodeDaemon] = daemons[:-1]  # type: ignore[assignment]
+        api = FederationApi(fed.client, fed.task_id)
+        deadline = time.monotonic() + 180
+        while api.state().current_round < 1 or api.round(1).phase != Phase.FINALIZED:
+            assert time.monotonic() < deadline, "round 1 was not finalized in time"
+            for daemon in daemons:
+                daemon.step()
+        yield nodes, api
+    finally:
+        fed.stop()
+
+
+def _no_single_reads(api: FederationApi, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Single reads of the task, a round, a commitment refused; the clock's reads counted."""
+
+    def refused(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("a step read the chain one view at a time")
+
+    for name in ("state", "round", "commitment", "round_of", "chain_time"):
+        monkeypatch.setattr(api, name, refused)
+    clock: list[str] = []
+    exact_now = api.exact_now
+
+    def counted() -> float:
+        clock.append("exact_now")
+        return exact_now()
+
+    monkeypatch.setattr(api, "exact_now", counted)
+    return clock
+
+
+def test_a_step_that_claims_reads_everything_it_decides_on_in_one_batch(
+    finalized: tuple[Any, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nodes, api = finalized
+    node = nodes[0]
+    assert node._current == 1 and node._rounds_to_read() == [1]
+    batches: list[int] = []
+    view = node.api.client_view
+
+    def counted(client: str, rounds: list[int]) -> Any:
+        batches.append(len(rounds))
+        return view(client, rounds)
+
+    monkeypatch.setattr(node.api, "client_view", counted)
+    clock = _no_single_reads(node.api, monkeypatch)
+    assert node.step() is False  # the task goes on
+    assert batches == [1]
+    assert clock == ["exact_now"]  # the claim transaction's own deadline, nothing else
+    assert 1 in node._checkpoint.get("claimed")
+    monkeypatch.undo()
+    commitment = api.commitment(1, node.address)
+    assert commitment.settled and (commitment.claimed or commitment.stake > 0)
+
+
+def test_the_rounds_read_ahead_are_the_unsettled_ones_and_bounded(
+    finalized: tuple[Any, ...],
+) -> None:
+    nodes, _api = finalized
+    node = nodes[1]
+    claimed, current = node._checkpoint.get("claimed", []), node._current
+    try:
+        node._checkpoint.set("claimed", [1])
+        node._current = 3
+        assert node._rounds_to_read() == [3, 2]
+        node._current = 40
+        read = node._rounds_to_read()
+        assert read[0] == 40 and len(read) == 1 + READ_AHEAD
+        assert read[1:] == list(range(39, 39 - READ_AHEAD, -1))  # the latest ones first
+        node._current = 0
+        assert node._rounds_to_read() == []  # before the first step: the task's state only
+    finally:
+        node._checkpoint.set("claimed", claimed)
+        node._current = current
