@@ -278,7 +278,7 @@ class NodeDaemon:
             elif not commitment.revealed:
                 if info.reveals_open(self.params, now, state.participants):
                     what += "cannot upload the update"
-                    action = partial(self._reveal, number)
+                    action = partial(self._reveal, number, info)
             elif info.phase == Phase.REVEAL:  # keep the evidence in place until the post
                 what += "cannot check the uploaded update"
                 action = partial(self._keep_uploaded, number, info)
@@ -286,7 +286,7 @@ class NodeDaemon:
             if self.store_outage.failing:
                 self._wake.soon()
             if action is not None:  # it sent a transaction, or tried to: read the rounds again
-                read.clear()
+                _, read, exact = self.api.client_view(self.address, self._rounds_to_read())
         pending = self._settle_ended(number, read, exact)
         if state.status == TaskStatus.ACTIVE or pending:
             return False
@@ -374,8 +374,7 @@ class NodeDaemon:
             and self.api.chain_time() <= info.commit_deadline
         )
 
-    def _reveal(self, number: int) -> None:
-        info = self.api.round(number)
+    def _reveal(self, number: int, info: RoundState) -> None:
         blob = self._update_blob(number, info.parent_model_hash)
         # uploaded only now (nobody could copy it earlier), under this client's own prefix
         update_hash = self.store.put(blob, owner=self.address)

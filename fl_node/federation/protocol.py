@@ -327,6 +327,7 @@ class FederationApi:
         self.start_block = int(client.deployment.block_number)
         self._events = EventLog(client, ["Federation"])
         self._opened: dict[int, int] = {}  # round -> block of its RoundOpened: the scan checkpoint
+        self._params: TaskParams | None = None
 
     # -- reads ----------------------------------------------------------------------------------
     def _named(self, fn: Any, block: BlockIdentifier = "latest") -> dict[str, Any]:
@@ -334,7 +335,15 @@ class FederationApi:
         return named_outputs(fn, self.client.call(fn, block))
 
     def params(self) -> TaskParams:
-        return _view(TaskParams, self._named(self.federation.functions.taskParams(self.task_id)))
+        """The task's parameters: fixed when the task is created, so read once."""
+        if self._params is None:
+            params = _view(
+                TaskParams, self._named(self.federation.functions.taskParams(self.task_id))
+            )
+            if int(params.aggregator, 16) == 0:
+                return params  # no such task (yet): nothing to keep
+            self._params = params
+        return self._params
 
     def state(self, block: BlockIdentifier = "latest") -> TaskState:
         return _task_view(self._named(self.federation.functions.taskState(self.task_id), block))

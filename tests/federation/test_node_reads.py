@@ -29,7 +29,7 @@ def finalized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, .
             assert time.monotonic() < deadline, "round 1 was not finalized in time"
             for daemon in daemons:
                 daemon.step()
-        yield nodes, api
+        yield nodes, api, daemons[-1]
     finally:
         fed.stop()
 
@@ -53,23 +53,29 @@ def _no_single_reads(api: FederationApi, monkeypatch: pytest.MonkeyPatch) -> lis
     return clock
 
 
+def _batches(api: FederationApi, monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """The rounds of each batched read of the task through ``api``, from now on."""
+    batches: list[list[int]] = []
+    view = api.client_view
+
+    def counted(client: str, rounds: list[int]) -> Any:
+        batches.append(list(rounds))
+        return view(client, rounds)
+
+    monkeypatch.setattr(api, "client_view", counted)
+    return batches
+
+
 def test_a_step_that_claims_reads_everything_it_decides_on_in_one_batch(
     finalized: tuple[Any, ...], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    nodes, api = finalized
+    nodes, api, _aggregator = finalized
     node = nodes[0]
     assert node._current == 1 and node._rounds_to_read() == [1]
-    batches: list[int] = []
-    view = node.api.client_view
-
-    def counted(client: str, rounds: list[int]) -> Any:
-        batches.append(len(rounds))
-        return view(client, rounds)
-
-    monkeypatch.setattr(node.api, "client_view", counted)
+    batches = _batches(node.api, monkeypatch)
     clock = _no_single_reads(node.api, monkeypatch)
     assert node.step() is False  # the task goes on
-    assert batches == [1]
+    assert batches == [[1]]
     assert clock == ["exact_now"]  # the claim transaction's own deadline, nothing else
     assert 1 in node._checkpoint.get("claimed")
     monkeypatch.undo()
@@ -80,7 +86,7 @@ def test_a_step_that_claims_reads_everything_it_decides_on_in_one_batch(
 def test_the_rounds_read_ahead_are_the_unsettled_ones_and_bounded(
     finalized: tuple[Any, ...],
 ) -> None:
-    nodes, _api = finalized
+    nodes, _api, _aggregator = finalized
     node = nodes[1]
     claimed, current = node._checkpoint.get("claimed", []), node._current
     try:
@@ -96,3 +102,32 @@ def test_the_rounds_read_ahead_are_the_unsettled_ones_and_bounded(
     finally:
         node._checkpoint.set("claimed", claimed)
         node._current = current
+
+
+def test_a_step_that_commits_reads_again_in_one_batch_before_it_settles(
+    finalized: tuple[Any, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nodes, api, aggregator = finalized
+    aggregator.step()  # opens round 2 on round 1's model
+    assert api.state().current_round == 2
+    node = nodes[-1]
+    assert node._rounds_to_read() == [1]
+    batches = _batches(node.api, monkeypatch)
+    opened: list[int] = []
+    round_of = node.api.round_of
+
+    def new_round(number: int, client: str) -> Any:
+        opened.append(number)
+        return round_of(number, client)
+
+    clock = _no_single_reads(node.api, monkeypatch)
+    monkeypatch.setattr(node.api, "round_of", new_round)
+    node.step()
+    # the round that opened since the last step costs one more batch; after the commit, the
+    # rounds are read again, fresh, in one batch, before round 1 is settled
+    assert opened == [2]
+    assert batches == [[1], [2, 1]]
+    assert len(clock) <= 1  # a claim's own deadline, if it claimed rather than settled
+    monkeypatch.undo()
+    assert api.commitment(2, node.address).exists
+    assert api.commitment(1, node.address).settled
