@@ -11,13 +11,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from eth_utils import to_checksum_address
 
 from fl_node.errors import ArtifactError
 from fl_node.settlement.merkle import MerkleTree, ResultLeaf
+
+#: A client's address in checksum form (a keccak each): the same few addresses every round.
+_checksummed = lru_cache(maxsize=4096)(to_checksum_address)
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class ResultRow:
         return ResultLeaf(
             task_id=task_id,
             round=round_number,
-            client=to_checksum_address(self.client),
+            client=_checksummed(self.client),
             score=self.score,
             reward=self.reward,
         )

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eth_abi import encode as abi_encode
-from eth_utils import is_address, keccak, to_checksum_address
+from eth_utils import is_address, keccak
 
 from fl_node.settlement.payout import INT256_MAX, INT256_MIN, UINT256_MAX
 
@@ -49,15 +48,18 @@ class ResultLeaf:
             raise ValueError(f"client must be a 0x-prefixed 20-byte address, got {self.client!r}")
 
     def encode(self) -> bytes:
-        """``abi.encode(taskId, round, client, score, reward)``."""
-        values = (
-            self.task_id,
-            self.round,
-            to_checksum_address(self.client),
-            self.score,
-            self.reward,
+        """``abi.encode(taskId, round, client, score, reward)``: five 32-byte words (the score in
+        two's complement), written directly: every node rebuilds each round's tree to check it,
+        so this runs clients x clients times a round in a simulation."""
+        return b"".join(
+            (
+                self.task_id.to_bytes(32, "big"),
+                self.round.to_bytes(32, "big"),
+                bytes.fromhex(self.client[2:]).rjust(32, b"\0"),
+                (self.score % 2**256).to_bytes(32, "big"),
+                self.reward.to_bytes(32, "big"),
+            )
         )
-        return abi_encode(list(LEAF_TYPES), list(values))
 
     def hash(self) -> bytes:
         """``keccak256(bytes.concat(keccak256(abi.encode(...))))``: the double hash rules out

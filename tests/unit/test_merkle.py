@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
+from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
-from fl_node.settlement.merkle import MerkleTree, ResultLeaf, hash_pair
+from fl_node.settlement.merkle import LEAF_TYPES, MerkleTree, ResultLeaf, hash_pair
+from fl_node.settlement.payout import INT256_MAX, INT256_MIN, UINT256_MAX
 
 ALICE = "0x" + "11" * 20
 BOB = "0x" + "Ab" * 20
@@ -35,6 +39,32 @@ def test_encode_matches_a_hand_made_abi_encoding() -> None:
     assert leaf.encode() == expected
     assert len(expected) == 160
     assert leaf.hash() == keccak(keccak(expected))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        (0, 0, "0x" + "00" * 20, 0, 0),
+        (UINT256_MAX, UINT256_MAX, "0x" + "ff" * 20, INT256_MAX, UINT256_MAX),
+        (1, 1, ALICE, INT256_MIN, 0),
+        (3, 999, BOB, -1, 10**18),
+        *[
+            (
+                random.Random(i).randrange(2**64),
+                random.Random(i + 100).randrange(2**32),
+                "0x" + random.Random(i + 200).randbytes(20).hex(),
+                random.Random(i + 300).randrange(INT256_MIN, INT256_MAX + 1),
+                random.Random(i + 400).randrange(UINT256_MAX + 1),
+            )
+            for i in range(20)
+        ],
+    ],
+)
+def test_encode_is_eth_abi_s_encoding(values: tuple[int, int, str, int, int]) -> None:
+    task_id, number, client, score, reward = values
+    leaf = ResultLeaf(task_id, number, client, score, reward)
+    reference = abi_encode(list(LEAF_TYPES), [task_id, number, client, score, reward])
+    assert leaf.encode() == reference
 
 
 def test_client_case_does_not_change_the_leaf() -> None:
