@@ -43,7 +43,7 @@ class CopycatNode(NodeDaemon):
         self.log(f"round {number}: copying the commitment of {victim[:10]}")
         self._send_commit(number, copied)
 
-    def _reveal(self, number: int) -> None:
+    def _reveal(self, number: int, info: RoundState) -> None:
         if number in self.attempts:
             return  # tried everything once
         victim = self._victim(number)
