@@ -57,6 +57,7 @@ from fl_node.chain.fees import (
     eip1559_fees,
     legacy_fees,
 )
+from fl_node.chain.receipts import format_receipt
 from fl_node.chain.retry import RetryPolicy, RpcHttpError, shown_url
 from fl_node.chain.transport import KeepAliveHTTPProvider
 from fl_node.errors import ChainError
@@ -161,6 +162,12 @@ def _revert_data(exc: Exception) -> str | None:
 RECEIPT_POLL = (0.0005, 0.25)
 #: Polling for the blocks that confirm a receipt.
 CONFIRMATION_POLL = (0.25, 2.0)
+#: EIP-7966's send that answers with the receipt once the transaction is mined (Anvil has it).
+SYNC_SEND = "eth_sendRawTransactionSync"
+#: EIP-7966's error code: the transaction was accepted but not mined within the node's wait.
+SYNC_NOT_MINED = 4
+#: JSON-RPC's error code of a method the node does not have.
+METHOD_NOT_FOUND = -32601
 
 
 @dataclass(frozen=True)
@@ -255,6 +262,11 @@ class ChainClient:
         if confirmations is None:
             confirmations = default_confirmations(self.chain_id, self._client_version())
         self.confirmations = confirmations
+        #: Send with :data:`SYNC_SEND` (one request instead of a send and receipt polls): for a
+        #: chain that mines each transaction at once (an automining Anvil this process runs);
+        #: on a chain that mines on a timer the request waits for the block. Off until set; it
+        #: turns itself off on a node that lacks the method.
+        self.sync_send = False
         self.decoder = ErrorDecoder(
             [rec.abi for rec in deployment.contracts.values()] if deployment else []
         )
@@ -608,26 +620,51 @@ class ChainClient:
             try:
                 return HexBytes(self.w3.eth.send_raw_transaction(raw))
             except Web3RPCError as exc:
-                text = str(exc).lower()
-                if "already known" in text or "already imported" in text:
-                    return HexBytes(tx_hash)  # a retry of bytes the node already has
-                if "nonce too low" in text:
-                    # Either our earlier attempt got through (the hash is mined) or the nonce
-                    # moved under us: tell the two apart by the hash.
-                    try:
-                        self.w3.eth.get_transaction(HexBytes(tx_hash))
-                        return HexBytes(tx_hash)
-                    except TransactionNotFound:
-                        raise _NonceTooLow() from exc
-                if "insufficient funds" in text:
-                    raise ChainError(
-                        f"{action}: the sender has too little ETH for gas ({exc})"
-                    ) from exc
-                if "underpriced" in text:
-                    raise _Underpriced() from exc
-                raise ChainError(f"{action}: the node rejected the transaction ({exc})") from exc
+                return self._refused(action, exc, tx_hash)
 
         return self.retry.run(action, attempt)
+
+    def _submit(self, action: str, raw: bytes, tx_hash: bytes) -> tuple[HexBytes, Any | None]:
+        """Broadcast ``raw``; with :attr:`sync_send`, also its receipt (None: not mined within
+        the node's wait: poll for it as after a plain send)."""
+        if not self.sync_send:
+            return self._broadcast(action, raw, tx_hash), None
+        params = ["0x" + bytes(raw).hex()]
+        answer = self.retry.run(
+            action, lambda: self.w3.provider.make_request(RPCEndpoint(SYNC_SEND), params)
+        )
+        error = answer.get("error") if isinstance(answer, Mapping) else answer
+        if error is None:
+            return HexBytes(tx_hash), format_receipt(answer["result"])
+        code = error.get("code") if isinstance(error, Mapping) else None
+        message = str(error.get("message", "") if isinstance(error, Mapping) else error)
+        if code == METHOD_NOT_FOUND:
+            self.sync_send = False  # a node without it: send and poll from now on
+            return self._broadcast(action, raw, tx_hash), None
+        if code == SYNC_NOT_MINED or "timeout" in message.lower():
+            return HexBytes(tx_hash), None  # accepted, not mined yet
+        refusal = Web3RPCError(message or str(error))
+        return self.retry.run(action, lambda: self._refused(action, refusal, tx_hash)), None
+
+    def _refused(self, action: str, exc: Web3RPCError, tx_hash: bytes) -> HexBytes:
+        """What the node's refusal ``exc`` of a transaction means: its hash when the node has
+        the transaction already, else the error to raise."""
+        text = str(exc).lower()
+        if "already known" in text or "already imported" in text:
+            return HexBytes(tx_hash)  # a retry of bytes the node already has
+        if "nonce too low" in text:
+            # Either our earlier attempt got through (the hash is mined) or the nonce
+            # moved under us: tell the two apart by the hash.
+            try:
+                self.w3.eth.get_transaction(HexBytes(tx_hash))
+                return HexBytes(tx_hash)
+            except TransactionNotFound:
+                raise _NonceTooLow() from exc
+        if "insufficient funds" in text:
+            raise ChainError(f"{action}: the sender has too little ETH for gas ({exc})") from exc
+        if "underpriced" in text:
+            raise _Underpriced() from exc
+        raise ChainError(f"{action}: the node rejected the transaction ({exc})") from exc
 
     def _transact(
         self, action: str, signer: LocalAccount, tx: dict[str, Any], fees: Fees
@@ -638,7 +675,7 @@ class ChainClient:
         nonce = int(tx["nonce"])
         signed = signer.sign_transaction(cast(TransactionDictType, tx))
         try:
-            tx_hash = self._broadcast(action, signed.raw_transaction, signed.hash)
+            tx_hash, mined = self._submit(action, signed.raw_transaction, signed.hash)
         except _Underpriced as exc:
             raise ChainError(
                 f"{action}: the node refused the fees ({fees.per_gas / 1e9:g} gwei per gas) as "
@@ -646,7 +683,7 @@ class ChainClient:
                 "is pending, or the fee cap is below what the node accepts"
             ) from exc
         self._nonces[signer.address] = nonce + 1
-        receipt = self._mined(action, signer, [_Sent(tx_hash, tx, fees)])
+        receipt = self._mined(action, signer, [_Sent(tx_hash, tx, fees)], mined)
         if receipt["status"] != 1:
             raise self._replay_revert(action, cast(TxParams, tx), int(receipt["blockNumber"]))
         gas_used = int(receipt["gasUsed"])
@@ -659,13 +696,17 @@ class ChainClient:
             receipt=receipt,
         )
 
-    def _mined(self, action: str, signer: LocalAccount, sent: list[_Sent]) -> Any:
+    def _mined(
+        self, action: str, signer: LocalAccount, sent: list[_Sent], receipt: Any | None = None
+    ) -> Any:
         """The receipt of one of ``sent`` (transactions of one nonce) once it is mined and
-        confirmed. Whenever none is mined within the receipt timeout, the transaction is sent
-        again with higher fees (up to ``max_replacements`` times)."""
+        confirmed (``receipt``: the one the send answered with). Whenever none is mined within
+        the receipt timeout, the transaction is sent again with higher fees (up to
+        ``max_replacements`` times)."""
         waits = 0
         while True:
-            receipt = self._receipt_within(action, sent, self.receipt_timeout)
+            if receipt is None:
+                receipt = self._receipt_within(action, sent, self.receipt_timeout)
             if receipt is None:
                 waits += 1
                 self._unmined(action, signer, sent, waits)
@@ -674,6 +715,7 @@ class ChainClient:
             if confirmed is not None:
                 return confirmed
             # Its block left the chain (a reorganization): wait for it to be mined again.
+            receipt = None
 
     def _receipt_within(self, action: str, sent: list[_Sent], timeout: float) -> Any | None:
         deadline = time.monotonic() + timeout

@@ -360,8 +360,14 @@ class LocalFederation:
         clock (window ends, the next second) by moving the Anvil's clock (see
         :class:`InProcessRuntime`)."""
         clock = AnvilClock(self.chain.rpc_url) if jump_clock else None
-        runtime = InProcessRuntime(self.daemons(log), gate=gate, clock=clock)
-        return runtime.run(lambda: self.progress(), timeout, on_tick)
+        # This process runs the Anvil, which mines each transaction at once: every daemon's
+        # transaction comes back with its receipt in one request.
+        synchronous, self.client.sync_send = self.client.sync_send, True
+        try:
+            runtime = InProcessRuntime(self.daemons(log), gate=gate, clock=clock)
+            return runtime.run(lambda: self.progress(), timeout, on_tick)
+        finally:
+            self.client.sync_send = synchronous
 
     def progress(self) -> Progress:
         api = FederationApi(self.client, self.task_id)

@@ -8,19 +8,22 @@ import socket
 import threading
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_abi import encode
 from eth_account import Account
 from eth_utils import function_signature_to_4byte_selector
+from hexbytes import HexBytes
 from web3.exceptions import Web3RPCError
 
-from fl_node.chain.client import ChainClient, RetryPolicy, TxReverted, http_session
+from fl_node.chain.client import SYNC_SEND, ChainClient, RetryPolicy, TxReverted, http_session
+from fl_node.chain.deploy import load_artifact
 from fl_node.chain.deployments import Deployment
 from fl_node.chain.events import Checkpoint, EventLog
 from fl_node.chain.keys import account_from_key, load_account, write_key_file
 from fl_node.errors import ChainError, ConfigError
-from fl_node.toolchain.localchain import LocalChain, dev_private_keys, free_port
+from fl_node.toolchain.localchain import LocalChain, dev_private_keys, free_port, project_root
 from tests.chain.devtoken import deploy_dev_token
 
 WAD = 10**18
@@ -324,3 +327,95 @@ def test_deployment_file_round_trip_and_errors(tmp_path: Path, deployment):
     (tmp_path / "bad.json").write_text('{"chainId": 1}')
     with pytest.raises(ConfigError, match="not a valid deployment file"):
         Deployment.load(tmp_path / "bad.json")
+
+
+# -- the synchronous send (eth_sendRawTransactionSync) -------------------------------------------
+
+
+class _Requests:
+    """Counts a client's JSON-RPC requests by method (on the wire, whichever path sent them),
+    and can answer a method with an error."""
+
+    def __init__(self, client: ChainClient, monkeypatch: pytest.MonkeyPatch):
+        self.counts: dict[str, int] = {}
+        self.errors: dict[str, dict[str, Any]] = {}
+        self.forward: set[str] = set()  # methods whose transaction reaches the chain anyway
+        provider = client.provider
+        post = provider._make_request
+
+        def request(method: Any, body: bytes) -> bytes:
+            asked = json.loads(body)
+            for one in asked if isinstance(asked, list) else [asked]:
+                self.counts[one["method"]] = self.counts.get(one["method"], 0) + 1
+            name = asked.get("method") if isinstance(asked, dict) else None
+            if name in self.errors:
+                if name in self.forward:
+                    plain = {**asked, "method": "eth_sendRawTransaction"}
+                    post("eth_sendRawTransaction", json.dumps(plain).encode())
+                answer = {"jsonrpc": "2.0", "id": asked["id"], "error": self.errors[name]}
+                return json.dumps(answer).encode()
+            return post(method, body)
+
+        monkeypatch.setattr(provider, "_make_request", request)
+
+
+def test_a_synchronous_send_returns_the_receipt_web3_would_read(client, keys, monkeypatch):
+    token = client.contract("DevToken")
+    client.sync_send = True
+    seen = _Requests(client, monkeypatch)
+    result = client.send(token.functions.mint(keys[1].address, 9), keys[0])
+    assert seen.counts.get(SYNC_SEND) == 1
+    assert "eth_sendRawTransaction" not in seen.counts
+    assert "eth_getTransactionReceipt" not in seen.counts  # it came with the send
+    monkeypatch.undo()
+    assert result.receipt == client.w3.eth.get_transaction_receipt(HexBytes(result.tx_hash))
+    assert result.receipt["logs"] and result.receipt["status"] == 1  # a Transfer, decoded alike
+    transfer = token.events.Transfer().process_receipt(result.receipt)[0]
+    assert transfer["args"]["value"] == 9
+    with pytest.raises(TxReverted, match="AccessControlUnauthorizedAccount"):
+        client.send(token.functions.mint(keys[2].address, 1), keys[2])
+
+
+def test_a_synchronous_deployment_names_its_contract_address(chain, keys):
+    art = load_artifact(project_root() / "build", "DevToken")
+    client = ChainClient(chain.rpc_url)
+    client.sync_send = True
+    factory = client.w3.eth.contract(abi=art["abi"], bytecode=HexBytes(art["bytecode"]))
+    owner = keys[0].address
+    result = client.send(factory.constructor("S", "S", 18, owner, owner), keys[0], label="deploy")
+    assert result.receipt == client.w3.eth.get_transaction_receipt(HexBytes(result.tx_hash))
+    assert result.receipt["contractAddress"] is not None
+
+
+def test_a_node_without_the_synchronous_send_is_sent_to_and_polled(client, keys, monkeypatch):
+    token = client.contract("DevToken")
+    client.sync_send = True
+    seen = _Requests(client, monkeypatch)
+    seen.errors[SYNC_SEND] = {"code": -32601, "message": "Method not found"}
+    client.send(token.functions.mint(keys[1].address, 1), keys[0])
+    client.send(token.functions.mint(keys[1].address, 1), keys[0])
+    assert seen.counts[SYNC_SEND] == 1  # asked once, then never again
+    assert seen.counts["eth_sendRawTransaction"] == 2 and not client.sync_send
+
+
+def test_a_synchronous_send_not_mined_in_the_node_s_wait_is_polled_for(client, keys, monkeypatch):
+    token = client.contract("DevToken")
+    client.sync_send = True
+    seen = _Requests(client, monkeypatch)
+    seen.errors[SYNC_SEND] = {"code": -32603, "message": "Transaction confirmation timeout"}
+    seen.forward.add(SYNC_SEND)  # the node has the transaction; it was not mined in its wait
+    before = client.call(token.functions.balanceOf(keys[1].address))
+    result = client.send(token.functions.mint(keys[1].address, 4), keys[0])
+    assert seen.counts["eth_getTransactionReceipt"] >= 1 and client.sync_send
+    assert result.gas_used > 21_000
+    assert client.call(token.functions.balanceOf(keys[1].address)) == before + 4
+
+
+def test_a_synchronous_send_the_node_refuses_is_a_clear_error(client, keys, monkeypatch):
+    broke = Account.create()
+    client.sync_send = True
+    seen = _Requests(client, monkeypatch)
+    seen.errors[SYNC_SEND] = {"code": -32003, "message": "insufficient funds for gas * price"}
+    token = client.contract("DevToken")
+    with pytest.raises(ChainError, match="too little ETH"):
+        client.send(token.functions.approve(keys[0].address, 1), broke, gas=60_000)

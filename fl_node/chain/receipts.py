@@ -1,0 +1,65 @@
+"""A transaction receipt as a node sends it (JSON, hex strings), in the shape web3's
+``get_transaction_receipt`` returns: numbers as ints, hashes and data as bytes, addresses
+checksummed, attribute access. Used where the receipt comes with the send itself
+(``eth_sendRawTransactionSync``) rather than through web3."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+from web3.datastructures import AttributeDict
+
+
+def _int(value: Any) -> Any:
+    return int(value, 16) if isinstance(value, str) else value
+
+
+def _log(raw: Mapping[str, Any]) -> AttributeDict[str, Any]:
+    return AttributeDict(_formatted(raw, _LOG_FIELDS))
+
+
+_LOG_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "blockHash": HexBytes,
+    "blockNumber": _int,
+    "transactionIndex": _int,
+    "transactionHash": HexBytes,
+    "logIndex": _int,
+    "address": to_checksum_address,
+    "topics": lambda topics: [HexBytes(t) for t in topics],
+    "data": HexBytes,
+}
+
+_RECEIPT_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "blockHash": HexBytes,
+    "blockNumber": _int,
+    "transactionIndex": _int,
+    "transactionHash": HexBytes,
+    "cumulativeGasUsed": _int,
+    "status": _int,
+    "gasUsed": _int,
+    "contractAddress": to_checksum_address,
+    "logs": lambda logs: [_log(log) for log in logs],
+    "logsBloom": HexBytes,
+    "from": to_checksum_address,
+    "to": to_checksum_address,
+    "effectiveGasPrice": _int,
+    "type": _int,
+    "blobGasPrice": _int,
+    "blobGasUsed": _int,
+}
+
+
+def _formatted(raw: Mapping[str, Any], fields: dict[str, Callable[[Any], Any]]) -> dict[str, Any]:
+    """``raw`` with each known field converted (None stays None); other fields as they are."""
+    return {
+        key: value if value is None or key not in fields else fields[key](value)
+        for key, value in raw.items()
+    }
+
+
+def format_receipt(raw: Mapping[str, Any]) -> AttributeDict[str, Any]:
+    """The receipt ``raw`` (a JSON-RPC result) as web3 returns receipts."""
+    return AttributeDict(_formatted(raw, _RECEIPT_FIELDS))
