@@ -173,6 +173,8 @@ class LocalFederation:
     deployment: Deployment = field(init=False)
     task_id: int = field(init=False, default=0)
     processes: ProcessGroup = field(init=False, default_factory=ProcessGroup)
+    #: The task's bindings :meth:`progress` reads through (made once: it runs after every pass).
+    _progress_api: FederationApi | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.run_dir = self.run_dir.resolve()
@@ -370,7 +372,9 @@ class LocalFederation:
             self.client.sync_send = synchronous
 
     def progress(self) -> Progress:
-        api = FederationApi(self.client, self.task_id)
+        api = self._progress_api
+        if api is None or api.client is not self.client or api.task_id != self.task_id:
+            api = self._progress_api = FederationApi(self.client, self.task_id)
         state = api.state()
         number = state.current_round
         phase = api.round(number).phase if number else Phase.NONE
