@@ -3,7 +3,6 @@ round trip to the chain (every node pays it on every look, so it sets the pace o
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,8 +10,9 @@ import pytest
 
 from fl_node.configs import load_config
 from fl_node.federation.node import READ_AHEAD, NodeDaemon
-from fl_node.federation.protocol import FederationApi, Phase
+from fl_node.federation.protocol import FederationApi
 from fl_node.simulation.localfed import LocalFederation
+from tests.federation.stepping import step_until_finalized
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +24,7 @@ def finalized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, .
         daemons = fed.daemons()
         nodes: list[NodeDaemon] = daemons[:-1]  # type: ignore[assignment]
         api = FederationApi(fed.client, fed.task_id)
-        deadline = time.monotonic() + 180
-        while api.state().current_round < 1 or api.round(1).phase != Phase.FINALIZED:
-            assert time.monotonic() < deadline, "round 1 was not finalized in time"
-            for daemon in daemons:
-                daemon.step()
+        step_until_finalized(api, daemons)
         yield nodes, api, daemons[-1]
     finally:
         fed.stop()

@@ -40,6 +40,7 @@ from fl_node.simulation.localfed import (
     SIMULATED_CLIENTS,
     LocalFederation,
 )
+from tests.federation.stepping import step_until_finalized
 from tests.rpcproxy import RpcProxy, rpc
 
 GWEI = 10**9
@@ -91,12 +92,7 @@ def finalized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, .
         aggregator: AggregatorDaemon = daemons[-1]  # type: ignore[assignment]
         aggregator.enforce_burns = False
         api = FederationApi(fed.client, fed.task_id)
-        deadline = time.monotonic() + 180
-        while api.state().current_round < 1 or api.round(1).phase != Phase.FINALIZED:
-            assert time.monotonic() < deadline, "round 1 was not finalized in time"
-            for node in nodes:
-                node.step()
-            aggregator.step()
+        step_until_finalized(api, daemons)
         table = fetch_results(
             ArtifactStore(fed.config.store), api.round(1).results_root, owner=fed.aggregator.address
         )
