@@ -189,6 +189,26 @@ def test_dropped_connections_are_retried_without_double_sending(chain, deploymen
         proxy.close()
 
 
+def test_a_synchronous_send_whose_answer_is_lost_is_retried_without_double_sending(
+    chain, deployment, keys
+):
+    failures = {SYNC_SEND: 2}
+    proxy = FlakyProxy(chain.rpc_url, failures, forward_first={SYNC_SEND})
+    try:
+        client = ChainClient(proxy.url, deployment, retry=RetryPolicy(attempts=5, first_delay=0.01))
+        client.sync_send = True
+        token = client.contract("DevToken")
+        nonce_before = client.w3.eth.get_transaction_count(keys[0].address)
+        balance = client.call(token.functions.balanceOf(keys[2].address))
+        result = client.send(token.functions.mint(keys[2].address, 5), keys[0])
+        assert failures == {SYNC_SEND: 0}  # the node got it twice; the answer was lost twice
+        assert client.w3.eth.get_transaction_count(keys[0].address) == nonce_before + 1
+        assert client.call(token.functions.balanceOf(keys[2].address)) == balance + 5
+        assert result.receipt["status"] == 1
+    finally:
+        proxy.close()
+
+
 def test_a_connection_that_never_comes_back_is_a_clear_error(chain, deployment, keys):
     proxy = FlakyProxy(chain.rpc_url, {"eth_sendRawTransaction": 99}, forward_first=set())
     try:
