@@ -633,7 +633,9 @@ class ChainClient:
         answer = self.retry.run(
             action, lambda: self.w3.provider.make_request(RPCEndpoint(SYNC_SEND), params)
         )
-        error = answer.get("error") if isinstance(answer, Mapping) else answer
+        if not isinstance(answer, Mapping):
+            answer = {"error": {"message": f"no answer to the request ({answer!r})"}}
+        error = answer.get("error")
         if error is None:
             return HexBytes(tx_hash), format_receipt(answer["result"])
         code = error.get("code") if isinstance(error, Mapping) else None
