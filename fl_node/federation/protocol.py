@@ -45,6 +45,8 @@ ZERO32 = b"\x00" * 32
 TIME_GATED_GAS = 900_000
 #: How long a buyback claim's swap may wait in the mempool before the pool refuses it.
 CLAIM_DEADLINE_SECONDS = 600
+#: Views (name and arguments) a task's bindings keep made before starting over.
+VIEW_FN_CACHE = 4096
 
 
 class Phase(IntEnum):
@@ -328,8 +330,20 @@ class FederationApi:
         self._events = EventLog(client, ["Federation"])
         self._opened: dict[int, int] = {}  # round -> block of its RoundOpened: the scan checkpoint
         self._params: TaskParams | None = None
+        self._view_fns: dict[tuple[str, tuple[Any, ...]], Any] = {}
 
     # -- reads ----------------------------------------------------------------------------------
+    def _view_fn(self, name: str, *args: Any) -> Any:
+        """The federation's view ``name(*args)``, made once: web3 takes about 50 us to make one,
+        and a daemon reads the same few views on every step of a round."""
+        key = (name, args)
+        fn = self._view_fns.get(key)
+        if fn is None:
+            if len(self._view_fns) >= VIEW_FN_CACHE:
+                self._view_fns.clear()
+            fn = self._view_fns[key] = getattr(self.federation.functions, name)(*args)
+        return fn
+
     def _named(self, fn: Any, block: BlockIdentifier = "latest") -> dict[str, Any]:
         """A view's result by output name (a struct's fields, or the named outputs)."""
         return named_outputs(fn, self.client.call(fn, block))
@@ -346,12 +360,10 @@ class FederationApi:
         return self._params
 
     def state(self, block: BlockIdentifier = "latest") -> TaskState:
-        return _task_view(self._named(self.federation.functions.taskState(self.task_id), block))
+        return _task_view(self._named(self._view_fn("taskState", self.task_id), block))
 
     def round(self, number: int, block: BlockIdentifier = "latest") -> RoundState:
-        return _round_view(
-            self._named(self.federation.functions.roundState(self.task_id, number), block)
-        )
+        return _round_view(self._named(self._view_fn("roundState", self.task_id, number), block))
 
     def round_of(self, number: int, client: str) -> tuple[RoundState, Commitment, float]:
         """In one round trip: round ``number``'s state, ``client``'s commitment in it, and
@@ -366,7 +378,7 @@ class FederationApi:
         """In one round trip, on one block: the task's state, the state of each of ``rounds``
         with ``client``'s commitment in it, and :meth:`exact_now`."""
         head, read, exact = self._rounds_with(
-            client, rounds, [self.federation.functions.taskState(self.task_id)]
+            client, rounds, [self._view_fn("taskState", self.task_id)]
         )
         return _task_view(head[0]), read, exact
 
@@ -377,8 +389,8 @@ class FederationApi:
         commitment, and the chain's exact time: one batch."""
         fns = list(head)
         for number in rounds:
-            fns.append(self.federation.functions.roundState(self.task_id, number))
-            fns.append(self.federation.functions.commitmentOf(self.task_id, number, client))
+            fns.append(self._view_fn("roundState", self.task_id, number))
+            fns.append(self._view_fn("commitmentOf", self.task_id, number, client))
         values, stamp = self.client.call_many_timed(fns)
         named = [named_outputs(fn, value) for fn, value in zip(fns, values, strict=True)]
         tail = named[len(head) :]
@@ -389,7 +401,7 @@ class FederationApi:
         return named[: len(head)], read, _exact(stamp)
 
     def commitment(self, number: int, client: str, block: BlockIdentifier = "latest") -> Commitment:
-        fn = self.federation.functions.commitmentOf(self.task_id, number, client)
+        fn = self._view_fn("commitmentOf", self.task_id, number, client)
         return _view(Commitment, self._named(fn, block))
 
     def seat(self, client: str, block: BlockIdentifier = "latest") -> Seat:

@@ -33,6 +33,7 @@ from fl_node.chain.deployments import Deployment
 from fl_node.chain.events import Checkpoint, EventLog
 from fl_node.chain.keys import account_from_key
 from fl_node.errors import ChainError, ConfigError
+from fl_node.federation import protocol
 from fl_node.federation.protocol import (
     FederationApi,
     RoundOpenings,
@@ -311,6 +312,20 @@ def test_views_in_one_batch_match_single_reads_and_name_a_revert(suite: Suite, t
     ]
     assert suite.client.call_many(fns) == [suite.client.call(fn) for fn in fns]
     assert suite.client.call_many([]) == []
+
+
+def test_views_are_made_once_and_the_kept_ones_are_bounded(
+    suite: Suite, task: Task, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = FederationApi(suite.client, task.task_id)
+    first = api._view_fn("roundState", task.task_id, 1)
+    assert api._view_fn("roundState", task.task_id, 1) is first
+    assert api._view_fn("roundState", task.task_id, 2) is not first
+    assert api.round(1) == api.round_of(1, task.committer.address)[0]  # read afresh
+    monkeypatch.setattr(protocol, "VIEW_FN_CACHE", 3)
+    for number in range(10):
+        api._view_fn("roundState", task.task_id, number)
+        assert len(api._view_fns) <= 3
 
 
 def test_round_events_are_read_from_the_deployment_on(suite: Suite, task: Task) -> None:
