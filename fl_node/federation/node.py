@@ -58,7 +58,8 @@ from fl_node.federation.wake import Wake
 from fl_node.federation.workstate import hold_lock, state_key
 
 SLIPPAGE_BPS = 100  # 1 % below the quote when a buyback claim swaps on the pool
-#: Earlier rounds still to settle that a step reads with the task's state (the rest one by one).
+#: Earlier rounds still to settle that a step reads with the task's state (the rest a round trip
+#: each).
 READ_AHEAD = 8
 
 
@@ -458,9 +459,10 @@ class NodeDaemon:
         """Act on one round; True once nothing is left to do in it. ``read``: its state and this
         client's commitment, read at the chain's time ``exact``."""
         api = self.api
-        if read is None:
-            read, exact = (api.round(number), api.commitment(number, self.address)), None
-        info, commitment = read
+        if read is None:  # beyond the read-ahead: this round alone, in one round trip
+            info, commitment, exact = api.round_of(number, self.address)
+        else:
+            info, commitment = read
         if not commitment.exists:
             return info.phase.ended or number < current
         if commitment.settled and (commitment.claimed or info.phase == Phase.ABORTED):
