@@ -92,7 +92,9 @@ contract Federation is ReentrancyGuardTransient {
     /// @dev Windows and timeouts in seconds; `payoutCap`, `griefRatio` and `griefCap` in WAD;
     /// `mode`: 0 direct, 1 buyback, 2 dividend (see RewardEscrow). Griefing (Erasure): the sponsor
     /// may burn up to `griefCap` of a round stake, paying `griefRatio` times the amount it burns
-    /// (0: free punishment); `griefCap = 0` means no punishment at all.
+    /// (0: free punishment); `griefCap = 0` means no punishment at all. `challengeWindow = 0`
+    /// means the task has no challenge: a post finalizes its round in the same call (the sponsor
+    /// trusts the aggregator's results, as a Flower server is trusted).
     struct TaskParams {
         bytes32 modelSpecHash;
         bytes32 validationSpecHash;
@@ -695,7 +697,8 @@ contract Federation is ReentrancyGuardTransient {
     /// commit and reveal counts it was computed from, so a commitment it did not see makes it
     /// revert instead of going without a result. Reserves `totalReward + totalPayout`, and sets
     /// `aggregatorBond` of the aggregator's bond aside for this round until it ends, so a void post
-    /// is always slashed in full (claims of earlier rounds cannot draw on it).
+    /// is always slashed in full (claims of earlier rounds cannot draw on it). A task without a
+    /// challenge window (`challengeWindow = 0`) finalizes the round here: claims open at once.
     /// @param taskId The task.
     /// @param round The round.
     /// @param post The model, results root, counts and totals (see Post).
@@ -731,6 +734,7 @@ contract Federation is ReentrancyGuardTransient {
         (r.rewardLeft, r.payoutLeft) = (uint128(post.totalReward), uint128(post.totalPayout));
         r.challengeDeadline = uint64(block.timestamp) + p.challengeWindow;
         emit RoundPosted(taskId, round, post.modelHash, post.resultsRoot, post.totalReward, post.totalPayout);
+        if (p.challengeWindow == 0) _finalize(taskId, round, r);
         escrow.reserve(taskId, post.totalReward + post.totalPayout);
     }
 

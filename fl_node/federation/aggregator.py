@@ -260,8 +260,12 @@ class AggregatorDaemon:
             )
         if outcome is not Outcome.SENT:
             return
+        final = self.params.challenge_window == 0  # no challenge: the post finalized the round
+        if final:
+            self.stats.stamp(number, "finalized_at")
         self.log(
-            f"round {number} posted: {sum(r.included for r in results.rows)}/{len(results.rows)} "
+            f"round {number} posted{' and final' if final else ''}: "
+            f"{sum(r.included for r in results.rows)}/{len(results.rows)} "
             f"updates used, val acc {results.metrics['val_accuracy']:.3f}, model "
             f"{hex32(output.model_hash)[:10]}"
         )

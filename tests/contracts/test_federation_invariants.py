@@ -2,8 +2,8 @@
 parties in the model.
 
 Three tasks (direct, buyback and dividend rewards; one with a bonded challenge, one where only
-committers challenge, for free; two where the sponsor may grief, one of them for free; one with an
-allowlist) run rounds against a Python model of every stake, seat, budget, bond, credit, wallet and
+committers challenge, for free, one without a challenge window, whose posts are final at once; two
+where the sponsor may grief, one of them for free; one with an allowlist) run rounds against a Python model of every stake, seat, budget, bond, credit, wallet and
 round. In each round the aggregator is honest or hostile (chosen when the round opens): it posts
 correct results, extreme scores far past the cap, a garbage root, results that omit a committer,
 totals that reserve too little for payouts or for rewards, or nothing at all; sometimes it first
@@ -121,9 +121,10 @@ TASKS = (
     # buyback rewards, only committers challenge (no bond), no griefing
     {"mode": 1, "numRounds": 2, "minClients": 2, "challengeBond": 0,
      "griefRatio": 0, "griefCap": 0, "allowlist": False},
-    # dividend rewards, an allowlist (the last client is not on it), free griefing up to 10 %
+    # dividend rewards, no challenge window (every post is final at once, hostile or not), an
+    # allowlist (the last client is not on it), free griefing up to 10 %
     {"mode": 2, "numRounds": 3, "minClients": 1, "challengeBond": CHALLENGE_BOND,
-     "griefRatio": 0, "griefCap": WAD // 10, "allowlist": True},
+     "challengeWindow": 0, "griefRatio": 0, "griefCap": WAD // 10, "allowlist": True},
 )  # fmt: skip
 
 # Hypothesis draws one seed per example; the example's actions and their arguments come from a
@@ -587,12 +588,15 @@ class Machine:
         task.bond -= bond  # at stake for this post until the round ends
         r.bond_at_stake = bond
         self.seen["post " + r.behaviour] += 1
-        r.phase, r.challenge_deadline = POSTED, tx.timestamp + CHALLENGE_WINDOW
+        r.phase, r.challenge_deadline = POSTED, tx.timestamp + task.p["challengeWindow"]
         r.model, r.root, r.tree = bytes(model), bytes(root), tree
         r.leaves = {c: (s, w) for c, s, w in entries} if provable else {}
         r.total_reward, r.total_payout = total_reward, total_payout
         task.unreleased -= needed
         task.owed += needed
+        if task.p["challengeWindow"] == 0:  # no challenge: the post is final
+            assert tx.events["RoundFinalized"]["round"] == r.number
+            self._finalized(task_id, r, tx.timestamp)
 
     def finalize(self, task_id):
         r = self.current(task_id)

@@ -824,6 +824,45 @@ def test_the_last_finalized_round_completes_the_task(
     )
 
 
+def test_a_task_without_a_challenge_window_is_final_at_the_post(
+    federation, escrow, base, vault, aggregator, sponsor, clients, outsider
+):
+    task_id = new_task(federation, aggregator, sponsor, numRounds=2, challengeWindow=0)
+    escrow.fund(task_id, 50 * WAD, {"from": sponsor})
+    federation.bondAggregator(task_id, AGGREGATOR_BOND, {"from": aggregator})
+    for account in clients:
+        federation.joinTask(task_id, {"from": account})
+    results = posted_round(federation, task_id, aggregator, clients)
+    state = federation.roundState(task_id, 1)
+    model = hx(keccak(text=f"model-{task_id}-1"))
+    assert (state["phase"], state["modelHash"]) == (FINALIZED, model)
+    task_state = federation.taskState(task_id)
+    # the round ended with the post: the model is the task's, the bond it set aside is free again
+    assert (task_state["latestModelHash"], task_state["bond"]) == (model, AGGREGATOR_BOND)
+    assert task_state["bondLockedUntil"] == state["endedAt"] + CLAIM_WINDOW
+    assert state["challengeDeadline"] == state["endedAt"]
+    with reverts("WrongPhase", FINALIZED, POSTED):
+        federation.challenge(task_id, 1, REASON, {"from": outsider})
+    with reverts("WrongPhase", FINALIZED, POSTED):
+        federation.finalizeRound(task_id, 1, {"from": clients[0]})
+    alice = clients[0]
+    before = base.balanceOf(alice)
+    federation.claimReward(task_id, 1, *results.claim_args(alice), 0, 0, {"from": alice})
+    assert base.balanceOf(alice) == before + 4 * WAD + WAD // 5
+    assert locked(vault, alice) == JOIN_BOND
+    # the next round opens at once, and the last post completes the task
+    round_ = open_round(federation, task_id, aggregator)
+    commit_reveal_all(federation, task_id, round_, clients)
+    tx = post(federation, task_id, round_, aggregator, keccak(text="m2"), ROOT, 0, 0)
+    names = [event.name for event in tx.events]
+    assert names.index("RoundPosted") < names.index("RoundFinalized") < names.index("TaskCompleted")
+    assert (tx.events["RoundFinalized"]["round"], tx.events["TaskCompleted"]["taskId"]) == (
+        2,
+        task_id,
+    )
+    assert federation.taskState(task_id)["status"] == COMPLETED
+
+
 # ------------------------------------------------------------------------------------ abort
 
 

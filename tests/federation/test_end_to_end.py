@@ -8,6 +8,7 @@ model hash as an uninterrupted run with the same seed.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import time
 from pathlib import Path
@@ -133,6 +134,33 @@ def test_the_in_process_runtime_makes_the_same_rounds(clean_run, tmp_path: Path)
     for mine, theirs in zip(report["rounds"], clean_report["rounds"], strict=True):
         assert mine["model_hash"] == theirs["model_hash"]
         assert mine["results_root"] == theirs["results_root"]
+
+
+def test_without_a_challenge_window_every_post_is_final(clean_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A task with no challenge window: each post finalizes its round in the same transaction (no
+    finalizing transaction, no wait for the chain's next second), with the same rounds and
+    rewards as a task that has one."""
+    _fed, clean_report = clean_run
+    config = load_config("tiny")
+    config = config.replace(federation=dataclasses.replace(config.federation, challenge_window=0))
+    with LocalFederation(config, tmp_path / "final") as fed:
+        fed.setup(say=lambda _m: None)
+        fed.run_in_process(timeout=TIMEOUT)
+        api = FederationApi(fed.client, fed.task_id)
+        for number in (1, 2):
+            (posted,) = api.round_events("RoundPosted", number)
+            (finalized,) = api.round_events("RoundFinalized", number)
+            assert finalized.tx_hash == posted.tx_hash
+        report = write_report(fed.client, fed.run_dir, fed.config)
+    assert report["status"] == "completed"
+    for mine, theirs in zip(report["rounds"], clean_report["rounds"], strict=True):
+        assert (mine["model_hash"], mine["results_root"]) == (
+            theirs["model_hash"],
+            theirs["results_root"],
+        )
+    assert {name: t["reward"] for name, t in report["totals"].items()} == {
+        name: t["reward"] for name, t in clean_report["totals"].items()
+    }
 
 
 def test_a_finished_run_folder_can_be_audited(clean_run, capsys) -> None:  # type: ignore[no-untyped-def]
