@@ -1,5 +1,5 @@
-"""Stateful invariants of the stake vault, reward escrow and federation together, with hostile
-parties in the model.
+"""Stateful invariants of the stake vault, reward escrow and federation together, with hostile parties
+in the model.
 
 Three tasks (direct, buyback and dividend rewards; one with a bonded challenge, one where only
 committers challenge, for free, one without a challenge window, whose posts are final at once; two
