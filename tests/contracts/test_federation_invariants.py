@@ -1,17 +1,18 @@
-"""Stateful invariants of the stake vault, reward escrow and federation together, with hostile parties
-in the model.
+"""Stateful invariants of the stake vault, reward escrow and federation together, with hostile
+parties in the model.
 
 Three tasks (direct, buyback and dividend rewards; one with a bonded challenge, one where only
 committers challenge, for free, one without a challenge window, whose posts are final at once; two
-where the sponsor may grief, one of them for free; one with an allowlist) run rounds against a Python model of every stake, seat, budget, bond, credit, wallet and
-round. In each round the aggregator is honest or hostile (chosen when the round opens): it posts
-correct results, extreme scores far past the cap, a garbage root, results that omit a committer,
-totals that reserve too little for payouts or for rewards, or nothing at all; sometimes it first
-tries a post computed from a stale commit set. Challenges come from a bonded outsider or, where the
-task sets no bond, from a committer; the arbiter dismisses, upholds or never rules. The sponsor
-funds, griefs (within its task's cap), cancels and closes. Clients join, leave, commit (sometimes a
-copy of another's commitment), reveal or not, settle each other's stakes, claim, reclaim, deposit
-and withdraw; anyone removes idle seats, sweeps rounds and withdraws credits; time moves forward.
+where the sponsor may grief, one of them for free; one with an allowlist) run rounds against a
+Python model of every stake, seat, budget, bond, credit, wallet and round. In each round the
+aggregator is honest or hostile (chosen when the round opens): it posts correct results, extreme
+scores far past the cap, a garbage root, results that omit a committer, totals that reserve too
+little for payouts or for rewards, or nothing at all; sometimes it first tries a post computed from
+a stale commit set. Challenges come from a bonded outsider or, where the task sets no bond, from a
+committer; the arbiter dismisses, upholds or never rules. The sponsor funds, griefs (within its
+task's cap), cancels and closes. Clients join, leave, commit (sometimes a copy of another's
+commitment), reveal or not, settle each other's stakes, claim, reclaim, deposit and withdraw; anyone
+removes idle seats, sweeps rounds and withdraws credits; time moves forward.
 
 After every step (one JSON-RPC batch of reads): every vault account, seat, budget, bond, credit,
 tracked wallet and round equals the model; the vault holds exactly its stakes (at least
