@@ -190,6 +190,7 @@ def run_size(
             "fl-node-task": fed.task_id,
             "fl-node-aggregator-dev-account": AGGREGATOR,
             "fl-node-dev-account-base": FIRST_CLIENT,
+            "fl-node-sync-send": True,  # the bench's own Anvil mines every transaction at once
         }
         out: dict[str, Any] = {"clients": clients, "rounds": rounds, "engine": engine}
         for name, settle in (("plain", False), ("settled", True)):

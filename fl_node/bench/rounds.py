@@ -23,8 +23,9 @@ The critical path of an fl-node round is its wall time without the challenge win
 watches the chain (every 0.05 s for processes, after every pass for the in-process runtime) and
 notes when every client has committed, every commit is revealed, the post is mined and the
 finalization; the time between the post and the moment the chain clock passes the challenge
-deadline (with a 0-s window: the next whole second of the chain's clock) is the window, the rest
-is the critical path. Observations come at most one polling interval late, so the window is
+deadline is the window, the rest is the critical path. The bench's task has no challenge window
+(0 s): each post finalizes its round at once, so the window is 0 and the critical path the whole
+round. Observations come at most one polling interval late, so the window is
 slightly underestimated and the critical path slightly overestimated.
 """
 
@@ -148,7 +149,8 @@ def round_stages(m: Mapping[str, float]) -> dict[str, float]:
             out[names[after]] = m[after] - m[before]
     if "posted" in m and "finalized" in m and "window" in m:
         out["window"] = m["window"]
-        out["finalize"] = m["finalized"] - m["posted"] - m["window"]
+        # a task without a challenge window is final at the post (stamped before it is seen)
+        out["finalize"] = max(0.0, m["finalized"] - m["posted"] - m["window"])
     if "opened" in m and "finalized" in m:
         out["wall"] = m["finalized"] - m["opened"]
         if "window" in m:
@@ -215,9 +217,9 @@ def to_markdown(result: Mapping[str, Any]) -> str:
         f"FedAvg by samples; fl-node also scores by leave-one-out and settles), "
         f"{result['rounds']} rounds, same machine and run. Steady rounds: all but the first and "
         "the last (mean); fl-node's round is open to finalize, Flower's is configure_train to "
-        "aggregate_train; the critical path leaves out the challenge window (0 s here, so the "
-        "wait for the chain clock's next second); peak memory sums the resident memory of the "
-        "run's whole process tree (Anvil's share in brackets); fl-node's ratios are against "
+        "aggregate_train; the critical path leaves out the challenge window (0 s here: each "
+        "post is final at once); peak memory sums the resident memory of the run's whole "
+        "process tree (Anvil's share in brackets); fl-node's ratios are against "
         "Flower's figure at the same size.",
         "",
         "| clients | runtime | s / steady round | first round s | critical path s | total s | "

@@ -442,6 +442,11 @@ class ChainClient:
     def block_number(self) -> int:
         return int(self.retry.run("block number", lambda: self.w3.eth.block_number))
 
+    def forget_nonce(self, address: str) -> None:
+        """Ask the chain for ``address``'s next nonce before its next transaction: another
+        process may have sent from the same key since this client last did."""
+        self._nonces.pop(to_checksum_address(address), None)
+
     def timestamp(self, block: BlockIdentifier = "latest") -> int:
         if isinstance(block, (int, str)) and not (isinstance(block, str) and len(block) == 66):
             found = self._rpc("block", "eth_getBlockByNumber", [_block(block), False])

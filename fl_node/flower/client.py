@@ -52,8 +52,9 @@ from fl_node.app.client import Context as NodeContext
 from fl_node.artifacts.codec import decode_weights, keccak
 from fl_node.errors import ChainError, ConfigError
 from fl_node.federation.node import NodeDaemon
-from fl_node.federation.protocol import FederationApi, Phase, hex32
+from fl_node.federation.protocol import Phase, hex32
 from fl_node.federation.storage import fetch_model
+from fl_node.flower.sessions import Sessions
 from fl_node.flower.settings import ChainSettings, node_settings, pick
 from fl_node.flower.wire import (
     ACTION,
@@ -147,6 +148,7 @@ class SettleMod:
         self.defaults = dict(defaults or {})
         self.poll = poll
         self.log = log
+        self.sessions = Sessions()
 
     def __repr__(self) -> str:
         return f"SettleMod(defaults={self.defaults!r})"
@@ -181,17 +183,16 @@ class SettleMod:
         self, settings: ChainSettings, task_id: int, arrays: Sequence[np.ndarray]
     ) -> Iterator[FlowerNode]:
         """The native daemon of this client on ``task_id``, for one message: its checks of the
-        task's config hash and of the model layout (``arrays``) run on construction."""
-        client = settings.connect()
-        signer = settings.signer.account(client.chain_id)
-        config = settings.config()
+        task's config hash and of the model layout (``arrays``) run on construction. What does
+        not change between messages comes from this process's :class:`Sessions`."""
+        session, signer = self.sessions.get(settings)
         node = FlowerNode(
-            api=FederationApi(client, task_id),
+            api=session.api(task_id),
             signer=signer,
-            config=config,
+            config=session.config,
             app=NodeApp(lambda _c: _LayoutOnly(arrays), name="the Flower app"),
             context=NodeContext(signer.address, run_id=task_id),
-            store=settings.open_store(),
+            store=session.store,
             workdir=settings.workdir,
             label=f"flower-{signer.address[2:10].lower()}",
             poll=self.poll,

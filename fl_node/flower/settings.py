@@ -20,11 +20,16 @@ key                       meaning
 ``fl-node-dev-account``   a dev account of the local chain's mnemonic (local chains only);
                           with ``fl-node-dev-account-base`` instead, account base +
                           ``partition-id`` (the simulation engine's nodes)
+``fl-node-sync-send``     ``true``: send each transaction with
+                          ``eth_sendRawTransactionSync`` (EIP-7966), its receipt in the
+                          answer, for a local chain that mines every transaction at once
+                          (an automining Anvil); a node without the method is sent to
+                          as usual. Default ``false``: send, then poll for the receipt
 ========================  ============================================================
 
 The aggregator's ServerApp reads ``fl-node-rpc``, ``fl-node-deployment``, ``fl-node-store``,
-``fl-node-workdir``, ``task-config``, ``fl-node-task`` (the on-chain task id),
-``fl-node-evaluator`` and its key from ``fl-node-aggregator-key-file`` or
+``fl-node-workdir``, ``task-config``, ``fl-node-sync-send``, ``fl-node-task`` (the on-chain task
+id), ``fl-node-evaluator`` and its key from ``fl-node-aggregator-key-file`` or
 ``fl-node-aggregator-dev-account`` (or ``$FL_NODE_KEY``).
 """
 
@@ -57,6 +62,7 @@ KEY_FILE, DEV_ACCOUNT, DEV_ACCOUNT_BASE = (
     "fl-node-dev-account-base",
 )
 TASK, EVALUATOR = "fl-node-task", "fl-node-evaluator"
+SYNC_SEND = "fl-node-sync-send"
 AGGREGATOR_KEY_FILE, AGGREGATOR_DEV_ACCOUNT = (
     "fl-node-aggregator-key-file",
     "fl-node-aggregator-dev-account",
@@ -88,6 +94,17 @@ def _int(value: Any, key: str) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{key} must be an integer, got {value!r}") from None
+
+
+def _bool(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ConfigError(f"{key} must be true or false, got {value!r}")
 
 
 def load_task_config(ref: str) -> TaskConfig:
@@ -130,15 +147,21 @@ class ChainSettings:
     workdir: Path
     task_config: str
     signer: Signer
+    sync_send: bool = False
 
     def connect(self) -> ChainClient:
         """A chain client with the deployment (default: ``deployments/<chainId>.json``)."""
+        return self.connect_with_path()[0]
+
+    def connect_with_path(self) -> tuple[ChainClient, Path]:
+        """:meth:`connect`, and the deployment file it read."""
         from fl_node.chain.client import ChainClient
         from fl_node.chain.deployments import Deployment, default_path
 
-        client = ChainClient(self.rpc)
-        path = self.deployment or default_path(client.chain_id)
-        return ChainClient(self.rpc, Deployment.load(Path(path)))
+        path = self.deployment or default_path(ChainClient(self.rpc).chain_id)
+        client = ChainClient(self.rpc, Deployment.load(Path(path)))
+        client.sync_send = self.sync_send
+        return client, Path(path)
 
     def open_store(self) -> ArtifactStore:
         from fl_node.artifacts.shared import open_shared_store
@@ -191,6 +214,7 @@ def node_settings(
             dev_account=_int(dev, DEV_ACCOUNT) if dev is not None else None,
             what="this SuperNode",
         ),
+        sync_send=_bool(pick(SYNC_SEND, *shared, default=False), SYNC_SEND),
     )
 
 
@@ -231,6 +255,7 @@ def server_settings(
             dev_account=_int(dev, AGGREGATOR_DEV_ACCOUNT) if dev is not None else None,
             what="the aggregator",
         ),
+        sync_send=_bool(pick(SYNC_SEND, *sources, default=False), SYNC_SEND),
         task_id=_int(need(TASK), TASK),
         evaluator=str(pick(EVALUATOR, *sources, default=DEFAULT_EVALUATOR)),
     )

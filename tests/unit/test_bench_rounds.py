@@ -80,6 +80,10 @@ def test_a_rounds_stages_add_up_to_its_wall_time() -> None:
             "critical": 1.5,
         }
     )
+    # a task without a challenge window: the post finalized the round, stamped before the post
+    # was seen, so nothing is left for the finalization
+    final = round_stages({"opened": 10.0, "posted": 10.5, "finalized": 10.48, "window": 0.0})
+    assert (final["finalize"], final["wall"]) == (0.0, pytest.approx(0.48))
     # milestones not seen: their stages are left out, not guessed
     assert round_stages({"opened": 1.0, "finalized": 3.0}) == {"wall": 2.0}
     per_round = {1: {"wall": 9.0}, 2: {"wall": 2.0}, 3: {"wall": 4.0}, 4: {"wall": 3.0}}
