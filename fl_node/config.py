@@ -338,7 +338,7 @@ class FederationConfig:
     min_clients: Annotated[int, _integer(0, UINT32_MAX, "2**32 - 1 (uint32)")] = 0
     commit_window: _Seconds = 120  # commits close early once every participant committed
     reveal_window: _Seconds = 30  # seconds for reveals after commits close
-    # seconds during which a posted round can be challenged
+    # seconds during which a posted round can be challenged; 0: none, the post is final at once
     challenge_window: Annotated[int, _integer(0, UINT64_MAX, "2**64 - 1 (uint64)")] = 2
     post_timeout: _Seconds = 600  # seconds after the reveal window before anyone may abort
     arbiter_timeout: _Seconds = 3_600  # seconds the arbiter has to decide a challenge
