@@ -136,10 +136,12 @@ def test_the_in_process_runtime_makes_the_same_rounds(clean_run, tmp_path: Path)
         assert mine["results_root"] == theirs["results_root"]
 
 
-def test_without_a_challenge_window_every_post_is_final(clean_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_without_a_challenge_window_every_post_is_final(clean_run, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """A task with no challenge window: each post finalizes its round in the same transaction (no
     finalizing transaction, no wait for the chain's next second), with the same rounds and
-    rewards as a task that has one."""
+    rewards as a task that has one, and the same audit."""
+    from fl_node.cli import main
+
     _fed, clean_report = clean_run
     config = load_config("tiny")
     config = config.replace(federation=dataclasses.replace(config.federation, challenge_window=0))
@@ -161,6 +163,10 @@ def test_without_a_challenge_window_every_post_is_final(clean_run, tmp_path: Pat
     assert {name: t["reward"] for name, t in report["totals"].items()} == {
         name: t["reward"] for name, t in clean_report["totals"].items()
     }
+    capsys.readouterr()
+    assert main(["audit", "--run", str(fed.run_dir), "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "0 posted number(s) wrong, 0 evidence item(s) missing or altered, 0 unverified" in out
 
 
 def test_a_finished_run_folder_can_be_audited(clean_run, capsys) -> None:  # type: ignore[no-untyped-def]
