@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
@@ -29,7 +30,9 @@ import {SafeBurn} from "./utils/SafeBurn.sol";
 /// valid leaf reclaims it after the claim window. A post that reserved too little is made up from
 /// the aggregator's bond, never from other clients. Results leaf (OpenZeppelin StandardMerkleTree):
 /// `keccak256(bytes.concat(keccak256(abi.encode(taskId, round, client, int256 score, uint256 reward))))`.
-contract Federation is ReentrancyGuardTransient {
+/// Several calls of one sender go in one transaction with OpenZeppelin's `multicall` (a client
+/// claims the last round and commits to the next at once), each call checked as if alone.
+contract Federation is ReentrancyGuardTransient, Multicall {
     using SafeERC20 for IERC20;
 
     /// @notice Fixed-point one (scores, payout caps and ratios are WAD-scaled).

@@ -15,9 +15,12 @@ FedAvg by samples, :func:`fl_node.bench.flower.bench_config`: challenge window 0
 Each run is its own child process (``python -m fl_node.bench.rounds --one ...``) whose resident
 memory, summed over it and all its descendants (Anvil, client processes, Ray's workers), is
 sampled every 0.2 s; Anvil's share is reported apart. fl-node's round is timed from the
-aggregator's stamps (opened -> finalized, ``stats-aggregator.json``); Flower's from its
-strategy's ``configure_train`` to the end of ``aggregate_train``. Steady rounds exclude the first
-(which waits for every client to join, or starts Ray's actors) and the last.
+aggregator's stamps (``stats-aggregator.json``), from the previous round's finalization to its
+own, so that it holds all a round needs (the clients' claims of the round before come with their
+commits, or before the round opens); Flower's likewise, from the end of one ``aggregate_train``
+to the end of the next (the first round of each from its opening or ``configure_train``).
+Steady rounds exclude the first (which waits for every client to join, or starts Ray's actors)
+and the last.
 
 The critical path of an fl-node round is its wall time without the challenge window: the child
 watches the chain (every 0.05 s for processes, after every pass for the in-process runtime) and
@@ -216,8 +219,9 @@ def to_markdown(result: Mapping[str, Any]) -> str:
         f"Seconds per round and peak memory, the demo's digits task (MLP 64, 2 local epochs, "
         f"FedAvg by samples; fl-node also scores by leave-one-out and settles), "
         f"{result['rounds']} rounds, same machine and run. Steady rounds: all but the first and "
-        "the last (mean); fl-node's round is open to finalize, Flower's is configure_train to "
-        "aggregate_train; the critical path leaves out the challenge window (0 s here: each "
+        "the last (mean); fl-node's round runs from the previous finalization to its own, "
+        "Flower's from the previous aggregate_train's end to its own; the critical path (open to "
+        "finalize) leaves out the challenge window (0 s here: each "
         "post is final at once); peak memory sums the resident memory of the run's whole "
         "process tree (Anvil's share in brackets); fl-node's ratios are against "
         "Flower's figure at the same size.",
@@ -408,18 +412,39 @@ class Milestones:
             m.setdefault("finalized", now)
 
 
+def round_spans(stamps: Mapping[str, Mapping[str, float]]) -> dict[int, float]:
+    """Each round's seconds from the aggregator's stamps: from the previous round's
+    finalization to its own, so a round holds all it needs (its opening, and the clients' claims
+    of the round before, which may come before the opening or with their commits); the first
+    round from its opening."""
+    ends = {int(k): e["finalized_at"] for k, e in stamps.items() if "finalized_at" in e}
+    spans: dict[int, float] = {}
+    for number, end in ends.items():
+        start = ends.get(number - 1, stamps[str(number)].get("opened_at"))
+        if start is not None:
+            spans[number] = end - start
+    return spans
+
+
+def span_of_calls(times: Mapping[int, Sequence[float]]) -> dict[int, float]:
+    """Each Flower round's seconds from its ``(configure_train, aggregate_train end)`` times,
+    as :func:`round_spans` counts fl-node's: from the end of the round before."""
+    ends = {n: t[1] for n, t in times.items() if len(t) == 2}
+    return {n: end - ends.get(n - 1, times[n][0]) for n, end in sorted(ends.items())}
+
+
 def _fl_node_daemon_figures(
     stats: Mapping[str, Mapping[str, Mapping[str, float]]],
 ) -> tuple[dict[int, float], dict[int, dict[str, float]]]:
-    """Round wall times from the aggregator's stamps, and per round the daemons' counters."""
+    """Round wall times from the aggregator's stamps (:func:`round_spans`), and per round the
+    daemons' counters."""
     agg = stats.get("aggregator", {})
-    walls: dict[int, float] = {}
+    walls = round_spans(agg)
     counters: dict[int, dict[str, float]] = {}
     for key, entry in agg.items():
-        if "opened_at" not in entry or "finalized_at" not in entry:
-            continue
         number = int(key)
-        walls[number] = entry["finalized_at"] - entry["opened_at"]
+        if number not in walls:
+            continue
         nodes = [s.get(key, {}) for name, s in stats.items() if name != "aggregator"]
         counters[number] = {
             "train_sum": sum(n.get("train", 0.0) for n in nodes),
@@ -564,7 +589,7 @@ def run_flower(clients: int, rounds: int, workdir: Path) -> dict[str, Any]:
     failed = flower_failures(good, clients)
     if failed is not None:
         raise FlNodeError(f"Flower: {failed}")
-    per_round = {r: t[1] - t[0] for r, t in sorted(times.items()) if len(t) == 2}
+    per_round = span_of_calls(times)
     return {
         "per_round": {str(n): s for n, s in per_round.items()},
         "actors": actors,

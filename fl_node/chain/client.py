@@ -406,6 +406,14 @@ class ChainClient:
             raise NotEncodable("keyword arguments")
         return codec_of(fn).encode(tuple(fn.args or ()))
 
+    @classmethod
+    def call_data(cls, fn: ContractFunction) -> bytes:
+        """``fn``'s call data (a call to put in a ``multicall``)."""
+        try:
+            return bytes.fromhex(cls._call_data(fn)[2:])
+        except NotEncodable:
+            return bytes.fromhex(str(fn._encode_transaction_data())[2:])
+
     def _rpc(self, action: str, method: str, params: list[Any]) -> Any:
         """One JSON-RPC request straight to the provider (no formatters); its ``result``.
 

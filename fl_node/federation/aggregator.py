@@ -143,8 +143,11 @@ class AggregatorDaemon:
                 self._abort(number, info, "the post deadline passed", info.post_deadline(p))
                 return
             all_revealed = info.phase == Phase.REVEAL and info.reveals == info.commits
-            if all_revealed or now > info.reveal_end(p):
-                self._post(number, early=all_revealed)
+            ready = all_revealed or now > info.reveal_end(p)
+            if ready and self._post(number, early=all_revealed) and number < p.num_rounds:
+                # final at the post: the next round opens now, so the clients' next step sees
+                # it with their claims (one transaction with their next commit)
+                self._maybe_open(number + 1, self.api.state())
             return
         if info.phase == Phase.POSTED and now > info.challenge_deadline:
             with self._tx(number):
@@ -232,7 +235,9 @@ class AggregatorDaemon:
     def _opened_block(self, number: int) -> int:
         return RoundOpenings(self.api, self._checkpoint).block(number)
 
-    def _post(self, number: int, early: bool) -> None:
+    def _post(self, number: int, early: bool) -> bool:
+        """Compute and post round ``number``; True when this call posted it and the post was
+        final (a task without a challenge window)."""
         inputs = round_inputs(
             self.api, self.store, number, self._opened_block(number), history=self._history
         )
@@ -259,7 +264,7 @@ class AggregatorDaemon:
                 lambda _exc: self._post_not_now(number, post, early),
             )
         if outcome is not Outcome.SENT:
-            return
+            return False
         final = self.params.challenge_window == 0  # no challenge: the post finalized the round
         if final:
             self.stats.stamp(number, "finalized_at")
@@ -271,6 +276,7 @@ class AggregatorDaemon:
         )
         if self.on_round is not None:
             self.on_round(output)
+        return final
 
     def _post_not_now(self, number: int, post: Post, early: bool) -> bool:
         """After a reverted post the state does not explain as posted: whether to post again on

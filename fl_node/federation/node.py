@@ -108,6 +108,19 @@ def encode_update(
     return encode_weights(layout.to_named(parameters), meta)
 
 
+#: Seconds of claim window a claim sent with a commit must have left (else it goes alone).
+CLAIM_MARGIN = 60
+
+
+@dataclass(frozen=True)
+class DueClaim:
+    """A reward claim that goes in one transaction with the next commit."""
+
+    number: int
+    call: Any  # the claimReward call
+    reward: int
+
+
 @dataclass
 class NodeDaemon:
     api: FederationApi
@@ -275,7 +288,8 @@ class NodeDaemon:
             if not commitment.exists:
                 if info.phase == Phase.COMMIT and now <= info.commit_deadline:
                     what += "global model not available yet"
-                    action = partial(self._commit, number, info)
+                    claim = self._due_claim(number - 1, read, exact)
+                    action = partial(self._commit, number, info, claim)
             elif not commitment.revealed:
                 if info.reveals_open(self.params, now, state.participants):
                     what += "cannot upload the update"
@@ -348,16 +362,30 @@ class NodeDaemon:
             self.api.task_id, number, self.address, update_hash, self.salt(number)
         )
 
-    def _commit(self, number: int, info: RoundState) -> None:
+    def _commit(self, number: int, info: RoundState, claim: DueClaim | None = None) -> None:
         blob = self._update_blob(number, info.parent_model_hash)
-        self._send_commit(number, self.sealed(number, keccak(blob)))
+        self._send_commit(number, self.sealed(number, keccak(blob)), claim)
 
-    def _send_commit(self, number: int, sealed: bytes) -> None:
+    def _send_commit(self, number: int, sealed: bytes, claim: DueClaim | None = None) -> None:
+        """Commit ``sealed`` with the round's stake; with ``claim``, in one transaction with it
+        (if that reverts, the commit goes alone and the claim takes its own path)."""
         before = self.api.client.tx_seconds
+        call = self.api.commit_call(number, sealed, self.stake)
+
+        def send() -> None:
+            if claim is not None:
+                try:
+                    self.api.multicall(self.signer, [claim.call, call])
+                    self.log(f"round {claim.number}: claimed reward {self._fmt(claim.reward)}")
+                    return
+                except TxReverted:
+                    pass
+            self.api.send(call, self.signer)
+
         try:
             self.ensure_stake()
             outcome = reach(
-                lambda: self.api.commit(self.signer, number, sealed, self.stake),
+                send,
                 lambda b: self.api.commitment(number, self.address, b).exists,
                 lambda _exc: not self._commits_open(number),
             )
@@ -365,6 +393,37 @@ class NodeDaemon:
             self.stats.add(number, "tx", self.api.client.tx_seconds - before)
         if outcome is Outcome.SENT:
             self.log(f"round {number}: committed {hex32(sealed)[:10]}")
+
+    def _due_claim(
+        self, number: int, read: dict[int, tuple[RoundState, Commitment]], exact: float
+    ) -> DueClaim | None:
+        """Round ``number``'s reward claim, when this step's read shows it certain to go through
+        (finalized, not claimed, the claim window open a while yet, this client's positive
+        result in the stored table): it then goes in the commit's transaction. Anything less
+        certain is left to the settlement's own path, with its checks and warnings."""
+        seen = read.get(number)
+        if seen is None:
+            return None
+        info, commitment = seen
+        if info.phase != Phase.FINALIZED or not commitment.exists or commitment.claimed:
+            return None
+        if int(exact) + CLAIM_MARGIN > info.claim_deadline(self.params):
+            return None
+        try:
+            table = fetch_results(self.store, info.results_root, owner=self.params.aggregator)
+            row = table.row(self.address)
+        except (ArtifactError, KeyError):
+            return None
+        if row.reward <= 0:
+            return None
+        call = self.api.claim_call(
+            number,
+            row.score,
+            row.reward,
+            table.proof(self.address),
+            self._min_tokens_out(row.reward),
+        )
+        return DueClaim(number, call, row.reward)
 
     def _commits_open(self, number: int) -> bool:
         """Whether round ``number`` still takes commits on the chain's clock."""

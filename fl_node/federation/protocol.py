@@ -587,8 +587,17 @@ class FederationApi:
         return self.send(self.federation.functions.openRound(self.task_id), signer)
 
     def commit(self, signer: LocalAccount, number: int, commit_hash: bytes, stake: int) -> TxResult:
-        fn = self.federation.functions.commit(self.task_id, number, commit_hash, stake)
-        return self.send(fn, signer)
+        return self.send(self.commit_call(number, commit_hash, stake), signer)
+
+    def commit_call(self, number: int, commit_hash: bytes, stake: int) -> Any:
+        """The ``commit`` call (to send, or to put in a :meth:`multicall`)."""
+        return self.federation.functions.commit(self.task_id, number, commit_hash, stake)
+
+    def multicall(self, signer: LocalAccount, calls: Sequence[Any]) -> TxResult:
+        """Several federation calls of ``signer``'s in one transaction (``Multicall``): each is
+        checked as if sent alone, and one revert undoes them all."""
+        data = [self.client.call_data(fn) for fn in calls]
+        return self.send(self.federation.functions.multicall(data), signer)
 
     def reveal(
         self, signer: LocalAccount, number: int, update_hash: bytes, salt: bytes
@@ -640,11 +649,21 @@ class FederationApi:
         proof: Sequence[bytes],
         min_tokens_out: int = 0,
     ) -> TxResult:
+        return self.send(self.claim_call(number, score, reward, proof, min_tokens_out), signer)
+
+    def claim_call(
+        self,
+        number: int,
+        score: int,
+        reward: int,
+        proof: Sequence[bytes],
+        min_tokens_out: int = 0,
+    ) -> Any:
+        """The ``claimReward`` call (to send, or to put in a :meth:`multicall`)."""
         deadline = self.now() + CLAIM_DEADLINE_SECONDS
-        fn = self.federation.functions.claimReward(
+        return self.federation.functions.claimReward(
             self.task_id, number, score, reward, list(proof), min_tokens_out, deadline
         )
-        return self.send(fn, signer)
 
     def challenge(self, signer: LocalAccount, number: int, reason_hash: bytes) -> TxResult:
         bond = self.params().challenge_bond

@@ -18,7 +18,7 @@ from fl_node.artifacts.codec import decode_weights, encode_weights, keccak
 from fl_node.chain.client import TxReverted
 from fl_node.errors import ArtifactError
 from fl_node.federation.context import derive_seed
-from fl_node.federation.node import NodeDaemon
+from fl_node.federation.node import DueClaim, NodeDaemon
 from fl_node.federation.protocol import RoundState, hex32
 
 #: Relative size of the noise a copycat adds to a copied update (to dodge duplicate detection).
@@ -35,13 +35,13 @@ class CopycatNode(NodeDaemon):
         others = [e for e in self.api.commits(number) if e.client.lower() != self.address.lower()]
         return min((e.client for e in others), key=str.lower, default=None)
 
-    def _commit(self, number: int, info: RoundState) -> None:
+    def _commit(self, number: int, info: RoundState, claim: DueClaim | None = None) -> None:
         victim = self._victim(number)
         if victim is None:
             return  # nothing to copy yet
         copied = next(e for e in self.api.commits(number) if e.client == victim).commit_hash
         self.log(f"round {number}: copying the commitment of {victim[:10]}")
-        self._send_commit(number, copied)
+        self._send_commit(number, copied, claim)
 
     def _reveal(self, number: int, info: RoundState) -> None:
         if number in self.attempts:

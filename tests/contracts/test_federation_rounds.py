@@ -1144,6 +1144,33 @@ def test_claim_after_a_separate_settlement_pays_only_the_reward(
     assert vault.stakeOf(dave)[0] == 100 * WAD - WAD // 2
 
 
+def test_a_client_claims_and_commits_to_the_next_round_in_one_transaction(
+    federation, vault, base, task, aggregator, clients
+):
+    results = finalized_round(federation, task, aggregator, clients, SCORES, REWARDS)
+    round_ = open_round(federation, task, aggregator)
+    alice = clients[0]
+    sealed = commitment_hash(
+        task, round_, str(alice), update_of(task, round_, alice), salt_of(task, round_, alice)
+    )
+    claim = federation.claimReward.encode_input(task, 1, *results.claim_args(alice), 0, 0)
+    bad_commit = federation.commit.encode_input(task, round_, ZERO_HASH, STAKE)
+    before = base.balanceOf(alice)
+    # one failing call undoes the whole transaction, with that call's error
+    with reverts("EmptyHash"):
+        federation.multicall([claim, bad_commit], {"from": alice})
+    assert federation.commitmentOf(task, 1, alice)["claimed"] is False
+    good_commit = federation.commit.encode_input(task, round_, sealed, STAKE)
+    tx = federation.multicall([claim, good_commit], {"from": alice})
+    # each call ran as the sender itself (reentrancy guards and all)
+    assert tx.events["RewardClaimed"]["client"] == alice
+    assert tx.events["UpdateCommitted"]["client"] == alice
+    assert base.balanceOf(alice) == before + 4 * WAD + WAD // 5
+    assert federation.commitmentOf(task, 1, alice)["claimed"] is True
+    assert federation.commitmentOf(task, round_, alice)["commitHash"] == hx(sealed)
+    assert locked(vault, alice) == JOIN_BOND + STAKE
+
+
 def test_claim_rejects_bad_proofs_unfinished_rounds_and_other_claimers(
     federation, task, aggregator, clients
 ):

@@ -153,6 +153,10 @@ def test_without_a_challenge_window_every_post_is_final(clean_run, tmp_path: Pat
             (posted,) = api.round_events("RoundPosted", number)
             (finalized,) = api.round_events("RoundFinalized", number)
             assert finalized.tx_hash == posted.tx_hash
+        # a client's reward of round 1 was claimed in the transaction of its round-2 commit
+        claims = {e.args["client"]: e.tx_hash for e in api.round_events("RewardClaimed", 1)}
+        commits = {e.args["client"]: e.tx_hash for e in api.round_events("UpdateCommitted", 2)}
+        assert claims and all(claims[c] == commits[c] for c in claims)
         report = write_report(fed.client, fed.run_dir, fed.config)
     assert report["status"] == "completed"
     for mine, theirs in zip(report["rounds"], clean_report["rounds"], strict=True):

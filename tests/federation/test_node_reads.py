@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from fl_node.configs import load_config
-from fl_node.federation.node import READ_AHEAD, NodeDaemon
+from fl_node.federation.node import READ_AHEAD, DueClaim, NodeDaemon
 from fl_node.federation.protocol import FederationApi
 from fl_node.simulation.localfed import LocalFederation
 from tests.federation.stepping import step_until_finalized
@@ -127,3 +127,22 @@ def test_a_step_that_commits_reads_again_in_one_batch_before_it_settles(
     monkeypatch.undo()
     assert api.commitment(2, node.address).exists
     assert api.commitment(1, node.address).settled
+
+
+def test_a_claim_that_fails_in_the_commits_transaction_leaves_the_commit_alone(
+    finalized: tuple[Any, ...],
+) -> None:
+    nodes, api, aggregator = finalized
+    if api.state().current_round == 1:
+        aggregator.step()  # opens round 2 (the test above may have done it)
+    node = nodes[1]
+    assert not api.commitment(2, node.address).exists
+    # a claim of round 1 that cannot go through (a reward its results do not prove)
+    bogus = DueClaim(1, api.claim_call(1, 0, 1, [b"\x01" * 32]), 1)
+    info = api.round(2)
+    node._commit(2, info, bogus)
+    assert api.commitment(2, node.address).exists  # the commit went on its own
+    assert not api.commitment(1, node.address).claimed
+    node.step()  # and the claim takes its own path, from the results
+    settled = api.commitment(1, node.address)
+    assert settled.settled and (settled.claimed or settled.stake > 0)

@@ -19,8 +19,10 @@ from fl_node.bench.rounds import (
     memory_sample,
     peak_memory,
     processes_skip_reason,
+    round_spans,
     round_stages,
     run_note,
+    span_of_calls,
     steady_rounds,
     summarize_rounds,
     target_lines,
@@ -88,6 +90,20 @@ def test_a_rounds_stages_add_up_to_its_wall_time() -> None:
     assert round_stages({"opened": 1.0, "finalized": 3.0}) == {"wall": 2.0}
     per_round = {1: {"wall": 9.0}, 2: {"wall": 2.0}, 3: {"wall": 4.0}, 4: {"wall": 3.0}}
     assert median_stages(per_round) == {"wall": 3.0}
+
+
+def test_a_round_runs_from_the_previous_finalization_to_its_own() -> None:
+    # round 2 opened at 11.5, but the clients' claims of round 1 came after 11.0: they count
+    stamps = {
+        "1": {"opened_at": 10.0, "finalized_at": 11.0},
+        "2": {"opened_at": 11.5, "finalized_at": 12.2},
+        "3": {"opened_at": 12.2},  # not finalized: no figure
+    }
+    assert round_spans(stamps) == pytest.approx({1: 1.0, 2: 1.2})
+    # Flower's likewise: from the end of the round before
+    assert span_of_calls({1: [0.0, 2.0], 2: [2.1, 2.5], 3: [2.6]}) == pytest.approx(
+        {1: 2.0, 2: 0.5}
+    )
 
 
 def test_separate_processes_beyond_the_limit_are_not_attempted() -> None:
