@@ -391,13 +391,16 @@ class Milestones:
         self.seen: dict[int, dict[str, float]] = {}
 
     def tick(self, _progress: object = None) -> None:
+        now = time.time()
+        current = self.api.state().current_round
+        # the round before too: a post that is final opens the next round in the same step
+        for number in (current - 1, current):
+            if number > 0 and "finalized" not in self.seen.get(number, {}):
+                self._note(number, self.api.round(number), now)
+
+    def _note(self, number: int, info: Any, now: float) -> None:
         from fl_node.federation.protocol import Phase
 
-        now = time.time()
-        number = self.api.state().current_round
-        if number == 0:
-            return
-        info = self.api.round(number)
         m = self.seen.setdefault(number, {})
         later = (Phase.POSTED, Phase.CHALLENGED, Phase.FINALIZED)
         if info.commits >= self.clients or info.phase in (Phase.REVEAL, *later):

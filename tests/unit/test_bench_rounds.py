@@ -106,6 +106,29 @@ def test_a_round_runs_from_the_previous_finalization_to_its_own() -> None:
     )
 
 
+def test_the_watcher_sees_a_round_that_ended_with_the_next_ones_opening() -> None:
+    from types import SimpleNamespace
+
+    from fl_node.bench.rounds import Milestones
+    from fl_node.federation.protocol import Phase
+
+    rounds = {
+        1: SimpleNamespace(phase=Phase.FINALIZED, commits=2, reveals=2, challenge_deadline=100),
+        2: SimpleNamespace(phase=Phase.COMMIT, commits=1, reveals=0, challenge_deadline=0),
+    }
+    watch = Milestones.__new__(Milestones)
+    watch.clients, watch.seen = 2, {}
+    watch.api = SimpleNamespace(  # type: ignore[assignment]
+        state=lambda: SimpleNamespace(current_round=2),
+        round=lambda n: rounds[n],
+        chain_time=lambda: 100,
+    )
+    watch.tick()
+    # round 1 was posted, final and followed by round 2 between two looks: all of it is noted
+    assert {"committed", "revealed", "posted", "finalized"} <= set(watch.seen[1])
+    assert watch.seen[2] == {}  # one commit of two: nothing reached yet
+
+
 def test_separate_processes_beyond_the_limit_are_not_attempted() -> None:
     assert processes_skip_reason(32, 32) is None
     reason = processes_skip_reason(128, 32)
