@@ -11,8 +11,8 @@ Kept between messages, safely, and shared by the nodes a process runs (an actor 
 node Flower hands it): the chain client (one kept-alive connection per thread; the nonce of a
 message's key is asked again, since another process may have sent from the same key meanwhile),
 the task bindings (a task's parameters never change), the task config and the store; and each
-node's key. On Flower's deployment engine every message starts a
-process of its own, and nothing is kept.
+node's key. On Flower's deployment engine every message starts a process of its own, and nothing
+is kept.
 """
 
 from __future__ import annotations
