@@ -208,6 +208,19 @@ def _text(*, non_empty: bool = False) -> Any:
     return BeforeValidator(check)
 
 
+def parse_flag(value: object) -> bool | None:
+    """A setting given as text (or a bool): ``true``/``false``, ``1``/``0``, ``yes``/``no``, in
+    any case; None when it is none of these."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes"):
+        return True
+    if text in ("0", "false", "no"):
+        return False
+    return None
+
+
 def _flag(value: Any) -> bool:
     if not isinstance(value, bool):
         _field_error(f"must be true or false, got {value!r}")

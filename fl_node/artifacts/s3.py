@@ -41,12 +41,12 @@ def is_s3(protocol: str) -> bool:
 
 
 def _flag(name: str, text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("1", "true", "yes"):
-        return True
-    if value in ("0", "false", "no"):
-        return False
-    raise ConfigError(f"store option {name}={text!r}: use true or false")
+    from fl_node.config import parse_flag  # not at import: the store starts without the config
+
+    value = parse_flag(text)
+    if value is None:
+        raise ConfigError(f"store option {name}={text!r}: use true or false")
+    return value
 
 
 def endpoint(options: Mapping[str, str], environ: Mapping[str, str]) -> str | None:

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from eth_account.signers.local import LocalAccount
 
-from fl_node.config import TaskConfig
+from fl_node.config import TaskConfig, parse_flag
 from fl_node.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -97,14 +97,10 @@ def _int(value: Any, key: str) -> int:
 
 
 def _bool(value: Any, key: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise ConfigError(f"{key} must be true or false, got {value!r}")
+    flag = parse_flag(value)
+    if flag is None:
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+    return flag
 
 
 def load_task_config(ref: str) -> TaskConfig:
