@@ -52,6 +52,7 @@ from fl_node.federation.protocol import (
     commitment_hash,
     hex32,
 )
+from fl_node.federation.results import ResultRow
 from fl_node.federation.stats import RoundStats
 from fl_node.federation.storage import UploadKeeper, fetch_model, fetch_results
 from fl_node.federation.wake import Wake
@@ -410,20 +411,24 @@ class NodeDaemon:
         if int(exact) + CLAIM_MARGIN > info.claim_deadline(self.params):
             return None
         try:
-            table = fetch_results(self.store, info.results_root, owner=self.params.aggregator)
-            row = table.row(self.address)
+            row, proof = self._my_result(info)
         except (ArtifactError, KeyError):
             return None
         if row.reward <= 0:
             return None
-        call = self.api.claim_call(
-            number,
-            row.score,
-            row.reward,
-            table.proof(self.address),
-            self._min_tokens_out(row.reward),
+        return DueClaim(number, self._claim_call(number, row, proof), row.reward)
+
+    def _my_result(self, info: RoundState) -> tuple[ResultRow, list[bytes]]:
+        """This client's row in the round's posted results table, and its Merkle proof
+        (``ArtifactError``: the table is not in the store; ``KeyError``: no row for it)."""
+        table = fetch_results(self.store, info.results_root, owner=self.params.aggregator)
+        return table.row(self.address), table.proof(self.address)
+
+    def _claim_call(self, number: int, row: ResultRow, proof: list[bytes]) -> Any:
+        """The claim of ``row``'s reward in round ``number``."""
+        return self.api.claim_call(
+            number, row.score, row.reward, proof, self._min_tokens_out(row.reward)
         )
-        return DueClaim(number, call, row.reward)
 
     def _commits_open(self, number: int) -> bool:
         """Whether round ``number`` still takes commits on the chain's clock."""
@@ -538,8 +543,7 @@ class NodeDaemon:
                 return True
             return self._reclaim(number, f"round {number}: claim window over, stake reclaimed")
         try:
-            table = fetch_results(self.store, info.results_root, owner=self.params.aggregator)
-            row = table.row(self.address)
+            row, proof = self._my_result(info)
         except (ArtifactError, KeyError) as exc:
             # No provable result for this client: its stake comes back after the claim window.
             self._warn_once(
@@ -549,19 +553,11 @@ class NodeDaemon:
             if isinstance(exc, ArtifactError):  # the store may only lag: look again soon
                 self._wake.soon()
             return False
-        proof = table.proof(self.address)
         me = self.address
         if row.reward > 0 and not commitment.claimed:
             # One transaction: claimReward settles the stake first when it is not settled yet.
             outcome = reach(
-                lambda: api.claim_reward(
-                    self.signer,
-                    number,
-                    row.score,
-                    row.reward,
-                    proof,
-                    self._min_tokens_out(row.reward),
-                ),
+                lambda: api.send(self._claim_call(number, row, proof), self.signer),
                 lambda b: api.commitment(number, me, b).claimed,
                 lambda exc: self._claim_moved(number, exc),
             )
