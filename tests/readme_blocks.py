@@ -5,9 +5,10 @@ for the ones it names, run with bash in an empty folder; and the checks of what 
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 from pathlib import Path
+
+from fl_node.toolchain.localchain import free_port as free_port  # the tests' one port picker
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,12 +23,6 @@ def readme_block(section: str, nth: int = 0) -> str:
     match = next(blocks, None)
     assert match, f"no sh block {nth} under {section!r}"
     return match.group(1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def substitute(script: str, replacements: dict[str, str]) -> str:

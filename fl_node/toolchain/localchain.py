@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -81,11 +82,38 @@ def find_anvil() -> Path:
     )
 
 
+#: Where free_port looks first: below the range the OS draws ephemeral ports from (32768 and up
+#: on Linux), so that no outgoing connection and no bind to port 0 by another program takes a port
+#: between the moment it is handed out and the moment its server binds it.
+_LISTEN_PORTS = range(20000, 32768)
+_handed_out: set[int] = set()
+
+
+def _ephemeral_ports() -> range:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return range(32768, 61000)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free right now (the OS picks it)."""
+    """A TCP port that is free right now and that this process has not handed out before.
+
+    It is drawn from outside the OS's ephemeral range when it can (which the OS would give to any
+    outgoing connection or bind to port 0 in the meantime); the OS picks one otherwise."""
+    ephemeral = _ephemeral_ports()
+    candidates = [p for p in _LISTEN_PORTS if p not in ephemeral and p not in _handed_out]
+    rng = random.Random(os.urandom(8))  # not a run's seed: ports are no part of a run's result
+    for port in rng.sample(candidates, min(64, len(candidates))):
+        if not port_in_use(port, host):
+            _handed_out.add(port)
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+        port = int(sock.getsockname()[1])
+    _handed_out.add(port)
+    return port
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

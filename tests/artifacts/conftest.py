@@ -3,7 +3,6 @@ a free port as a process of its own, and stopped by its PID at the end."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from fl_node.toolchain.localchain import free_port as free_port  # the tests' one port picker
+
 KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 #: Variables that would point botocore elsewhere than the test's server and keys.
 AWS_VARS = (
@@ -21,12 +22,6 @@ AWS_VARS = (
     "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "FL_NODE_S3_ENDPOINT",
     "AWS_REGION", "AWS_DEFAULT_REGION",
 )  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

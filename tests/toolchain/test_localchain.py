@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from fl_node.errors import ChainError, ToolchainError
-from fl_node.toolchain.localchain import DEV_CHAIN_ID, LocalChain, dev_private_keys, rpc_call
+from fl_node.toolchain import localchain
+from fl_node.toolchain.localchain import (
+    DEV_CHAIN_ID,
+    LocalChain,
+    dev_private_keys,
+    free_port,
+    port_in_use,
+    rpc_call,
+)
 
 
 def pid_alive(pid: int) -> bool:
@@ -37,6 +45,28 @@ def wait_dead(pid: int, seconds: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_free_ports_are_never_handed_out_twice_and_stay_out_of_the_ephemeral_range():
+    """A port the OS could give to an outgoing connection or another program's bind to port 0
+    between its choice and its server's bind is not free for long: free_port avoids that range,
+    skips ports in use, and never repeats itself."""
+    ephemeral = localchain._ephemeral_ports()
+    ports = [free_port() for _ in range(20)]
+    assert len(set(ports)) == 20
+    assert not any(port in ephemeral for port in ports)
+    assert not any(port_in_use(port) for port in ports)
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", ports[0]))
+        assert port_in_use(ports[0])
+        localchain._handed_out.discard(ports[0])
+        assert ports[0] not in [free_port() for _ in range(50)]
+
+
+def test_free_port_falls_back_to_the_os_when_every_candidate_is_taken(monkeypatch):
+    monkeypatch.setattr(localchain, "_LISTEN_PORTS", range(0))
+    port = free_port()
+    assert port > 0 and not port_in_use(port)
 
 
 def test_starts_on_a_free_port_answers_and_stops_by_pid():
