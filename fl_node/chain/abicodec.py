@@ -10,19 +10,25 @@ as tuples, several outputs as a list, one output as itself).
 
 Anything this codec cannot encode the way web3 would (a hex string where bytes are expected, an
 ENS name) raises :class:`NotEncodable`, and the caller takes web3's own path.
+
+Return values made only of static types (integers, booleans, addresses, fixed bytes, and structs
+and fixed-size arrays of them: most views here) are read word by word, with the checks ``eth_abi``
+makes on each word; anything else, and any word those checks refuse, goes through ``eth_abi``
+(which then raises its own error).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_abi.exceptions import EncodingError
-from eth_abi.grammar import ABIType, TupleType, parse
-from eth_utils import to_checksum_address
+from eth_abi.grammar import ABIType, BasicType, TupleType, parse
+from eth_utils import to_checksum_address as _to_checksum_address
 
 
 class NotEncodable(Exception):
@@ -41,6 +47,134 @@ def abi_type(item: dict[str, Any]) -> str:
 @cache
 def _parsed(type_str: str) -> ABIType:
     return parse(type_str)
+
+
+@lru_cache(maxsize=4096)
+def to_checksum_address(value: str | bytes) -> str:
+    """EIP-55 form of an address (a keccak each: the same few addresses come back in every
+    read, so each is computed once)."""
+    return str(_to_checksum_address(value))
+
+
+class _Refused(Exception):
+    """A word the static reader does not take as it is: ``eth_abi`` decodes (and judges) it."""
+
+
+#: Reads one static value from a buffer at a word offset; returns the value and the next offset.
+_Reader = Callable[[bytes, int], tuple[Any, int]]
+
+
+def _uint_reader(bits: int) -> _Reader:
+    limit = 1 << bits
+
+    def read(data: bytes, at: int) -> tuple[Any, int]:
+        value = int.from_bytes(data[at : at + 32], "big")
+        if value >= limit:
+            raise _Refused
+        return value, at + 32
+
+    return read
+
+
+def _int_reader(bits: int) -> _Reader:
+    low, high = -(1 << (bits - 1)), 1 << (bits - 1)
+
+    def read(data: bytes, at: int) -> tuple[Any, int]:
+        value = int.from_bytes(data[at : at + 32], "big", signed=True)
+        if not low <= value < high:
+            raise _Refused
+        return value, at + 32
+
+    return read
+
+
+def _bool(data: bytes, at: int) -> tuple[Any, int]:
+    value = int.from_bytes(data[at : at + 32], "big")
+    if value > 1:
+        raise _Refused
+    return value == 1, at + 32
+
+
+def _address(data: bytes, at: int) -> tuple[Any, int]:
+    word = data[at : at + 32]
+    if any(word[:12]):
+        raise _Refused
+    return to_checksum_address("0x" + word[12:].hex()), at + 32
+
+
+def _bytes_reader(size: int) -> _Reader:
+    def read(data: bytes, at: int) -> tuple[Any, int]:
+        word = data[at : at + 32]
+        if any(word[size:]):
+            raise _Refused
+        return word[:size], at + 32
+
+    return read
+
+
+def _sequence_reader(readers: list[_Reader], shape: Callable[[list[Any]], Any]) -> _Reader:
+    def read(data: bytes, at: int) -> tuple[Any, int]:
+        values = []
+        for reader in readers:
+            value, at = reader(data, at)
+            values.append(value)
+        return shape(values), at
+
+    return read
+
+
+def _static_reader(kind: ABIType) -> tuple[_Reader, int] | None:
+    """A word-by-word reader of ``kind`` shaped as :func:`normalized` gives it, and the bytes it
+    reads; None when ``kind`` has a dynamic part or a type this reader leaves to ``eth_abi``."""
+    if kind.is_array:
+        dims: tuple[int, ...] = tuple(kind.arrlist[-1]) if kind.arrlist else ()
+        item = _static_reader(kind.item_type) if dims else None  # () : a dynamic array
+        if item is None:
+            return None
+        length = dims[0]
+        return _sequence_reader([item[0]] * length, list), item[1] * length
+    if isinstance(kind, TupleType):
+        parts = [_static_reader(c) for c in kind.components]
+        if any(p is None for p in parts):
+            return None
+        known = [p for p in parts if p is not None]
+        return _sequence_reader([r for r, _ in known], tuple), sum(n for _, n in known)
+    reader = _word_reader(kind) if isinstance(kind, BasicType) else None
+    return None if reader is None else (reader, 32)
+
+
+def _word_reader(kind: BasicType) -> _Reader | None:
+    if kind.base == "uint" and kind.sub:
+        return _uint_reader(int(kind.sub))
+    if kind.base == "int" and kind.sub:
+        return _int_reader(int(kind.sub))
+    if kind.base == "bool":
+        return _bool
+    if kind.base == "address":
+        return _address
+    if kind.base == "bytes" and kind.sub:
+        return _bytes_reader(int(kind.sub))
+    return None
+
+
+@cache
+def _outputs_reader(outputs: tuple[str, ...]) -> tuple[_Reader, int] | None:
+    """One reader for all of a function's outputs (a list of them) and the bytes it reads, or
+    None."""
+    return _static_reader(parse(f"({','.join(outputs)})"))
+
+
+def static_decode(outputs: tuple[str, ...], data: bytes) -> list[Any] | None:
+    """``outputs`` read from ``data`` word by word, normalized; None when they have a dynamic
+    part, ``data`` is short, or a word needs ``eth_abi``'s judgement."""
+    found = _outputs_reader(outputs)
+    if found is None or len(data) < found[1]:
+        return None
+    try:
+        values, _ = found[0](data, 0)
+    except _Refused:
+        return None
+    return list(values)
 
 
 def normalized(kind: ABIType, value: Any) -> Any:
@@ -77,8 +211,10 @@ class FunctionCodec:
 
     def decode(self, data: bytes) -> Any:
         """The return value as web3's ``call`` gives it (raises ``eth_abi``'s DecodingError)."""
-        values = abi_decode(self.outputs, data)
-        out = [normalized(_parsed(t), v) for t, v in zip(self.outputs, values, strict=True)]
+        out = static_decode(self.outputs, data)
+        if out is None:
+            values = abi_decode(self.outputs, data)
+            out = [normalized(_parsed(t), v) for t, v in zip(self.outputs, values, strict=True)]
         return out[0] if len(out) == 1 else out
 
 

@@ -107,6 +107,12 @@ class AggregatorDaemon:
 
     def step(self) -> bool:
         """Do the next thing the state machine asks for; True once the task is over."""
+        try:
+            return self._step()
+        finally:
+            self.stats.flush()
+
+    def _step(self) -> bool:
         self._wake = Wake()
         state = self.api.state()
         number = state.current_round

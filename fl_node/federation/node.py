@@ -115,10 +115,12 @@ CLAIM_MARGIN = 60
 
 @dataclass(frozen=True)
 class DueClaim:
-    """A reward claim that goes in one transaction with the next commit."""
+    """What settles a finalized round of this client, sent in one transaction with the next
+    commit: its reward claim (which settles the stake too), or with no reward its stake's
+    settlement."""
 
     number: int
-    call: Any  # the claimReward call
+    call: Any  # the claimReward or settleStake call
     reward: int
 
 
@@ -142,6 +144,8 @@ class NodeDaemon:
     _credit_looked: bool = field(init=False, default=False)
     #: The task's current round at the last step: read with the task's state in one round trip.
     _current: int = field(init=False, default=0)
+    #: This client's row and proof under each recent results root (see :meth:`_my_result`).
+    _results: dict[bytes, tuple[ResultRow, list[bytes]]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.address = self.signer.address
@@ -269,6 +273,12 @@ class NodeDaemon:
 
     def step(self) -> bool:
         """Act on the current state; True once the task is over and everything is settled."""
+        try:
+            return self._step()
+        finally:
+            self.stats.flush()
+
+    def _step(self) -> bool:
         self._wake = Wake()
         # One round trip reads the task, the round current at the last step, and the rounds
         # still to settle; only a round that opened since costs a second one.
@@ -377,7 +387,8 @@ class NodeDaemon:
             if claim is not None:
                 try:
                     self.api.multicall(self.signer, [claim.call, call])
-                    self.log(f"round {claim.number}: claimed reward {self._fmt(claim.reward)}")
+                    if claim.reward > 0:
+                        self.log(f"round {claim.number}: claimed reward {self._fmt(claim.reward)}")
                     return
                 except TxReverted:
                     pass
@@ -398,10 +409,11 @@ class NodeDaemon:
     def _due_claim(
         self, number: int, read: dict[int, tuple[RoundState, Commitment]], exact: float
     ) -> DueClaim | None:
-        """Round ``number``'s reward claim, when this step's read shows it certain to go through
-        (finalized, not claimed, the claim window open a while yet, this client's positive
-        result in the stored table): it then goes in the commit's transaction. Anything less
-        certain is left to the settlement's own path, with its checks and warnings."""
+        """Round ``number``'s reward claim, or with no reward its stake's settlement, when this
+        step's read shows it certain to go through (finalized, not claimed or settled, the claim
+        window open a while yet, this client's result in the stored table): it then goes in the
+        commit's transaction. Anything less certain is left to the settlement's own path, with
+        its checks and warnings."""
         seen = read.get(number)
         if seen is None:
             return None
@@ -414,15 +426,24 @@ class NodeDaemon:
             row, proof = self._my_result(info)
         except (ArtifactError, KeyError):
             return None
-        if row.reward <= 0:
+        if row.reward > 0:
+            return DueClaim(number, self._claim_call(number, row, proof), row.reward)
+        if commitment.settled:
             return None
-        return DueClaim(number, self._claim_call(number, row, proof), row.reward)
+        settle = self.api.settle_call(number, self.address, row.score, row.reward, proof)
+        return DueClaim(number, settle, 0)
 
     def _my_result(self, info: RoundState) -> tuple[ResultRow, list[bytes]]:
         """This client's row in the round's posted results table, and its Merkle proof
         (``ArtifactError``: the table is not in the store; ``KeyError``: no row for it)."""
-        table = fetch_results(self.store, info.results_root, owner=self.params.aggregator)
-        return table.row(self.address), table.proof(self.address)
+        root = bytes(info.results_root)
+        mine = self._results.get(root)
+        if mine is None:  # a root names one table: checked once, kept for the round's steps
+            table = fetch_results(self.store, root, owner=self.params.aggregator)
+            mine = self._results[root] = (table.row(self.address), table.proof(self.address))
+            while len(self._results) > READ_AHEAD + 1:
+                del self._results[next(iter(self._results))]
+        return mine
 
     def _claim_call(self, number: int, row: ResultRow, proof: list[bytes]) -> Any:
         """The claim of ``row``'s reward in round ``number``."""

@@ -635,10 +635,16 @@ class FederationApi:
         reward: int,
         proof: Sequence[bytes],
     ) -> TxResult:
-        fn = self.federation.functions.settleStake(
+        return self.send(self.settle_call(number, client, score, reward, proof), signer)
+
+    def settle_call(
+        self, number: int, client: str, score: int, reward: int, proof: Sequence[bytes]
+    ) -> Any:
+        """The ``settleStake`` call of ``client``'s row (to send, or to put in a
+        :meth:`multicall`)."""
+        return self.federation.functions.settleStake(
             self.task_id, number, client, score, reward, list(proof)
         )
-        return self.send(fn, signer)
 
     def claim_reward(
         self,

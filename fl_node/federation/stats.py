@@ -17,8 +17,12 @@ from typing import Any
 
 
 class RoundStats:
+    """A daemon's figures per round. Stamps are written at once; added seconds are written by
+    :meth:`flush` (once per step of the daemon: a crash loses at most one step's seconds)."""
+
     def __init__(self, path: Path):
         self.path = path
+        self._dirty = False
         try:
             self.data: dict[str, dict[str, float]] = json.loads(path.read_text())
         except (OSError, ValueError):
@@ -27,7 +31,12 @@ class RoundStats:
     def add(self, number: int, key: str, seconds: float) -> None:
         entry = self.data.setdefault(str(number), {})
         entry[key] = entry.get(key, 0.0) + seconds
-        self._save()
+        self._dirty = True
+
+    def flush(self) -> None:
+        """Write the seconds added since the last write, if any."""
+        if self._dirty:
+            self._save()
 
     def stamp(self, number: int, key: str) -> None:
         self.data.setdefault(str(number), {})[key] = time.time()
@@ -45,6 +54,7 @@ class RoundStats:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.data, sort_keys=True))
         os.replace(tmp, self.path)
+        self._dirty = False
 
 
 def load_all(workdir: Path) -> dict[str, dict[str, dict[str, Any]]]:

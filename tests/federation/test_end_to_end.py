@@ -157,6 +157,10 @@ def test_without_a_challenge_window_every_post_is_final(clean_run, tmp_path: Pat
         claims = {e.args["client"]: e.tx_hash for e in api.round_events("RewardClaimed", 1)}
         commits = {e.args["client"]: e.tx_hash for e in api.round_events("UpdateCommitted", 2)}
         assert claims and all(claims[c] == commits[c] for c in claims)
+        # and a client without a reward settled its stake (paid or burned) in that transaction
+        settled = {e.args["client"]: e.tx_hash for e in api.round_events("StakeSettled", 1)}
+        unclaimed = [c for c in settled if c not in claims]
+        assert unclaimed and all(settled[c] == commits[c] for c in unclaimed)
         report = write_report(fed.client, fed.run_dir, fed.config)
     assert report["status"] == "completed"
     for mine, theirs in zip(report["rounds"], clean_report["rounds"], strict=True):

@@ -146,3 +146,27 @@ def test_a_claim_that_fails_in_the_commits_transaction_leaves_the_commit_alone(
     node.step()  # and the claim takes its own path, from the results
     settled = api.commitment(1, node.address)
     assert settled.settled and (settled.claimed or settled.stake > 0)
+
+
+def test_a_results_table_is_fetched_and_checked_once_per_root(
+    finalized: tuple[Any, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim in a commit's transaction and the settlement both need this client's row and
+    proof: a root names one table, so it is fetched and checked against the root once."""
+    nodes, api, _aggregator = finalized
+    node = nodes[2]
+    node._results.clear()
+    fetched: list[str] = []
+    get_named = node.store.get_named
+
+    def counted(name: str, **kwargs: Any) -> bytes:
+        fetched.append(name)
+        return get_named(name, **kwargs)
+
+    monkeypatch.setattr(node.store, "get_named", counted)
+    info = api.round(1)
+    first = node._my_result(info)
+    assert node._my_result(info) == first and len(fetched) == 1
+    assert first[0].client.lower() == node.address.lower()
+    node._results.clear()
+    assert node._my_result(info) == first and len(fetched) == 2

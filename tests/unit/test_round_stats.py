@@ -1,0 +1,38 @@
+"""A daemon's per-round figures: stamps on disk at once, added seconds once per step (flush)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fl_node.federation.stats import RoundStats
+
+
+def on_disk(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def test_added_seconds_reach_the_file_at_the_flush_and_add_up(tmp_path: Path) -> None:
+    path = tmp_path / "stats-node.json"
+    stats = RoundStats(path)
+    stats.add(1, "tx", 0.25)
+    stats.add(1, "tx", 0.5)
+    assert on_disk(path) == {}  # not yet: one write per step, not per transaction
+    stats.flush()
+    assert on_disk(path) == {"1": {"tx": 0.75}}
+    assert RoundStats(path).data == {"1": {"tx": 0.75}}  # a restarted daemon goes on from it
+
+
+def test_a_stamp_is_written_at_once_with_what_was_added_before(tmp_path: Path) -> None:
+    path = tmp_path / "stats-aggregator.json"
+    stats = RoundStats(path)
+    stats.add(2, "compute", 1.0)
+    stats.stamp(2, "opened_at")
+    written = on_disk(path)
+    assert written["2"]["compute"] == 1.0 and written["2"]["opened_at"] > 0
+
+
+def test_a_flush_with_nothing_added_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "stats-node.json"
+    RoundStats(path).flush()
+    assert not path.exists()
