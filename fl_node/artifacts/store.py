@@ -57,9 +57,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import fsspec
-from eth_utils import is_address, to_checksum_address
+from eth_utils import is_address
 from fsspec.implementations.local import LocalFileSystem
 
+from fl_node.addresses import checksummed
 from fl_node.artifacts import s3
 from fl_node.artifacts.codec import canonical_json, hash_hex
 from fl_node.errors import ArtifactError, ConfigError
@@ -90,7 +91,7 @@ def owner_prefix(owner: object) -> str:
     """A participant's prefix (relative to the root): ``participants/<checksummed address>``."""
     if not isinstance(owner, str) or not is_address(owner):
         raise ArtifactError(f"invalid participant address {owner!r}: expected 0x and 40 hex digits")
-    return f"{PARTICIPANTS}/{to_checksum_address(owner)}"
+    return f"{PARTICIPANTS}/{checksummed(owner)}"
 
 
 def _check_name(name: object) -> str:

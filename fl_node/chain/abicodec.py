@@ -21,14 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_abi.exceptions import EncodingError
 from eth_abi.grammar import ABIType, BasicType, TupleType, parse
-from eth_utils import to_checksum_address as _to_checksum_address
+
+from fl_node.addresses import checksummed as to_checksum_address
 
 
 class NotEncodable(Exception):
@@ -47,13 +48,6 @@ def abi_type(item: dict[str, Any]) -> str:
 @cache
 def _parsed(type_str: str) -> ABIType:
     return parse(type_str)
-
-
-@lru_cache(maxsize=4096)
-def to_checksum_address(value: str | bytes) -> str:
-    """EIP-55 form of an address (a keccak each: the same few addresses come back in every
-    read, so each is computed once)."""
-    return str(_to_checksum_address(value))
 
 
 class _Refused(Exception):

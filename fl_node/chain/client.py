@@ -45,6 +45,7 @@ from web3.exceptions import (
 )
 from web3.types import BlockIdentifier, Nonce, RPCEndpoint, TxParams, Wei
 
+from fl_node.addresses import checksummed
 from fl_node.chain.abicodec import NotEncodable, abi_type, codec_of
 from fl_node.chain.deployments import Deployment
 from fl_node.chain.fees import (
@@ -576,7 +577,7 @@ class ChainClient:
             tx: dict[str, Any] = {
                 "from": sender,
                 **fields,
-                "to": to_checksum_address(fields["to"]),
+                "to": checksummed(fields["to"]),
                 "gas": gas,
                 "chainId": self.chain_id,
                 "nonce": self._next_nonce(sender),

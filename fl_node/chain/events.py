@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3.contract.contract import ContractEvent
 from web3.exceptions import LogTopicError, MismatchedABI
 
+from fl_node.addresses import checksummed
 from fl_node.chain.client import ChainClient
 from fl_node.errors import ConfigError
 
@@ -61,7 +61,7 @@ class EventLog:
         for name in contracts:
             contract = client.contract(name)
             events = {bytes(HexBytes(event.topic)): event for event in contract.all_events()}
-            self._by_address[to_checksum_address(contract.address)] = (name, events)
+            self._by_address[checksummed(contract.address)] = (name, events)
 
     def event_names(self, contract: str) -> list[str]:
         """Names of the events of ``contract`` this log decodes."""
@@ -104,7 +104,7 @@ class EventLog:
     def decode(self, log: Any, names: set[str] | None = None) -> Event | None:
         """One raw log as an :class:`Event`; None when it is not one of the contracts' known
         events (or not one of ``names``)."""
-        entry = self._by_address.get(to_checksum_address(log["address"]))
+        entry = self._by_address.get(checksummed(log["address"]))
         if entry is None or not log["topics"]:
             return None
         contract, events = entry

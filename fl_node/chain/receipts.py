@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3.datastructures import AttributeDict
+
+from fl_node.addresses import checksummed
 
 
 def _int(value: Any) -> Any:
@@ -27,7 +28,7 @@ _LOG_FIELDS: dict[str, Callable[[Any], Any]] = {
     "transactionIndex": _int,
     "transactionHash": HexBytes,
     "logIndex": _int,
-    "address": to_checksum_address,
+    "address": checksummed,
     "topics": lambda topics: [HexBytes(t) for t in topics],
     "data": HexBytes,
 }
@@ -40,11 +41,11 @@ _RECEIPT_FIELDS: dict[str, Callable[[Any], Any]] = {
     "cumulativeGasUsed": _int,
     "status": _int,
     "gasUsed": _int,
-    "contractAddress": to_checksum_address,
+    "contractAddress": checksummed,
     "logs": lambda logs: [_log(log) for log in logs],
     "logsBloom": HexBytes,
-    "from": to_checksum_address,
-    "to": to_checksum_address,
+    "from": checksummed,
+    "to": checksummed,
     "effectiveGasPrice": _int,
     "type": _int,
     "blobGasPrice": _int,

@@ -107,10 +107,12 @@ class AggregatorDaemon:
 
     def step(self) -> bool:
         """Do the next thing the state machine asks for; True once the task is over."""
+        done = False
         try:
-            return self._step()
+            done = self._step()
+            return done
         finally:
-            self.stats.flush()
+            self.stats.flush(force=done)
 
     def _step(self) -> bool:
         self._wake = Wake()

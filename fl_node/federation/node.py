@@ -273,10 +273,12 @@ class NodeDaemon:
 
     def step(self) -> bool:
         """Act on the current state; True once the task is over and everything is settled."""
+        done = False
         try:
-            return self._step()
+            done = self._step()
+            return done
         finally:
-            self.stats.flush()
+            self.stats.flush(force=done)
 
     def _step(self) -> bool:
         self._wake = Wake()
@@ -336,6 +338,7 @@ class NodeDaemon:
     def release(self) -> None:
         """Give up the work folder's lock on this client and task (another process of the same
         participant may then take it: a runtime that starts one process per message)."""
+        self.stats.flush(force=True)
         self._lock.close()
 
     def update_path(self, number: int) -> Path:

@@ -22,9 +22,10 @@ from typing import Any, TypeVar
 
 from eth_abi import encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 from web3.types import BlockIdentifier
 
+from fl_node.addresses import checksummed
 from fl_node.chain.client import ChainClient, TxResult
 from fl_node.chain.contracts import (
     BaseToken,
@@ -288,7 +289,7 @@ def commitment_hash(
     """``Federation.commitmentHash``: what a client commits to hide its update until the reveal."""
     encoded = encode(
         ["uint256", "uint256", "address", "bytes32", "bytes32"],
-        [task_id, round_number, to_checksum_address(client), bytes(update_hash), bytes(salt)],
+        [task_id, round_number, checksummed(client), bytes(update_hash), bytes(salt)],
     )
     return keccak(encoded)
 
@@ -303,7 +304,7 @@ def commit_salt(
         + bytes(signer.key)
         + encode(
             ["uint256", "address", "uint256", "uint256"],
-            [chain_id, to_checksum_address(federation), task_id, round_number],
+            [chain_id, checksummed(federation), task_id, round_number],
         )
     )
     return keccak(material)

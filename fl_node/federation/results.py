@@ -11,16 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
-from eth_utils import to_checksum_address
-
+from fl_node.addresses import checksummed as _checksummed
 from fl_node.errors import ArtifactError
 from fl_node.settlement.merkle import MerkleTree, ResultLeaf
-
-#: A client's address in checksum form (a keccak each): the same few addresses every round.
-_checksummed = lru_cache(maxsize=4096)(to_checksum_address)
 
 
 @dataclass(frozen=True)

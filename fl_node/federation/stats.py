@@ -17,12 +17,17 @@ from typing import Any
 
 
 class RoundStats:
-    """A daemon's figures per round. Stamps are written at once; added seconds are written by
-    :meth:`flush` (once per step of the daemon: a crash loses at most one step's seconds)."""
+    """A daemon's figures per round. Stamps are written at once; added seconds by :meth:`flush`,
+    which the daemon calls after each step and which writes at most once every
+    :attr:`every` seconds unless told to (a crash loses at most that much of the figures)."""
+
+    #: Least seconds between two writes of added seconds alone.
+    every: float = 1.0
 
     def __init__(self, path: Path):
         self.path = path
         self._dirty = False
+        self._written = 0.0
         try:
             self.data: dict[str, dict[str, float]] = json.loads(path.read_text())
         except (OSError, ValueError):
@@ -33,9 +38,10 @@ class RoundStats:
         entry[key] = entry.get(key, 0.0) + seconds
         self._dirty = True
 
-    def flush(self) -> None:
-        """Write the seconds added since the last write, if any."""
-        if self._dirty:
+    def flush(self, force: bool = False) -> None:
+        """Write the seconds added since the last write, if any, and if the last write is
+        :attr:`every` seconds old or ``force``."""
+        if self._dirty and (force or time.monotonic() - self._written >= self.every):
             self._save()
 
     def stamp(self, number: int, key: str) -> None:
@@ -55,6 +61,7 @@ class RoundStats:
         tmp.write_text(json.dumps(self.data, sort_keys=True))
         os.replace(tmp, self.path)
         self._dirty = False
+        self._written = time.monotonic()
 
 
 def load_all(workdir: Path) -> dict[str, dict[str, dict[str, Any]]]:

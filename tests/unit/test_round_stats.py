@@ -1,4 +1,5 @@
-"""A daemon's per-round figures: stamps on disk at once, added seconds once per step (flush)."""
+"""A daemon's per-round figures: stamps on disk at once, added seconds at a flush (at most once a
+second, or when told: the daemon's last step)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,26 @@ def test_added_seconds_reach_the_file_at_the_flush_and_add_up(tmp_path: Path) ->
     stats = RoundStats(path)
     stats.add(1, "tx", 0.25)
     stats.add(1, "tx", 0.5)
-    assert on_disk(path) == {}  # not yet: one write per step, not per transaction
+    assert on_disk(path) == {}  # not yet: not one write per transaction
     stats.flush()
     assert on_disk(path) == {"1": {"tx": 0.75}}
     assert RoundStats(path).data == {"1": {"tx": 0.75}}  # a restarted daemon goes on from it
+
+
+def test_flushes_within_a_second_of_a_write_wait_unless_forced(tmp_path: Path) -> None:
+    path = tmp_path / "stats-node.json"
+    stats = RoundStats(path)
+    stats.add(1, "tx", 1.0)
+    stats.flush()
+    stats.add(1, "tx", 1.0)
+    stats.flush()  # the last write is fresh: this one waits
+    assert on_disk(path) == {"1": {"tx": 1.0}}
+    stats.flush(force=True)  # the daemon's last step
+    assert on_disk(path) == {"1": {"tx": 2.0}}
+    stats.add(2, "train", 0.5)
+    stats._written -= stats.every  # a second later
+    stats.flush()
+    assert on_disk(path)["2"] == {"train": 0.5}
 
 
 def test_a_stamp_is_written_at_once_with_what_was_added_before(tmp_path: Path) -> None:
