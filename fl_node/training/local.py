@@ -11,6 +11,7 @@ while they run and restore the caller's setting afterwards.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -93,6 +94,20 @@ def _tensors(spec: ModelSpec, x: np.ndarray, y: np.ndarray) -> tuple[torch.Tenso
     return x_t, y_t
 
 
+_models = threading.local()
+
+
+def _model_of(spec: ModelSpec) -> torch.nn.Module:
+    """A model of ``spec`` to load weights into: one per spec and thread, built once (seeding a
+    fresh one costs more than a client's whole training on a small task) and reused, since every
+    use replaces all of its weights first."""
+    models: dict[ModelSpec, torch.nn.Module] = _models.__dict__.setdefault("by_spec", {})
+    model = models.get(spec)
+    if model is None:
+        model = models[spec] = build_model(spec, seed=0)
+    return model
+
+
 def train_local(
     spec: ModelSpec,
     weights: Mapping[str, np.ndarray],
@@ -108,7 +123,7 @@ def train_local(
         raise ConfigError("no training samples: this client's partition is empty")
     rng = np.random.default_rng(seed)
     with single_thread():
-        model = build_model(spec, seed=0)
+        model = _model_of(spec)
         load_weights(model, weights)
         model.train()
         optimizer = torch.optim.SGD(

@@ -41,6 +41,28 @@ def test_same_seed_gives_identical_bytes(
     assert a.num_samples == b.num_samples == len(data.y_train)
 
 
+def test_a_reused_model_trains_as_a_fresh_one(
+    spec: ModelSpec, initial: dict[str, np.ndarray], data: Dataset
+) -> None:
+    """Training reuses one model per spec and thread: a result stays as it was after the model
+    trains again, and equals what a fresh model (another thread's) makes."""
+    import threading
+
+    a = train_local(spec, initial, data.x_train, data.y_train, CONFIG, seed=3)
+    saved = encode_weights(a.weights)
+    train_local(spec, initial, data.x_train[:40], data.y_train[:40], CONFIG, seed=4)
+    assert encode_weights(a.weights) == saved
+    fresh: dict[str, object] = {}
+
+    def in_new_thread() -> None:
+        fresh["result"] = train_local(spec, initial, data.x_train, data.y_train, CONFIG, seed=3)
+
+    thread = threading.Thread(target=in_new_thread)
+    thread.start()
+    thread.join()
+    assert encode_weights(fresh["result"].weights) == saved  # type: ignore[attr-defined]
+
+
 def test_different_seed_gives_different_update(
     spec: ModelSpec, initial: dict[str, np.ndarray], data: Dataset
 ) -> None:
