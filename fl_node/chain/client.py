@@ -18,11 +18,12 @@ file of another chain) are clear errors at once.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 import requests
 from eth_abi import decode as abi_decode
@@ -169,6 +170,9 @@ SYNC_SEND = "eth_sendRawTransactionSync"
 SYNC_NOT_MINED = 4
 #: JSON-RPC's error code of a method the node does not have.
 METHOD_NOT_FOUND = -32601
+#: Blocks of a :class:`BlockProducer` a transaction waits for before its receipt is polled for as
+#: after a plain send (a block full of others' transactions leaves it for the next).
+PRODUCED_BLOCKS = 20
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,20 @@ def http_session(url: str) -> requests.Session:
     session.auth = requests.utils.get_netrc_auth(url)
     session.trust_env = False
     return session
+
+
+class BlockProducer(Protocol):
+    """Who mines the blocks of a chain this process runs, for the threads it schedules (see
+    :class:`fl_node.simulation.lockstep.Lockstep`)."""
+
+    def takes_next_send(self) -> bool:
+        """Called before the calling thread broadcasts a transaction: whether the producer
+        mines it (the chain then mines nothing by itself until the producer says so)."""
+        ...
+
+    def wait_mined(self) -> None:
+        """Block the calling thread until the producer has mined a block."""
+        ...
 
 
 class ChainClient:
@@ -237,7 +255,9 @@ class ChainClient:
         self.w3 = Web3(self.provider)
         self.deployment = deployment
         self.gas = GasMeter()
-        self.tx_seconds = 0.0  # wall time spent sending transactions and waiting for receipts
+        #: Seconds each thread spent sending transactions and waiting for their receipts (not
+        #: waiting for a :attr:`block_producer`'s other threads): see :attr:`tx_seconds`.
+        self._tx = threading.local()
         self._nonces: dict[str, int] = {}
         self._contracts: dict[tuple[str, str], Contract] = {}
         self._names: dict[str, str] = {}
@@ -268,9 +288,23 @@ class ChainClient:
         #: on a chain that mines on a timer the request waits for the block. Off until set; it
         #: turns itself off on a node that lacks the method.
         self.sync_send = False
+        #: Mines the transactions of the threads it schedules (an in-process runtime's, which
+        #: mines every transaction of a pass of its daemons in one block): such a thread
+        #: broadcasts, waits for the producer's block and reads its receipt. None: the chain
+        #: mines by itself.
+        self.block_producer: BlockProducer | None = None
         self.decoder = ErrorDecoder(
             [rec.abi for rec in deployment.contracts.values()] if deployment else []
         )
+
+    @property
+    def tx_seconds(self) -> float:
+        """Wall seconds the calling thread spent sending transactions and waiting for their
+        receipts (a daemon reads it before and after its own sends)."""
+        return float(getattr(self._tx, "seconds", 0.0))
+
+    def _add_tx_seconds(self, seconds: float) -> None:
+        self._tx.seconds = self.tx_seconds + seconds
 
     def _client_version(self) -> str:
         """The node's name and version (``web3_clientVersion``); empty if it does not say."""
@@ -415,6 +449,11 @@ class ChainClient:
         except NotEncodable:
             return bytes.fromhex(str(fn._encode_transaction_data())[2:])
 
+    def request(self, method: str, params: list[Any] | None = None) -> Any:
+        """One raw JSON-RPC request over this client's connection (``evm_mine`` and the like on
+        a chain this process runs); its ``result``."""
+        return self._rpc(method, method, params or [])
+
     def _rpc(self, action: str, method: str, params: list[Any]) -> Any:
         """One JSON-RPC request straight to the provider (no formatters); its ``result``.
 
@@ -485,7 +524,7 @@ class ChainClient:
         try:
             return self._send(fn, signer, gas=gas, value=value, label=label)
         finally:
-            self.tx_seconds += time.perf_counter() - started
+            self._add_tx_seconds(time.perf_counter() - started)
 
     def _send(
         self,
@@ -509,7 +548,7 @@ class ChainClient:
         if gas is None:
             try:
                 estimate = self.retry.run(
-                    action, lambda: fn.estimate_gas(params, block_identifier="pending")
+                    action, lambda: fn.estimate_gas(params, block_identifier=self._estimate_on)
                 )
             except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
                 raise self._reverted(action, exc) from None
@@ -536,6 +575,13 @@ class ChainClient:
         fields = {"to": to, "data": data, "value": value}
         return self._send_fields(action, signer, fields, gas, fees)
 
+    @property
+    def _estimate_on(self) -> BlockIdentifier:
+        """The block gas is estimated on: the pending one, except under a block producer, whose
+        pass leaves many senders' transactions pending at once (each independent of the others,
+        and each estimate would rebuild the pending block from all of them)."""
+        return "latest" if self.block_producer is not None else "pending"
+
     def _gas_and_fees(self, action: str, call: dict[str, Any], gas: int | None) -> tuple[int, Fees]:
         """The gas limit (estimated with a margin unless given) and the fees of a call, asked in
         one JSON-RPC batch; one request at a time when the node refuses a part of it (no
@@ -545,7 +591,7 @@ class ChainClient:
             ("eth_maxPriorityFeePerGas", []),
         ]
         if gas is None:
-            asks.append(("eth_estimateGas", [call, "pending"]))
+            asks.append(("eth_estimateGas", [call, self._estimate_on]))
         try:
             answers: list[Any] | None = self.batch(action, asks)
         except (Web3RPCError, RpcHttpError):  # a node or gateway that takes no batches
@@ -555,7 +601,8 @@ class ChainClient:
                 raise self._raw_reverted(action, answers[2])
             gas = _with_margin(int(answers[2], 16))
         if gas is None:
-            gas = _with_margin(int(self._rpc(action, "eth_estimateGas", [call, "pending"]), 16))
+            estimate = self._rpc(action, "eth_estimateGas", [call, self._estimate_on])
+            gas = _with_margin(int(estimate, 16))
         if answers is None or not isinstance(answers[0], Mapping):
             return gas, self.fees()
         return gas, self._fees_of(answers[0], answers[1] if isinstance(answers[1], str) else None)
@@ -595,7 +642,7 @@ class ChainClient:
         try:
             return self._send_fields("ETH transfer", signer, {"to": to, "value": value}, 21_000)
         finally:
-            self.tx_seconds += time.perf_counter() - started
+            self._add_tx_seconds(time.perf_counter() - started)
 
     def fees(self) -> Fees:
         """What a transaction sent now pays per gas: the fee policy applied to the chain's ask
@@ -639,8 +686,12 @@ class ChainClient:
         return self.retry.run(action, attempt)
 
     def _submit(self, action: str, raw: bytes, tx_hash: bytes) -> tuple[HexBytes, Any | None]:
-        """Broadcast ``raw``; with :attr:`sync_send`, also its receipt (None: not mined within
-        the node's wait: poll for it as after a plain send)."""
+        """Broadcast ``raw``; with :attr:`sync_send` or a :attr:`block_producer` scheduling this
+        thread, also its receipt (None: not mined within the wait: poll for it as after a plain
+        send)."""
+        producer = self.block_producer
+        if producer is not None and producer.takes_next_send():
+            return self._produced(action, producer, self._broadcast(action, raw, tx_hash))
         if not self.sync_send:
             return self._broadcast(action, raw, tx_hash), None
         params = ["0x" + bytes(raw).hex()]
@@ -661,6 +712,22 @@ class ChainClient:
             return HexBytes(tx_hash), None  # accepted, not mined yet
         refusal = Web3RPCError(message or str(error))
         return self.retry.run(action, lambda: self._refused(action, refusal, tx_hash)), None
+
+    def _produced(
+        self, action: str, producer: BlockProducer, tx_hash: HexBytes
+    ) -> tuple[HexBytes, Any | None]:
+        """Wait for ``producer``'s blocks until one holds the broadcast ``tx_hash`` (a full block
+        leaves it for the next), and return its receipt; the time spent waiting is not this
+        thread's transaction time."""
+        hash_hex = "0x" + bytes(tx_hash).hex()
+        for _ in range(PRODUCED_BLOCKS):
+            waited = time.perf_counter()
+            producer.wait_mined()
+            self._add_tx_seconds(waited - time.perf_counter())
+            receipt = self._rpc(action, "eth_getTransactionReceipt", [hash_hex])
+            if receipt is not None:
+                return tx_hash, format_receipt(receipt)
+        return tx_hash, None
 
     def _refused(self, action: str, exc: Web3RPCError, tx_hash: bytes) -> HexBytes:
         """What the node's refusal ``exc`` of a transaction means: its hash when the node has

@@ -33,6 +33,7 @@ from fl_node.errors import FlNodeError
 from fl_node.federation.context import TaskContext
 from fl_node.federation.protocol import FederationApi, Phase, TaskStatus
 from fl_node.federation.sponsor import create_task
+from fl_node.simulation.lockstep import AnvilMiner, Lockstep
 from fl_node.simulation.processes import ProcessGroup
 from fl_node.toolchain.build import compile_contracts
 from fl_node.toolchain.localchain import LocalChain, dev_private_keys, rpc_call
@@ -91,6 +92,11 @@ class InProcessRuntime:
     #: real time. Jumps longer than ``max_jump`` seconds are not made (real time passes instead).
     clock: ChainClock | None = None
     max_jump: int = 600
+    #: Steps every daemon but the last :attr:`alone` together, their transactions mined in
+    #: shared blocks (see :class:`~fl_node.simulation.lockstep.Lockstep`); the last ones then
+    #: step in turn. None: one daemon after the other, each transaction in a block of its own.
+    together: Lockstep | None = None
+    alone: int = 1
 
     def run(
         self,
@@ -103,12 +109,7 @@ class InProcessRuntime:
         gated = self.daemons[-1] if self.gate is not None else None
         while active:
             before = self.clock.block() if self.clock is not None else None
-            active = [
-                d
-                for d in active
-                if (d is gated and not self.gate())  # type: ignore[misc]
-                or not d.step()
-            ]
+            active = self._pass(active, gated)
             current = progress()
             if on_tick is not None:
                 on_tick(current)
@@ -120,6 +121,22 @@ class InProcessRuntime:
             if active and not moved:
                 time.sleep(self.idle_sleep)
         return progress()
+
+    def _pass(self, active: list[Steppable], gated: Steppable | None) -> list[Steppable]:
+        """One step of every active daemon (the gated one only when its gate is open); the
+        daemons not done yet, in order."""
+
+        def steps_on(d: Steppable) -> bool:
+            return (d is gated and not self.gate()) or not d.step()  # type: ignore[misc]
+
+        if self.together is None:
+            return [d for d in active if steps_on(d)]
+        last = {id(d) for d in self.daemons[len(self.daemons) - self.alone :]}
+        group = [d for d in active if id(d) not in last]
+        finished = self.together.run_pass([d.step for d in group]) if group else []
+        going = {id(d) for d, done in zip(group, finished, strict=True) if not done}
+        going |= {id(d) for d in active if id(d) in last and steps_on(d)}
+        return [d for d in active if id(d) in going]
 
     def _jump(self, active: list[Steppable], before: int) -> bool:
         """Move the chain's clock to the earliest time a daemon waits for, if the pass that
@@ -362,14 +379,21 @@ class LocalFederation:
         clock (window ends, the next second) by moving the Anvil's clock (see
         :class:`InProcessRuntime`)."""
         clock = AnvilClock(self.chain.rpc_url) if jump_clock else None
-        # This process runs the Anvil, which mines each transaction at once: every daemon's
-        # transaction comes back with its receipt in one request.
+        # This process runs the Anvil: the clients' steps of a pass have their transactions
+        # mined together, a block at a time (Lockstep); the aggregator's and anything sent
+        # between passes (a market's trades) are mined at once, each coming back with its
+        # receipt in one request.
         synchronous, self.client.sync_send = self.client.sync_send, True
-        try:
-            runtime = InProcessRuntime(self.daemons(log), gate=gate, clock=clock)
-            return runtime.run(lambda: self.progress(), timeout, on_tick)
-        finally:
-            self.client.sync_send = synchronous
+        with Lockstep(AnvilMiner(self.client)) as together:
+            self.client.block_producer = together
+            try:
+                runtime = InProcessRuntime(
+                    self.daemons(log), gate=gate, clock=clock, together=together
+                )
+                return runtime.run(lambda: self.progress(), timeout, on_tick)
+            finally:
+                self.client.sync_send = synchronous
+                self.client.block_producer = None
 
     def progress(self) -> Progress:
         api = self._progress_api

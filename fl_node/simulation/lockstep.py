@@ -1,0 +1,182 @@
+"""Steps of many daemons with their transactions mined together, deterministically.
+
+On a chain that mines every transaction in a block of its own, a round of N clients costs about
+2N blocks, and Anvil mines each block more slowly the more blocks it holds. :class:`Lockstep` runs
+one pass of the daemons' steps with the chain's automining off: each daemon steps in a thread of
+its own, but only one thread runs at a time, in the daemons' order, and a thread gives up its turn
+only where it waits for its transaction to be mined (``ChainClient.block_producer``). Once every
+step is finished or waiting, one block mines every waiting transaction and the waiting threads go
+on, again in order. The same daemons in the same state therefore send the same transactions in
+the same order into the same blocks: a run stays deterministic, with a few blocks a round.
+
+Each daemon keeps its thread from pass to pass (its kept-alive RPC connection and its training
+model are per thread).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fl_node.errors import FlNodeError
+
+#: Seconds a pass waits for one thread's turn to end before it gives up on the run.
+TURN_TIMEOUT = 600.0
+
+READY, RUNNING, WAITING, DONE = "ready", "running", "waiting", "done"
+
+
+class Miner(Protocol):
+    """The mining controls of a chain this process runs."""
+
+    def automine(self, on: bool) -> None: ...
+
+    def mine(self) -> None: ...
+
+
+class Requester(Protocol):
+    def request(self, method: str, params: list[Any] | None = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class AnvilMiner:
+    """An Anvil's mining, switched with ``evm_setAutomine`` and driven with ``evm_mine``, over a
+    chain client's kept-alive connection."""
+
+    client: Requester
+
+    def automine(self, on: bool) -> None:
+        self.client.request("evm_setAutomine", [on])
+
+    def mine(self) -> None:
+        self.client.request("evm_mine")
+
+
+class Lockstep:
+    """Runs passes of steps, one thread per position, one thread at a time (see the module).
+
+    The turn is handed over with one semaphore per thread and one for the pass: whoever holds
+    the turn is the only thread running, so the shared state needs no other lock."""
+
+    def __init__(self, miner: Miner, turn_timeout: float = TURN_TIMEOUT):
+        self.miner = miner
+        self.turn_timeout = turn_timeout
+        self.blocks = 0  # blocks this lockstep mined
+        self._local = threading.local()
+        self._threads: list[threading.Thread] = []
+        self._go: list[threading.Semaphore] = []  # a thread's turn
+        self._back = threading.Semaphore(0)  # the pass's turn
+        self._jobs: list[Callable[[], bool] | None] = []
+        self._state: list[str] = []
+        self._results: list[bool | BaseException] = []
+        self._closed = False
+        self._holding = False  # automining is off for this pass
+
+    # -- the seam of ChainClient (BlockProducer) -------------------------------------------------
+    def takes_next_send(self) -> bool:
+        """A thread of a pass: yes, and the chain stops automining (until the pass ends) if
+        this is the pass's first transaction. Any other thread's goes as usual."""
+        if getattr(self._local, "index", None) is None:
+            return False
+        if not self._holding:
+            self.miner.automine(False)
+            self._holding = True
+        return True
+
+    def wait_mined(self) -> None:
+        """Give up the turn until the block that mines this thread's transaction."""
+        me: int = self._local.index
+        self._state[me] = WAITING
+        self._back.release()
+        self._go[me].acquire()
+
+    # -- passes --------------------------------------------------------------------------------
+    def run_pass(self, steps: Sequence[Callable[[], bool]]) -> list[bool]:
+        """Run ``steps`` (each one daemon's step, by position) to their ends, automining off
+        from the pass's first transaction on; their results in order. The first exception a
+        step raised is raised once every step has ended."""
+        self._ensure_threads(len(steps))
+        try:
+            results = self._schedule(steps)
+        finally:
+            if self._holding:
+                self.miner.automine(True)
+                self._holding = False
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [bool(r) for r in results]
+
+    def close(self) -> None:
+        """End the threads (between passes)."""
+        self._closed = True
+        for go in self._go:
+            go.release()
+        for thread in self._threads:
+            thread.join(timeout=5.0)
+        self._threads.clear()
+        self._go.clear()
+
+    def __enter__(self) -> Lockstep:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _schedule(self, steps: Sequence[Callable[[], bool]]) -> list[bool | BaseException]:
+        n = len(steps)
+        self._jobs[:n] = list(steps)
+        self._state[:n] = [READY] * n
+        self._results[:n] = [False] * n
+        while True:
+            for i in range(n):
+                if self._state[i] == READY:
+                    self._give_turn(i)
+            waiting = [i for i in range(n) if self._state[i] == WAITING]
+            if not waiting:
+                return list(self._results[:n])
+            self.miner.mine()
+            self.blocks += 1
+            for i in waiting:
+                self._state[i] = READY
+
+    def _give_turn(self, index: int) -> None:
+        """Let thread ``index`` run until it waits for a block or ends its step."""
+        self._state[index] = RUNNING
+        self._go[index].release()
+        if not self._back.acquire(timeout=self.turn_timeout):
+            raise FlNodeError(
+                f"a daemon's step held its turn for over {self.turn_timeout:.0f} s in the "
+                "in-process runtime"
+            )
+
+    def _ensure_threads(self, n: int) -> None:
+        while len(self._threads) < n:
+            index = len(self._threads)
+            self._jobs.append(None)
+            self._state.append(DONE)
+            self._results.append(False)
+            self._go.append(threading.Semaphore(0))
+            thread = threading.Thread(
+                target=self._work, args=(index,), name=f"lockstep-{index}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def _work(self, index: int) -> None:
+        self._local.index = index
+        while True:
+            self._go[index].acquire()
+            if self._closed:
+                return
+            job = self._jobs[index]
+            result: bool | BaseException
+            try:
+                result = bool(job()) if job is not None else True
+            except BaseException as exc:  # handed to the pass, which raises it in order
+                result = exc
+            self._results[index] = result
+            self._state[index] = DONE
+            self._back.release()

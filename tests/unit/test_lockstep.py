@@ -1,0 +1,153 @@
+"""The lockstep of the in-process runtime: steps in threads, one at a time in the daemons' order,
+switching only where a step waits for its transaction's block; one block mines every waiting
+transaction; automining off only while a pass has transactions pending."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from fl_node.errors import FlNodeError
+from fl_node.federation.protocol import Phase, TaskStatus
+from fl_node.simulation.localfed import InProcessRuntime, Progress
+from fl_node.simulation.lockstep import Lockstep
+
+
+@dataclass
+class FakeMiner:
+    """A chain whose pending transactions a block mines; it records every call in ``log``."""
+
+    log: list[str]
+    automining: bool = True
+    pending: list[str] = field(default_factory=list)
+    blocks: list[list[str]] = field(default_factory=list)
+
+    def automine(self, on: bool) -> None:
+        self.automining = on
+        self.log.append(f"automine {on}")
+
+    def mine(self) -> None:
+        self.blocks.append(self.pending)
+        self.pending = []
+        self.log.append("mine")
+
+
+def sender(lock: Lockstep, miner: FakeMiner, name: str, txs: int, done: bool = True) -> Callable:
+    """A step that sends ``txs`` transactions one after the other, as ChainClient does under a
+    block producer (broadcast, then wait for the block)."""
+
+    def step() -> bool:
+        for i in range(txs):
+            assert lock.takes_next_send()
+            miner.log.append(f"{name} sends {i}")
+            miner.pending.append(f"{name}{i}")
+            lock.wait_mined()
+            miner.log.append(f"{name} mined {i}")
+        return done
+
+    return step
+
+
+def test_steps_take_turns_in_order_and_one_block_mines_every_waiting_transaction() -> None:
+    log: list[str] = []
+    miner = FakeMiner(log)
+    with Lockstep(miner) as lock:
+        results = lock.run_pass(
+            [
+                sender(lock, miner, "a", 2),
+                sender(lock, miner, "b", 1, done=False),
+                sender(lock, miner, "c", 0),
+            ]
+        )
+    assert results == [True, False, True]
+    assert miner.blocks == [["a0", "b0"], ["a1"]]  # two blocks, not three
+    assert log == [
+        "automine False",  # the pass's first transaction stops automining
+        "a sends 0",
+        "b sends 0",
+        "mine",
+        "a mined 0",
+        "a sends 1",
+        "b mined 0",
+        "mine",
+        "a mined 1",
+        "automine True",
+    ]
+    assert lock.blocks == 2
+
+
+def test_the_same_steps_give_the_same_order_every_time() -> None:
+    orders = []
+    for _ in range(5):
+        log: list[str] = []
+        miner = FakeMiner(log)
+        with Lockstep(miner) as lock:
+            for _pass in range(3):
+                lock.run_pass([sender(lock, miner, n, 2) for n in "abcdef"])
+        orders.append(log)
+    assert all(order == orders[0] for order in orders)
+
+
+def test_a_pass_without_transactions_leaves_automining_on() -> None:
+    log: list[str] = []
+    with Lockstep(FakeMiner(log)) as lock:
+        assert lock.run_pass([lambda: True, lambda: False]) == [True, False]
+    assert log == []
+
+
+def test_a_thread_outside_the_passes_sends_as_usual() -> None:
+    with Lockstep(FakeMiner([])) as lock:
+        assert not lock.takes_next_send()  # the main thread (an aggregator, a market)
+
+
+def test_a_failing_step_is_raised_after_every_other_step_ended() -> None:
+    log: list[str] = []
+    miner = FakeMiner(log)
+
+    def fails() -> bool:
+        raise ValueError("broken step")
+
+    with Lockstep(miner) as lock:
+        with pytest.raises(ValueError, match="broken step"):
+            lock.run_pass([fails, sender(lock, miner, "b", 1)])
+        assert log[-2:] == ["b mined 0", "automine True"]
+        assert lock.run_pass([sender(lock, miner, "a", 1)]) == [True]  # the threads go on
+
+
+def test_a_step_that_never_gives_its_turn_back_ends_the_pass_with_a_clear_error() -> None:
+    import threading
+
+    release = threading.Event()
+    with Lockstep(FakeMiner([]), turn_timeout=0.2) as lock:
+        with pytest.raises(FlNodeError, match="held its turn"):
+            lock.run_pass([lambda: release.wait(5.0)])
+        release.set()
+
+
+@dataclass
+class Daemon:
+    """A steppable that is done after ``steps`` steps, recording them in ``log``."""
+
+    name: str
+    steps: int
+    log: list[str]
+    taken: int = 0
+
+    def step(self) -> bool:
+        self.taken += 1
+        self.log.append(f"{self.name}{self.taken}")
+        return self.taken >= self.steps
+
+    def next_look(self) -> float | None:
+        return None
+
+
+def test_the_runtime_steps_the_clients_together_then_the_aggregator() -> None:
+    log: list[str] = []
+    daemons = [Daemon("a", 2, log), Daemon("b", 1, log), Daemon("agg", 3, log)]
+    progress = Progress(round=0, phase=Phase.NONE, finalized=0, status=TaskStatus.ACTIVE)
+    with Lockstep(FakeMiner([])) as lock:
+        InProcessRuntime(daemons, idle_sleep=0.0, together=lock).run(lambda: progress, 10.0)
+    assert log == ["a1", "b1", "agg1", "a2", "agg2", "agg3"]
