@@ -6,6 +6,7 @@ import http.server
 import json
 import socket
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -439,3 +440,42 @@ def test_a_synchronous_send_the_node_refuses_is_a_clear_error(client, keys, monk
     token = client.contract("DevToken")
     with pytest.raises(ChainError, match="too little ETH"):
         client.send(token.functions.approve(keys[0].address, 1), broke, gas=60_000)
+
+
+class _SlowProducer:
+    """A block producer that mines a block when asked, after a pause that is not the sender's
+    time (other threads would run meanwhile)."""
+
+    def __init__(self, client: ChainClient, pause: float = 0.0):
+        self.client, self.pause, self.waits = client, pause, 0
+
+    def takes_next_send(self) -> bool:
+        self.client.request("evm_setAutomine", [False])
+        return True
+
+    def wait_mined(self) -> None:
+        self.waits += 1
+        time.sleep(self.pause)
+        self.client.request("evm_mine")
+
+
+def test_under_a_block_producer_a_send_waits_for_its_block_and_returns_its_receipt(
+    client, keys, monkeypatch
+):
+    token = client.contract("DevToken")
+    producer = _SlowProducer(client, pause=0.3)
+    client.block_producer = producer
+    seen = _Requests(client, monkeypatch)
+    try:
+        before = client.tx_seconds
+        result = client.send(token.functions.mint(keys[1].address, 5), keys[0])
+        spent = client.tx_seconds - before
+    finally:
+        client.block_producer = None
+        client.request("evm_setAutomine", [True])
+    assert producer.waits == 1
+    assert SYNC_SEND not in seen.counts and seen.counts["eth_sendRawTransaction"] == 1
+    assert result.receipt["status"] == 1 and result.block_number == client.block_number()
+    assert spent < 0.3  # the wait for the producer's block is not the sender's time
+    monkeypatch.undo()
+    assert result.receipt == client.w3.eth.get_transaction_receipt(HexBytes(result.tx_hash))
