@@ -54,7 +54,7 @@ from fl_node.errors import ChainError, ConfigError
 from fl_node.federation.node import NodeDaemon
 from fl_node.federation.protocol import Phase, hex32
 from fl_node.federation.storage import fetch_model
-from fl_node.flower.sessions import Sessions
+from fl_node.flower.sessions import process_sessions
 from fl_node.flower.settings import ChainSettings, node_settings, pick
 from fl_node.flower.wire import (
     ACTION,
@@ -148,7 +148,7 @@ class SettleMod:
         self.defaults = dict(defaults or {})
         self.poll = poll
         self.log = log
-        self.sessions = Sessions()
+        self.sessions = process_sessions()
 
     def __repr__(self) -> str:
         return f"SettleMod(defaults={self.defaults!r})"

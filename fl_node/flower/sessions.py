@@ -7,6 +7,10 @@ runs many messages, of several nodes, and that cost was most of a settled round.
 :class:`Sessions` cache keeps them per settings, for as long as the files they came from are
 unchanged; each message still makes its own node, with its checks of the task and the model.
 
+Ray hands every message a freshly unpickled copy of the ClientApp, so the settling mod's cache is
+the process's own (:func:`process_sessions`): a copy unpickled in the process finds it, and a copy
+in another process (or a child forked from this one) starts empty.
+
 Kept between messages, safely, and shared by the nodes a process runs (an actor runs whichever
 node Flower hands it): the chain client (one kept-alive connection per thread; the nonce of a
 message's key is asked again, since another process may have sent from the same key meanwhile),
@@ -18,7 +22,9 @@ is kept.
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +41,9 @@ if TYPE_CHECKING:
 
 #: A file's identity for the cache: its path, size and modification time (None if no such file).
 Stamp = tuple[str, int, int] | None
+#: The sessions of this process (with its id: a forked child makes its own).
+_PROCESS: tuple[int, Sessions] | None = None
+_PROCESS_LOCK = threading.Lock()
 
 
 def file_stamp(path: str | Path) -> Stamp:
@@ -87,20 +96,28 @@ def _stamps(settings: ChainSettings, deployment: Path) -> tuple[Stamp, Stamp]:
     return (file_stamp(deployment), file_stamp(settings.task_config))
 
 
+def process_sessions() -> Sessions:
+    """This process's sessions, shared by every settling mod (and every unpickled copy of one)
+    it runs; a new one in a child forked from a process that had them."""
+    global _PROCESS
+    with _PROCESS_LOCK:
+        if _PROCESS is None or _PROCESS[0] != os.getpid():
+            _PROCESS = (os.getpid(), Sessions())
+        return _PROCESS[1]
+
+
 class Sessions:
     """Sessions by settings (the nodes an actor runs share one), made again when the deployment
-    file or the task config changed; and the nodes' keys."""
+    file or the task config changed; and the nodes' keys. Pickled, it is a reference to the
+    unpickling process's own (:func:`process_sessions`): nothing of a session travels."""
 
     def __init__(self) -> None:
         self._sessions: dict[ChainSettings, Session] = {}
         self._keys: dict[tuple[Signer, int], LocalAccount] = {}
         self._lock = threading.Lock()  # a background reveal may run beside the next message
 
-    def __getstate__(self) -> dict[str, object]:
-        return {}  # a copy in another process (Ray pickles the ClientApp) starts empty
-
-    def __setstate__(self, _state: dict[str, object]) -> None:
-        self.__init__()  # type: ignore[misc]
+    def __reduce__(self) -> tuple[Callable[[], Sessions], tuple[()]]:
+        return (process_sessions, ())
 
     def get(self, settings: ChainSettings) -> tuple[Session, LocalAccount]:
         """The session of ``settings`` and its key; the key's next transaction asks the chain

@@ -17,7 +17,7 @@ from fl_node.chain.client import ChainClient
 from fl_node.errors import ConfigError
 from fl_node.federation.protocol import FederationApi
 from fl_node.flower.client import SettleMod
-from fl_node.flower.sessions import Sessions
+from fl_node.flower.sessions import Sessions, process_sessions
 from fl_node.flower.settings import ChainSettings, node_settings
 from fl_node.simulation.localfed import FIRST_CLIENT, LocalFederation
 from tests.flower.helpers import flower_config, shared_settings
@@ -83,12 +83,32 @@ def test_a_key_used_by_another_process_meanwhile_still_sends(fed: LocalFederatio
     assert again.client.w3.eth.get_transaction_count(alice.address) == nonce + 2
 
 
-def test_a_copy_in_another_process_starts_empty(fed: LocalFederation) -> None:
+def test_a_copy_unpickled_in_the_process_finds_its_sessions_and_nothing_travels(
+    fed: LocalFederation,
+) -> None:
+    """Ray hands every message a freshly unpickled ClientApp: the copy finds the process's
+    sessions (no new connection per message), and the pickle carries none of them."""
     mod = SettleMod({"fl-node-store": "somewhere"})
-    mod.sessions.get(_settings(fed, 0))
-    copy = pickle.loads(pickle.dumps(mod))  # what Ray does to the ClientApp
+    session = mod.sessions.get(_settings(fed, 0))[0]
+    data = pickle.dumps(mod)
+    assert fed.chain.rpc_url.encode() not in data and b"ChainClient" not in data
+    copy = pickle.loads(data)  # what Ray does to the ClientApp, for every message
     assert copy.defaults == mod.defaults
-    assert copy.sessions.get(_settings(fed, 0))[0] is not mod.sessions.get(_settings(fed, 0))[0]
+    assert copy.sessions is mod.sessions is process_sessions()
+    assert copy.sessions.get(_settings(fed, 0))[0] is session
+
+
+def test_a_process_forked_from_one_with_sessions_makes_its_own(fed: LocalFederation) -> None:
+    mine = process_sessions()
+    mine.get(_settings(fed, 0))
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: a fresh cache, not the parent's connections
+        os.write(write, b"fresh" if process_sessions() is not mine else b"shared")
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(read, 16) == b"fresh"
+    assert process_sessions() is mine
 
 
 def test_synchronous_sends_are_a_setting(fed: LocalFederation) -> None:
