@@ -182,7 +182,7 @@ class Waiter:
     client: ChainClient
     address: str
     topics: list[Any] | None = None
-    first: float = 0.05
+    first: float = 0.01
     longest: float = 2.0
     max_idle: float = 30.0
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
