@@ -37,7 +37,7 @@ from fl_node.federation.protocol import (
     TaskStatus,
     hex32,
 )
-from fl_node.federation.stats import RoundStats
+from fl_node.federation.stats import RoundStats, flushes_stats
 from fl_node.federation.storage import fetch_results, publish_results
 from fl_node.federation.wake import Wake
 from fl_node.federation.workstate import hold_lock, state_key
@@ -105,16 +105,9 @@ class AggregatorDaemon:
         next deadline of the state it read, or a retry; None if only an event can move it."""
         return self._wake.at
 
+    @flushes_stats
     def step(self) -> bool:
         """Do the next thing the state machine asks for; True once the task is over."""
-        done = False
-        try:
-            done = self._step()
-            return done
-        finally:
-            self.stats.flush(force=done)
-
-    def _step(self) -> bool:
         self._wake = Wake()
         state = self.api.state()
         number = state.current_round

@@ -53,7 +53,7 @@ from fl_node.federation.protocol import (
     hex32,
 )
 from fl_node.federation.results import ResultRow
-from fl_node.federation.stats import RoundStats
+from fl_node.federation.stats import RoundStats, flushes_stats
 from fl_node.federation.storage import UploadKeeper, fetch_model, fetch_results
 from fl_node.federation.wake import Wake
 from fl_node.federation.workstate import hold_lock, state_key
@@ -271,16 +271,9 @@ class NodeDaemon:
         next deadline of the state it read, or a retry; None if only an event can move it."""
         return self._wake.at
 
+    @flushes_stats
     def step(self) -> bool:
         """Act on the current state; True once the task is over and everything is settled."""
-        done = False
-        try:
-            done = self._step()
-            return done
-        finally:
-            self.stats.flush(force=done)
-
-    def _step(self) -> bool:
         self._wake = Wake()
         # One round trip reads the task, the round current at the last step, and the rounds
         # still to settle; only a round that opened since costs a second one.

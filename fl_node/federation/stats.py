@@ -7,13 +7,14 @@ round opened and was finalized. The report joins the files of every process.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 
 class RoundStats:
@@ -62,6 +63,29 @@ class RoundStats:
         os.replace(tmp, self.path)
         self._dirty = False
         self._written = time.monotonic()
+
+
+class _Daemon(Protocol):
+    stats: RoundStats
+
+
+D = TypeVar("D", bound=_Daemon)
+
+
+def flushes_stats(step: Callable[[D], bool]) -> Callable[[D], bool]:
+    """A daemon's ``step`` that has its stats written after it (:meth:`RoundStats.flush`), at
+    once after the last step (the one that returns True)."""
+
+    @functools.wraps(step)
+    def stepped(daemon: D) -> bool:
+        done = False
+        try:
+            done = step(daemon)
+            return done
+        finally:
+            daemon.stats.flush(force=done)
+
+    return stepped
 
 
 def load_all(workdir: Path) -> dict[str, dict[str, dict[str, Any]]]:

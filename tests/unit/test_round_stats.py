@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from fl_node.federation.stats import RoundStats
 
 
@@ -53,3 +55,29 @@ def test_a_flush_with_nothing_added_writes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "stats-node.json"
     RoundStats(path).flush()
     assert not path.exists()
+
+
+def test_a_daemons_last_step_writes_its_seconds_at_once(tmp_path: Path) -> None:
+    from fl_node.federation.stats import flushes_stats
+
+    class Daemon:
+        def __init__(self) -> None:
+            self.stats = RoundStats(tmp_path / "stats-node.json")
+            self.left = 2
+
+        @flushes_stats
+        def step(self) -> bool:
+            self.stats.add(1, "tx", 1.0)
+            self.left -= 1
+            if self.left < 0:
+                raise RuntimeError("a failing step")
+            return self.left == 0
+
+    daemon = Daemon()
+    assert daemon.step() is False
+    assert on_disk(daemon.stats.path) == {"1": {"tx": 1.0}}  # the first write
+    assert daemon.step() is True  # the last step: written although the last write is fresh
+    assert on_disk(daemon.stats.path) == {"1": {"tx": 2.0}}
+    with pytest.raises(RuntimeError):
+        daemon.step()
+    assert daemon.stats.data["1"]["tx"] == 3.0  # kept, written at the next flush
