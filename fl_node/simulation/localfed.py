@@ -92,11 +92,10 @@ class InProcessRuntime:
     #: real time. Jumps longer than ``max_jump`` seconds are not made (real time passes instead).
     clock: ChainClock | None = None
     max_jump: int = 600
-    #: Steps every daemon but the last :attr:`alone` together, their transactions mined in
-    #: shared blocks (see :class:`~fl_node.simulation.lockstep.Lockstep`); the last ones then
-    #: step in turn. None: one daemon after the other, each transaction in a block of its own.
+    #: Steps every daemon but the last (the aggregator) together, their transactions mined in
+    #: shared blocks (see :class:`~fl_node.simulation.lockstep.Lockstep`); the last then steps
+    #: on its own. None: one daemon after the other, each transaction in a block of its own.
     together: Lockstep | None = None
-    alone: int = 1
 
     def run(
         self,
@@ -131,12 +130,11 @@ class InProcessRuntime:
 
         if self.together is None:
             return [d for d in active if steps_on(d)]
-        last = {id(d) for d in self.daemons[len(self.daemons) - self.alone :]}
-        group = [d for d in active if id(d) not in last]
+        last = self.daemons[-1]
+        group = [d for d in active if d is not last]
         finished = self.together.run_pass([d.step for d in group]) if group else []
-        going = {id(d) for d, done in zip(group, finished, strict=True) if not done}
-        going |= {id(d) for d in active if id(d) in last and steps_on(d)}
-        return [d for d in active if id(d) in going]
+        going = [d for d, done in zip(group, finished, strict=True) if not done]
+        return going + [d for d in active if d is last and steps_on(d)]
 
     def _jump(self, active: list[Steppable], before: int) -> bool:
         """Move the chain's clock to the earliest time a daemon waits for, if the pass that
