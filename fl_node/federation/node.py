@@ -141,7 +141,6 @@ class NodeDaemon:
     log: Callable[[str], None] = print
     _checkpoint: Checkpoint = field(init=False)
     _wake: Wake = field(init=False, default_factory=Wake)
-    _credit_looked: bool = field(init=False, default=False)
     #: The task's current round at the last step: read with the task's state in one round trip.
     _current: int = field(init=False, default=0)
     #: This client's row and proof under each recent results root (see :meth:`_my_result`).
@@ -232,12 +231,13 @@ class NodeDaemon:
             api.registry.register(self.signer, name, symbol)
             self.log(f"registered {me} with token {symbol}")
 
-    def ensure_stake(self, extra: int = 0) -> None:
+    def ensure_stake(self, extra: int = 0, free: int | None = None) -> None:
         """Keep at least one round's stake (plus ``extra``) free in the vault, topping up from
-        the wallet with enough for the rounds left."""
+        the wallet with enough for the rounds left. ``free``: the free stake just read, if it
+        was."""
         api, me = self.api, self.address
         need = self.stake + extra
-        free = api.free_stake(me)
+        free = api.free_stake(me) if free is None else free
         if free >= need:
             return
         remaining = max(1, self.params.num_rounds - api.state().current_round + 1)
@@ -275,9 +275,11 @@ class NodeDaemon:
     def step(self) -> bool:
         """Act on the current state; True once the task is over and everything is settled."""
         self._wake = Wake()
-        # One round trip reads the task, the round current at the last step, and the rounds
-        # still to settle; only a round that opened since costs a second one.
-        state, read, exact = self.api.client_view(self.address, self._rounds_to_read())
+        # One round trip reads the task, the round current at the last step and the next one,
+        # the rounds still to settle, this client's credit and free stake; only a step that
+        # finds a round further on costs a second one.
+        view = self.api.client_view(self.address, self._rounds_to_read())
+        state, read, exact = view.state, view.rounds, view.exact
         number = self._current = state.current_round
         if number and state.status == TaskStatus.ACTIVE:
             if number not in read:
@@ -295,7 +297,7 @@ class NodeDaemon:
                 if info.phase == Phase.COMMIT and now <= info.commit_deadline:
                     what += "global model not available yet"
                     claim = self._due_claim(number - 1, read, exact)
-                    action = partial(self._commit, number, info, claim)
+                    action = partial(self._commit, number, info, claim, view.free_stake)
             elif not commitment.revealed:
                 if info.reveals_open(self.params, now, state.participants):
                     what += "cannot upload the update"
@@ -306,22 +308,30 @@ class NodeDaemon:
             self.store_outage.attempt(what if action else None, action)
             if self.store_outage.failing:
                 self._wake.soon()
-            if action is not None:  # it sent a transaction, or tried to: read the rounds again
-                _, read, exact = self.api.client_view(self.address, self._rounds_to_read())
-        pending = self._settle_ended(number, read, exact)
+        # What this step sent changed only the current round, and the round whose claim went
+        # with the commit (marked done then): the rest of the read still holds.
+        pending = self._settle_ended(number, read, exact, view.credit)
         if state.status == TaskStatus.ACTIVE or pending:
             return False
         self._leave()
         return True
 
+    def _mark_done(self, number: int) -> None:
+        """Round ``number`` needs nothing more of this client (its stake settled, any reward
+        claimed)."""
+        done = set(self._checkpoint.get("claimed", []))
+        self._checkpoint.set("claimed", sorted(done | {number}))
+
     def _rounds_to_read(self) -> list[int]:
-        """The rounds a step reads up front: the current one of the last step, and up to
-        :data:`READ_AHEAD` earlier ones not settled yet."""
+        """The rounds a step reads up front: the next one (which opens while a client waits
+        for it), the current one of the last step, and up to :data:`READ_AHEAD` earlier ones
+        not settled yet."""
+        nxt = [self._current + 1] if self._current < self.params.num_rounds else []
         if not self._current:
-            return []
+            return nxt
         done = set(self._checkpoint.get("claimed", []))
         earlier = [n for n in range(self._current - 1, 0, -1) if n not in done][:READ_AHEAD]
-        return [self._current, *earlier]
+        return [*nxt, self._current, *earlier]
 
     # -- commit and reveal ---------------------------------------------------------------------
     def make_update(self, number: int, parent_blob: bytes) -> bytes:
@@ -369,13 +379,22 @@ class NodeDaemon:
             self.api.task_id, number, self.address, update_hash, self.salt(number)
         )
 
-    def _commit(self, number: int, info: RoundState, claim: DueClaim | None = None) -> None:
+    def _commit(
+        self,
+        number: int,
+        info: RoundState,
+        claim: DueClaim | None = None,
+        free: int | None = None,
+    ) -> None:
         blob = self._update_blob(number, info.parent_model_hash)
-        self._send_commit(number, self.sealed(number, keccak(blob)), claim)
+        self._send_commit(number, self.sealed(number, keccak(blob)), claim, free)
 
-    def _send_commit(self, number: int, sealed: bytes, claim: DueClaim | None = None) -> None:
+    def _send_commit(
+        self, number: int, sealed: bytes, claim: DueClaim | None = None, free: int | None = None
+    ) -> None:
         """Commit ``sealed`` with the round's stake; with ``claim``, in one transaction with it
-        (if that reverts, the commit goes alone and the claim takes its own path)."""
+        (if that reverts, the commit goes alone and the claim takes its own path). ``free``:
+        the free stake this step read, if it did."""
         before = self.api.client.tx_seconds
         call = self.api.commit_call(number, sealed, self.stake)
 
@@ -383,6 +402,7 @@ class NodeDaemon:
             if claim is not None:
                 try:
                     self.api.multicall(self.signer, [claim.call, call])
+                    self._mark_done(claim.number)
                     if claim.reward > 0:
                         self.log(f"round {claim.number}: claimed reward {self._fmt(claim.reward)}")
                     return
@@ -391,7 +411,7 @@ class NodeDaemon:
             self.api.send(call, self.signer)
 
         try:
-            self.ensure_stake()
+            self.ensure_stake(free=free)
             outcome = reach(
                 send,
                 lambda b: self.api.commitment(number, self.address, b).exists,
@@ -423,7 +443,7 @@ class NodeDaemon:
         except (ArtifactError, KeyError):
             return None
         if row.reward > 0:
-            return DueClaim(number, self._claim_call(number, row, proof), row.reward)
+            return DueClaim(number, self._claim_call(number, row, proof, int(exact)), row.reward)
         if commitment.settled:
             return None
         settle = self.api.settle_call(number, self.address, row.score, row.reward, proof)
@@ -441,10 +461,13 @@ class NodeDaemon:
                 del self._results[next(iter(self._results))]
         return mine
 
-    def _claim_call(self, number: int, row: ResultRow, proof: list[bytes]) -> Any:
-        """The claim of ``row``'s reward in round ``number``."""
+    def _claim_call(
+        self, number: int, row: ResultRow, proof: list[bytes], now: int | None = None
+    ) -> Any:
+        """The claim of ``row``'s reward in round ``number`` (``now``: the chain's time as just
+        read, if it was)."""
         return self.api.claim_call(
-            number, row.score, row.reward, proof, self._min_tokens_out(row.reward)
+            number, row.score, row.reward, proof, self._min_tokens_out(row.reward), now=now
         )
 
     def _commits_open(self, number: int) -> bool:
@@ -508,13 +531,14 @@ class NodeDaemon:
         current: int,
         read: dict[int, tuple[RoundState, Commitment]] | None = None,
         exact: float | None = None,
+        credit: int | None = None,
     ) -> bool:
-        """Settle, claim or reclaim every ended round; True while something is still pending.
-        ``read``: rounds whose state and this client's commitment were just read, with the
-        chain's time ``exact`` at that read."""
+        """Settle, claim or reclaim every ended round, and withdraw the client's credit; True
+        while something is still pending. ``read``: rounds whose state and this client's
+        commitment were just read, with the chain's time ``exact`` and the client's ``credit``
+        at that read."""
         pending = False
         done = set(self._checkpoint.get("claimed", []))
-        before = len(done)
         for number in range(1, current + 1):
             if number in done:
                 continue
@@ -523,11 +547,10 @@ class NodeDaemon:
             else:
                 pending = True
         self._checkpoint.set("claimed", sorted(done))
-        # Credits arise as rounds end (slashes, bond-covered shortfalls): looked for when a round
-        # was settled in this step, on the first step, and once nothing is pending.
-        if len(done) > before or not pending or not self._credit_looked:
-            self._credit_looked = True
-            self._withdraw_credit()
+        # Credits arise as rounds end (a challenge's bond and share, a shortfall the
+        # aggregator's bond covered at a claim): the step's read shows them; one that arose in
+        # this step (a claim) shows on the next.
+        self._withdraw_credit(credit)
         return pending
 
     def _settle_round(
@@ -574,7 +597,7 @@ class NodeDaemon:
         if row.reward > 0 and not commitment.claimed:
             # One transaction: claimReward settles the stake first when it is not settled yet.
             outcome = reach(
-                lambda: api.send(self._claim_call(number, row, proof), self.signer),
+                lambda: api.send(self._claim_call(number, row, proof, now), self.signer),
                 lambda b: api.commitment(number, me, b).claimed,
                 lambda exc: self._claim_moved(number, exc),
             )
@@ -613,9 +636,9 @@ class NodeDaemon:
             self._wake.soon()
         return outcome.done
 
-    def _withdraw_credit(self) -> None:
-        """Collect what the federation owes this client (slashes, bond-covered shortfalls)."""
-        owed = self.api.credit(self.address)
+    def _withdraw_credit(self, owed: int | None = None) -> None:
+        """Collect what the federation owes this client (``owed``: as just read, if it was)."""
+        owed = self.api.credit(self.address) if owed is None else owed
         if owed > 0:
             outcome = reach(
                 lambda: self.api.withdraw_credit(self.signer),

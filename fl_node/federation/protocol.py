@@ -265,6 +265,19 @@ class Post:
 
 
 @dataclass(frozen=True)
+class ClientView:
+    """What a client's daemon decides a step on, read in one round trip on one block: the task,
+    some rounds with the client's commitment in each, the chain's exact time, and the client's
+    credit with the federation and free stake in the vault."""
+
+    state: TaskState
+    rounds: dict[int, tuple[RoundState, Commitment]]
+    exact: float
+    credit: int
+    free_stake: int
+
+
+@dataclass(frozen=True)
 class CommitEvent:
     client: str
     commit_hash: bytes
@@ -331,18 +344,20 @@ class FederationApi:
         self._events = EventLog(client, ["Federation"])
         self._opened: dict[int, int] = {}  # round -> block of its RoundOpened: the scan checkpoint
         self._params: TaskParams | None = None
-        self._view_fns: dict[tuple[str, tuple[Any, ...]], Any] = {}
+        self._view_fns: dict[tuple[str, str, tuple[Any, ...]], Any] = {}
 
     # -- reads ----------------------------------------------------------------------------------
-    def _view_fn(self, name: str, *args: Any) -> Any:
-        """The federation's view ``name(*args)``, made once: web3 takes about 50 us to make one,
-        and a daemon reads the same few views on every step of a round."""
-        key = (name, args)
+    def _view_fn(self, name: str, *args: Any, on: Any = None) -> Any:
+        """The view ``name(*args)`` of the federation (or of the contract ``on``), made once:
+        web3 takes about 50 us to make one, and a daemon reads the same few views on every step
+        of a round."""
+        contract = self.federation if on is None else on
+        key = (contract.address, name, args)
         fn = self._view_fns.get(key)
         if fn is None:
             if len(self._view_fns) >= VIEW_FN_CACHE:
                 self._view_fns.clear()
-            fn = self._view_fns[key] = getattr(self.federation.functions, name)(*args)
+            fn = self._view_fns[key] = getattr(contract.functions, name)(*args)
         return fn
 
     def _named(self, fn: Any, block: BlockIdentifier = "latest") -> dict[str, Any]:
@@ -373,33 +388,42 @@ class FederationApi:
         info, commitment = read[number]
         return info, commitment, exact
 
-    def client_view(
-        self, client: str, rounds: Sequence[int]
-    ) -> tuple[TaskState, dict[int, tuple[RoundState, Commitment]], float]:
+    def client_view(self, client: str, rounds: Sequence[int]) -> ClientView:
         """In one round trip, on one block: the task's state, the state of each of ``rounds``
-        with ``client``'s commitment in it, and :meth:`exact_now`."""
+        with ``client``'s commitment in it, :meth:`exact_now`, ``client``'s credit and free
+        stake."""
+        task = self._view_fn("taskState", self.task_id)
         head, read, exact = self._rounds_with(
-            client, rounds, [self._view_fn("taskState", self.task_id)]
+            client,
+            rounds,
+            [
+                task,
+                self._view_fn("credit", client),
+                self._view_fn("freeStake", client, on=self.vault.contract),
+            ],
         )
-        return _task_view(head[0]), read, exact
+        state, credit, free = head
+        return ClientView(
+            _task_view(named_outputs(task, state)), read, exact, int(credit), int(free)
+        )
 
     def _rounds_with(
         self, client: str, rounds: Sequence[int], head: list[Any]
-    ) -> tuple[list[dict[str, Any]], dict[int, tuple[RoundState, Commitment]], float]:
-        """The views ``head`` (by output name), then each of ``rounds`` with ``client``'s
+    ) -> tuple[list[Any], dict[int, tuple[RoundState, Commitment]], float]:
+        """The views ``head`` (decoded, not named), then each of ``rounds`` with ``client``'s
         commitment, and the chain's exact time: one batch."""
         fns = list(head)
         for number in rounds:
             fns.append(self._view_fn("roundState", self.task_id, number))
             fns.append(self._view_fn("commitmentOf", self.task_id, number, client))
         values, stamp = self.client.call_many_timed(fns)
-        named = [named_outputs(fn, value) for fn, value in zip(fns, values, strict=True)]
-        tail = named[len(head) :]
+        pairs = zip(fns[len(head) :], values[len(head) :], strict=True)
+        tail = [named_outputs(fn, value) for fn, value in pairs]
         read = {
             number: (_round_view(tail[2 * i]), _view(Commitment, tail[2 * i + 1]))
             for i, number in enumerate(rounds)
         }
-        return named[: len(head)], read, _exact(stamp)
+        return values[: len(head)], read, _exact(stamp)
 
     def commitment(self, number: int, client: str, block: BlockIdentifier = "latest") -> Commitment:
         fn = self._view_fn("commitmentOf", self.task_id, number, client)
@@ -665,9 +689,11 @@ class FederationApi:
         reward: int,
         proof: Sequence[bytes],
         min_tokens_out: int = 0,
+        now: int | None = None,
     ) -> Any:
-        """The ``claimReward`` call (to send, or to put in a :meth:`multicall`)."""
-        deadline = self.now() + CLAIM_DEADLINE_SECONDS
+        """The ``claimReward`` call (to send, or to put in a :meth:`multicall`); its swap's
+        deadline counts from ``now`` (the chain's time as just read), or from :meth:`now`."""
+        deadline = (self.now() if now is None else now) + CLAIM_DEADLINE_SECONDS
         return self.federation.functions.claimReward(
             self.task_id, number, score, reward, list(proof), min_tokens_out, deadline
         )

@@ -35,13 +35,19 @@ class CopycatNode(NodeDaemon):
         others = [e for e in self.api.commits(number) if e.client.lower() != self.address.lower()]
         return min((e.client for e in others), key=str.lower, default=None)
 
-    def _commit(self, number: int, info: RoundState, claim: DueClaim | None = None) -> None:
+    def _commit(
+        self,
+        number: int,
+        info: RoundState,
+        claim: DueClaim | None = None,
+        free: int | None = None,
+    ) -> None:
         victim = self._victim(number)
         if victim is None:
             return  # nothing to copy yet
         copied = next(e for e in self.api.commits(number) if e.client == victim).commit_hash
         self.log(f"round {number}: copying the commitment of {victim[:10]}")
-        self._send_commit(number, copied, claim)
+        self._send_commit(number, copied, claim, free)
 
     def _reveal(self, number: int, info: RoundState) -> None:
         if number in self.attempts:

@@ -301,11 +301,14 @@ def test_views_in_one_batch_match_single_reads_and_name_a_revert(suite: Suite, t
     assert info == api.round(1)
     assert commitment == api.commitment(1, task.committer.address) and commitment.exists
     assert now >= api.chain_time()
-    state, read, now = api.client_view(task.committer.address, [1, 1])
-    assert state == api.state() and read == {1: (info, commitment)} and now >= api.chain_time()
+    view = api.client_view(task.committer.address, [1, 1])
+    assert view.state == api.state() and view.rounds == {1: (info, commitment)}
+    assert view.exact >= api.chain_time()
+    assert view.credit == api.credit(task.committer.address)
+    assert view.free_stake == api.free_stake(task.committer.address)
     other = suite.accounts[4].address  # joined, did not commit
-    assert not api.client_view(other, [1])[1][1][1].exists
-    assert api.client_view(task.committer.address, [])[1] == {}
+    assert not api.client_view(other, [1]).rounds[1][1].exists
+    assert api.client_view(task.committer.address, []).rounds == {}
     fns = [
         api.federation.functions.taskState(task.task_id),
         api.federation.functions.seatOf(task.task_id, task.committer.address),

@@ -1,9 +1,11 @@
-"""A node's step reads the task, its current round and the rounds it still has to settle in one
-round trip to the chain (every node pays it on every look, so it sets the pace of a round)."""
+"""A node's step reads the task, the next round, its current round, the rounds it still has to
+settle, its credit and its free stake in one round trip to the chain (every node pays it on every
+look, so it sets the pace of a round)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -36,7 +38,7 @@ def _no_single_reads(api: FederationApi, monkeypatch: pytest.MonkeyPatch) -> lis
     def refused(*_args: Any, **_kwargs: Any) -> Any:
         raise AssertionError("a step read the chain one view at a time")
 
-    for name in ("state", "round", "commitment", "round_of", "chain_time"):
+    for name in ("state", "round", "commitment", "round_of", "chain_time", "credit", "free_stake"):
         monkeypatch.setattr(api, name, refused)
     clock: list[str] = []
     exact_now = api.exact_now
@@ -67,12 +69,12 @@ def test_a_step_that_claims_reads_everything_it_decides_on_in_one_batch(
 ) -> None:
     nodes, api, _aggregator = finalized
     node = nodes[0]
-    assert node._current == 1 and node._rounds_to_read() == [1]
+    assert node._current == 1 and node._rounds_to_read() == [2, 1]
     batches = _batches(node.api, monkeypatch)
     clock = _no_single_reads(node.api, monkeypatch)
     assert node.step() is False  # the task goes on
-    assert batches == [[1]]
-    assert clock == ["exact_now"]  # the claim transaction's own deadline, nothing else
+    assert batches == [[2, 1]]
+    assert clock == []  # the claim's deadline counts from the batch's own clock
     assert 1 in node._checkpoint.get("claimed")
     monkeypatch.undo()
     commitment = api.commitment(1, node.address)
@@ -84,49 +86,59 @@ def test_the_rounds_read_ahead_are_the_unsettled_ones_and_bounded(
 ) -> None:
     nodes, _api, _aggregator = finalized
     node = nodes[1]
-    claimed, current = node._checkpoint.get("claimed", []), node._current
+    claimed, current, params = node._checkpoint.get("claimed", []), node._current, node.params
     try:
+        node.params = replace(params, num_rounds=100)
         node._checkpoint.set("claimed", [1])
         node._current = 3
-        assert node._rounds_to_read() == [3, 2]
+        assert node._rounds_to_read() == [4, 3, 2]  # the next round, which may have opened
+        node._current = 100
+        assert node._rounds_to_read()[0] == 100  # no round after the last one
         node._current = 40
         read = node._rounds_to_read()
-        assert read[0] == 40 and len(read) == 1 + READ_AHEAD
-        assert read[1:] == list(range(39, 39 - READ_AHEAD, -1))  # the latest ones first
+        assert read[:2] == [41, 40] and len(read) == 2 + READ_AHEAD
+        assert read[2:] == list(range(39, 39 - READ_AHEAD, -1))  # the latest ones first
         node._current = 0
-        assert node._rounds_to_read() == []  # before the first step: the task's state only
+        assert node._rounds_to_read() == [1]  # before the first step: the task's first round
     finally:
         node._checkpoint.set("claimed", claimed)
-        node._current = current
+        node._current, node.params = current, params
 
 
-def test_a_step_that_commits_reads_again_in_one_batch_before_it_settles(
+def test_a_step_that_commits_reads_once_and_its_claim_goes_with_the_commit(
     finalized: tuple[Any, ...], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     nodes, api, aggregator = finalized
-    aggregator.step()  # opens round 2 on round 1's model
+    if api.state().current_round == 1:
+        aggregator.step()  # opens round 2 on round 1's model (another test may have done it)
     assert api.state().current_round == 2
-    node = nodes[-1]
-    assert node._rounds_to_read() == [1]
+    waiting = [n for n in nodes if not api.commitment(2, n.address).exists]
+    due = {
+        n.address: n._due_claim(1, {1: api.round_of(1, n.address)[:2]}, api.exact_now())
+        for n in waiting
+    }
+    node = next((n for n in waiting if due[n.address] is not None), waiting[0])
+    node._current = 1  # as after its last step, in round 1
     batches = _batches(node.api, monkeypatch)
-    opened: list[int] = []
-    round_of = node.api.round_of
-
-    def new_round(number: int, client: str) -> Any:
-        opened.append(number)
-        return round_of(number, client)
-
     clock = _no_single_reads(node.api, monkeypatch)
-    monkeypatch.setattr(node.api, "round_of", new_round)
+    sent: list[str] = []
+    send, multicall = node.api.send, node.api.multicall
+    monkeypatch.setattr(node.api, "send", lambda *a, **k: sent.append("send") or send(*a, **k))
+    monkeypatch.setattr(
+        node.api, "multicall", lambda *a, **k: sent.append("multicall") or multicall(*a, **k)
+    )
     node.step()
-    # the round that opened since the last step costs one more batch; after the commit, the
-    # rounds are read again, fresh, in one batch, before round 1 is settled
-    assert opened == [2]
-    assert batches == [[1], [2, 1]]
-    assert len(clock) <= 1  # a claim's own deadline, if it claimed rather than settled
+    # the round that opened since the last step was read ahead: one batch, no single read; round
+    # 1's claim (or settlement) went in the commit's transaction when one was due (another test
+    # may have claimed it already), and nothing else was sent
+    assert batches == [[2, 1]]
+    assert clock == []
+    assert sent == (["send"] if due[node.address] is None else ["multicall"])
+    assert 1 in node._checkpoint.get("claimed")
     monkeypatch.undo()
     assert api.commitment(2, node.address).exists
-    assert api.commitment(1, node.address).settled
+    settled = api.commitment(1, node.address)
+    assert settled.settled and (settled.claimed or settled.stake > 0)
 
 
 def test_a_claim_that_fails_in_the_commits_transaction_leaves_the_commit_alone(
