@@ -461,7 +461,7 @@ class ChainClient:
         is raised as web3 raises it (so a rate limit is retried like any request)."""
 
         def request() -> Any:
-            answer = _result_or_revert(self.w3.provider.make_request(RPCEndpoint(method), params))
+            answer = _result_or_revert(self.provider.request(method, params))
             if isinstance(answer, _RawRevert):
                 raise answer
             return answer
@@ -677,11 +677,14 @@ class ChainClient:
         return self._nonces[sender]
 
     def _broadcast(self, action: str, raw: bytes, tx_hash: bytes) -> HexBytes:
+        params = ["0x" + bytes(raw).hex()]
+
         def attempt() -> HexBytes:
-            try:
-                return HexBytes(self.w3.eth.send_raw_transaction(raw))
-            except Web3RPCError as exc:
-                return self._refused(action, exc, tx_hash)
+            answer = self.provider.request("eth_sendRawTransaction", params)
+            error = _error_of(answer)
+            if error is None:
+                return HexBytes(answer["result"])
+            return self._refused(action, error, tx_hash)
 
         return self.retry.run(action, attempt)
 
@@ -695,22 +698,17 @@ class ChainClient:
         if not self.sync_send:
             return self._broadcast(action, raw, tx_hash), None
         params = ["0x" + bytes(raw).hex()]
-        answer = self.retry.run(
-            action, lambda: self.w3.provider.make_request(RPCEndpoint(SYNC_SEND), params)
-        )
-        if not isinstance(answer, Mapping):
-            answer = {"error": {"message": f"no answer to the request ({answer!r})"}}
-        error = answer.get("error")
-        if error is None:
+        answer = self.retry.run(action, lambda: self.provider.request(SYNC_SEND, params))
+        refusal = _error_of(answer)
+        if refusal is None:
             return HexBytes(tx_hash), format_receipt(answer["result"])
+        error = answer.get("error") if isinstance(answer, Mapping) else None
         code = error.get("code") if isinstance(error, Mapping) else None
-        message = str(error.get("message", "") if isinstance(error, Mapping) else error)
         if code == METHOD_NOT_FOUND:
             self.sync_send = False  # a node without it: send and poll from now on
             return self._broadcast(action, raw, tx_hash), None
-        if code == SYNC_NOT_MINED or "timeout" in message.lower():
+        if code == SYNC_NOT_MINED or "timeout" in str(refusal).lower():
             return HexBytes(tx_hash), None  # accepted, not mined yet
-        refusal = Web3RPCError(message or str(error))
         return self.retry.run(action, lambda: self._refused(action, refusal, tx_hash)), None
 
     def _produced(
@@ -935,6 +933,17 @@ def _result_or_revert(response: Any) -> Any:
     if data is not None or "revert" in message.lower():
         return _RawRevert(data, message)
     raise Web3RPCError(message or str(error), rpc_response=dict(response))  # type: ignore[arg-type]
+
+
+def _error_of(answer: Any) -> Web3RPCError | None:
+    """A JSON-RPC answer's error, as web3 would raise it (None: the answer has a result)."""
+    if not isinstance(answer, Mapping):
+        return Web3RPCError(f"no answer to the request ({answer!r})")
+    error = answer.get("error")
+    if error is None:
+        return None
+    message = str(error.get("message", "")) if isinstance(error, Mapping) else str(error)
+    return Web3RPCError(message or str(error), rpc_response=dict(answer))  # type: ignore[arg-type]
 
 
 def _error_data(error: Mapping[str, Any]) -> str | None:

@@ -116,3 +116,119 @@ def test_a_refused_connection_is_a_requests_connection_error() -> None:
     provider = KeepAliveHTTPProvider(url, http_session(url), request_kwargs={"timeout": 2})
     with pytest.raises(requests.exceptions.ConnectionError):
         provider.make_request("eth_blockNumber", [])
+
+
+class _ScriptedServer:
+    """Reads JSON-RPC posts and answers each with the next of ``answers`` (raw HTTP bytes) on
+    one kept-alive connection; closes the connection after an answer when told to, and after
+    one that says so or has no length."""
+
+    def __init__(self, answers: list[bytes], close_after: bool = False) -> None:
+        self.answers = list(answers)
+        self.close_after = close_after
+        self.requests: list[bytes] = []
+        self.connections = 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while self.answers:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn, conn.makefile("rb") as reader:
+                while self.answers:
+                    head = b""
+                    while not head.endswith(b"\r\n\r\n"):
+                        line = reader.readline()
+                        if not line:
+                            break
+                        head += line
+                    if not head:
+                        break
+                    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                    self.requests.append(head + reader.read(length))
+                    answer = self.answers.pop(0)
+                    conn.sendall(answer)
+                    said = answer.lower()
+                    framed = b"content-length" in said or b"chunked" in said
+                    if self.close_after or b"connection: close" in said or not framed:
+                        break
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _ok(body: bytes, *headers: str) -> bytes:
+    extra = "".join(f"{h}\r\n" for h in headers)
+    return f"HTTP/1.1 200 OK\r\n{extra}\r\n".encode() + body
+
+
+def _provider(url: str) -> KeepAliveHTTPProvider:
+    return KeepAliveHTTPProvider(url, http_session(url), request_kwargs={"timeout": 5})
+
+
+ANSWER = b'{"jsonrpc": "2.0", "id": 1, "result": "0x7"}'
+
+
+def test_answers_by_length_chunked_and_up_to_the_close_are_read_whole() -> None:
+    halves = ANSWER[:10], ANSWER[10:]
+    chunked = b"".join(f"{len(h):x};ext=1\r\n".encode() + h + b"\r\n" for h in halves)
+    server = _ScriptedServer(
+        [
+            b"HTTP/1.1 100 Continue\r\n\r\n" + _ok(ANSWER, f"Content-Length: {len(ANSWER)}"),
+            _ok(chunked + b"0\r\nX-Trailer: 1\r\n\r\n", "Transfer-Encoding: chunked"),
+            _ok(ANSWER, f"content-length: {len(ANSWER)}", "Connection: close"),
+            _ok(ANSWER),  # no length: the body runs to the close
+            _ok(ANSWER, f"Content-Length: {len(ANSWER)}"),
+        ],
+        close_after=False,
+    )
+    try:
+        provider = _provider(server.url)
+        for _ in range(3):
+            assert provider.request("eth_blockNumber", [])["result"] == "0x7"
+        assert server.connections == 1  # kept alive through the interim and chunked answers
+        assert provider.request("eth_blockNumber", [])["result"] == "0x7"
+        assert server.connections == 2  # "Connection: close" was honoured
+        assert provider.request("eth_blockNumber", [])["result"] == "0x7"
+    finally:
+        server.close()
+    first = server.requests[0]
+    assert first.startswith(b"POST / HTTP/1.1\r\nHost: 127.0.0.1:")
+    assert b"Content-Type: application/json" in first
+    sent = json.loads(first.split(b"\r\n\r\n", 1)[1])
+    assert sent["method"] == "eth_blockNumber" and sent["params"] == []
+    ids = [json.loads(r.split(b"\r\n\r\n", 1)[1])["id"] for r in server.requests]
+    assert len(set(ids)) == len(ids)  # every request its own id
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"SMTP ready\r\n\r\n",
+        b"HTTP/1.1 2000 OK\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{}",  # cut short
+    ],
+)
+def test_an_answer_that_is_not_http_is_a_connection_error(answer: bytes) -> None:
+    server = _ScriptedServer([answer], close_after=True)
+    try:
+        with pytest.raises(requests.exceptions.ConnectionError):
+            _provider(server.url).make_request("eth_blockNumber", [])
+    finally:
+        server.close()
+
+
+def test_a_server_that_does_not_answer_in_time_is_a_read_timeout() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        provider = KeepAliveHTTPProvider(url, http_session(url), request_kwargs={"timeout": 0.3})
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            provider.make_request("eth_blockNumber", [])
