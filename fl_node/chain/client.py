@@ -29,7 +29,6 @@ import requests
 from eth_abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
 from eth_account.signers.local import LocalAccount
-from eth_account.types import TransactionDictType
 from eth_typing import ChecksumAddress
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from hexbytes import HexBytes
@@ -61,6 +60,7 @@ from fl_node.chain.fees import (
 )
 from fl_node.chain.receipts import format_receipt
 from fl_node.chain.retry import RetryPolicy, RpcHttpError, shown_url
+from fl_node.chain.signing import sign
 from fl_node.chain.transport import KeepAliveHTTPProvider
 from fl_node.errors import ChainError
 
@@ -754,9 +754,9 @@ class ChainClient:
         (replacing it if needed), and return what it did; raises :class:`_NonceTooLow` when the
         nonce was taken before it was sent."""
         nonce = int(tx["nonce"])
-        signed = signer.sign_transaction(cast(TransactionDictType, tx))
+        raw, hashed = sign(signer, tx)
         try:
-            tx_hash, mined = self._submit(action, signed.raw_transaction, signed.hash)
+            tx_hash, mined = self._submit(action, raw, hashed)
         except _Underpriced as exc:
             raise ChainError(
                 f"{action}: the node refused the fees ({fees.per_gas / 1e9:g} gwei per gas) as "
@@ -867,9 +867,9 @@ class ChainClient:
             )
             return
         tx = {**last.tx, **fees.as_params()}
-        signed = signer.sign_transaction(cast(TransactionDictType, tx))
+        raw, hashed = sign(signer, tx)
         try:
-            tx_hash = self._broadcast(action, signed.raw_transaction, signed.hash)
+            tx_hash = self._broadcast(action, raw, hashed)
         except (_NonceTooLow, _Underpriced):
             return  # the original got mined meanwhile, or the node wants more: wait and see
         sent.append(_Sent(tx_hash, tx, fees))

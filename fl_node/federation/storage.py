@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from fl_node.artifacts.codec import keccak
 from fl_node.artifacts.store import ArtifactAltered, ArtifactMissing, ArtifactStore
@@ -36,11 +37,19 @@ def fetch_results(store: ArtifactStore, root: bytes, *, owner: str) -> RoundResu
     ArtifactMissing when absent, ArtifactAltered when it does not hash to the root."""
     data = store.get_named(results_name(root), owner=owner)
     try:
-        return RoundResults.from_bytes(data, expected_root=root)
+        return _checked_table(data, bytes(root))
     except ArtifactMissing:
         raise
     except ArtifactError as exc:
         raise ArtifactAltered(f"the results table of {owner} in store {store.url}: {exc}") from None
+
+
+@lru_cache(maxsize=16)
+def _checked_table(data: bytes, root: bytes) -> RoundResults:
+    """A table's bytes parsed and checked to hash to ``root``. Pure, so kept for the process's
+    next reader of the same bytes: every client of an in-process federation reads the same
+    table, and checking it hashes every row. (A table that fails raises, and nothing is kept.)"""
+    return RoundResults.from_bytes(data, expected_root=root)
 
 
 def model_owner(api: FederationApi, model_hash: bytes) -> str:
