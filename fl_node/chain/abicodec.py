@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from eth_abi import decode as abi_decode
@@ -194,7 +194,14 @@ class FunctionCodec:
 
     def encode(self, args: tuple[Any, ...]) -> str:
         """The call data (hex) of a call with ``args``; :class:`NotEncodable` if web3 must
-        normalize them first."""
+        normalize them first. Views a daemon reads on every step have the same arguments each
+        time: the data of hashable arguments is kept."""
+        try:
+            return _encoded(self, args)
+        except TypeError:  # unhashable arguments (a list): encoded afresh
+            return self._encode(args)
+
+    def _encode(self, args: tuple[Any, ...]) -> str:
         for kind, arg in zip(self.inputs, args, strict=False):
             if isinstance(arg, str) and kind != "string" and kind != "address":
                 raise NotEncodable(f"{kind} given as text")
@@ -210,6 +217,11 @@ class FunctionCodec:
             values = abi_decode(self.outputs, data)
             out = [normalized(_parsed(t), v) for t, v in zip(self.outputs, values, strict=True)]
         return out[0] if len(out) == 1 else out
+
+
+@lru_cache(maxsize=4096)
+def _encoded(codec: FunctionCodec, args: tuple[Any, ...]) -> str:
+    return codec._encode(args)
 
 
 _CODECS: dict[int, tuple[dict[str, Any], FunctionCodec]] = {}

@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, ClassVar, Generic, TypeVar
 
 from eth_account.signers.local import LocalAccount
@@ -51,8 +51,10 @@ ZERO_ADDRESS = "0x" + "0" * 40
 
 
 # -- decoding by name --------------------------------------------------------------------------
+@lru_cache(maxsize=1024)
 def snake(name: str) -> str:
-    """``unlockTime`` -> ``unlock_time``: Solidity's names as Python's."""
+    """``unlockTime`` -> ``unlock_time``: Solidity's names as Python's (each name worked out
+    once: every read of a struct names all its fields)."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
