@@ -28,6 +28,7 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_abi.exceptions import EncodingError
 from eth_abi.grammar import ABIType, BasicType, TupleType, parse
+from eth_utils import keccak
 
 from fl_node.addresses import checksummed as to_checksum_address
 
@@ -212,10 +213,7 @@ class FunctionCodec:
 
     def decode(self, data: bytes) -> Any:
         """The return value as web3's ``call`` gives it (raises ``eth_abi``'s DecodingError)."""
-        out = static_decode(self.outputs, data)
-        if out is None:
-            values = abi_decode(self.outputs, data)
-            out = [normalized(_parsed(t), v) for t, v in zip(self.outputs, values, strict=True)]
+        out = decode_values(self.outputs, data)
         return out[0] if len(out) == 1 else out
 
 
@@ -240,3 +238,49 @@ def codec_of(fn: Any) -> FunctionCodec:
     )
     _CODECS[id(element)] = (element, codec)  # the element is kept: its id is not reused
     return codec
+
+
+def decode_values(types: tuple[str, ...], data: bytes) -> list[Any]:
+    """``types`` decoded from ``data`` as web3 returns them (word by word when static; raises
+    ``eth_abi``'s DecodingError)."""
+    out = static_decode(types, data)
+    if out is None:
+        values = abi_decode(types, data)
+        out = [normalized(_parsed(t), v) for t, v in zip(types, values, strict=True)]
+    return out
+
+
+@dataclass(frozen=True)
+class EventCodec:
+    """One event's name, signature topic and inputs: the indexed ones come from the log's
+    topics (a dynamic type's topic is its hash, kept as bytes), the rest from its data."""
+
+    name: str
+    topic: bytes
+    inputs: tuple[tuple[str, str, bool], ...]  # (name, type, indexed)
+
+    @classmethod
+    def of(cls, element: dict[str, Any]) -> EventCodec:
+        inputs = tuple(
+            (str(i["name"]), abi_type(i), bool(i.get("indexed"))) for i in element["inputs"]
+        )
+        signature = f"{element['name']}({','.join(t for _, t, _ in inputs)})"
+        return cls(str(element["name"]), keccak(text=signature), inputs)
+
+    def decode(self, topics: list[bytes], data: bytes) -> dict[str, Any]:
+        """The event's arguments by name, as web3 decodes them; ``ValueError`` when the topics
+        do not fit (the same signature with other indexing) and ``eth_abi``'s DecodingError
+        when the data does not."""
+        indexed = [(n, t) for n, t, i in self.inputs if i]
+        if len(topics) != 1 + len(indexed):
+            raise ValueError(
+                f"{self.name} has {len(indexed)} indexed arguments, the log {len(topics) - 1}"
+            )
+        args: dict[str, Any] = {}
+        for (name, kind), topic in zip(indexed, topics[1:], strict=True):
+            dynamic = _parsed(kind).is_dynamic
+            args[name] = bytes(topic) if dynamic else decode_values((kind,), bytes(topic))[0]
+        plain = [(n, t) for n, t, i in self.inputs if not i]
+        values = decode_values(tuple(t for _, t in plain), data) if plain else []
+        args.update(zip((n for n, _ in plain), values, strict=True))
+        return {name: args[name] for name, _, _ in self.inputs}

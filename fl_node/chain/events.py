@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eth_abi.exceptions import DecodingError
 from hexbytes import HexBytes
-from web3.contract.contract import ContractEvent
-from web3.exceptions import LogTopicError, MismatchedABI
 
 from fl_node.addresses import checksummed
+from fl_node.chain.abicodec import EventCodec
 from fl_node.chain.client import ChainClient
 from fl_node.errors import ConfigError
 
@@ -44,11 +44,9 @@ class Event:
 
 
 class EventLog:
-    """Decodes the logs of the named contracts of a deployment.
-
-    Decoding goes through web3's public contract-event API (``ContractEvent.process_log``), by
-    each log's first topic (the event's signature hash).
-    """
+    """Decodes the logs of the named contracts of a deployment, by each log's first topic (the
+    event's signature hash) and the deployment's ABI (:class:`~.abicodec.EventCodec`, checked
+    against web3's decoding in the tests)."""
 
     def __init__(self, client: ChainClient, contracts: Iterable[str], chunk: int = 2_000):
         if client.deployment is None:
@@ -57,17 +55,18 @@ class EventLog:
             raise ConfigError(f"the block chunk of event polling must be >= 1, got {chunk}")
         self.client = client
         self.chunk = chunk
-        self._by_address: dict[str, tuple[str, dict[bytes, ContractEvent]]] = {}
+        self._by_address: dict[str, tuple[str, dict[bytes, EventCodec]]] = {}
         for name in contracts:
             contract = client.contract(name)
-            events = {bytes(HexBytes(event.topic)): event for event in contract.all_events()}
+            codecs = [EventCodec.of(dict(e)) for e in contract.abi if e.get("type") == "event"]
+            events = {codec.topic: codec for codec in codecs}
             self._by_address[checksummed(contract.address)] = (name, events)
 
     def event_names(self, contract: str) -> list[str]:
         """Names of the events of ``contract`` this log decodes."""
         for name, events in self._by_address.values():
             if name == contract:
-                return sorted(e.event_name for e in events.values())
+                return sorted(e.name for e in events.values())
         raise ConfigError(f"{contract} is not one of this event log's contracts")
 
     def fetch(
@@ -78,54 +77,69 @@ class EventLog:
         topics: list[Any] | None = None,
     ) -> list[Event]:
         """Decoded events in ``[from_block, to_block]``, in chain order; ``names`` filters by
-        event name, ``topics`` is passed to ``eth_getLogs`` (indexed arguments)."""
+        event name, ``topics`` is passed to ``eth_getLogs`` (indexed arguments, hex)."""
         wanted = set(names) if names is not None else None
+        topics = self._with_signatures(topics, wanted)
         out: list[Event] = []
         for start in range(max(0, from_block), to_block + 1, self.chunk):
             end = min(start + self.chunk - 1, to_block)
             params: dict[str, Any] = {
-                "fromBlock": start,
-                "toBlock": end,
+                "fromBlock": hex(start),
+                "toBlock": hex(end),
                 "address": list(self._by_address),
             }
             if topics is not None:
                 params["topics"] = topics
-            logs = self.client.retry.run(
-                "get logs",
-                lambda p=params: self.client.w3.eth.get_logs(p),  # type: ignore[misc]
-            )
-            for log in logs:
+            for log in self.client.request("eth_getLogs", [params]) or []:
                 event = self.decode(log, wanted)
                 if event is not None:
                     out.append(event)
         out.sort(key=lambda e: e.position)
         return out
 
+    def _with_signatures(self, topics: list[Any] | None, names: set[str] | None) -> Any:
+        """``topics`` with the signature topics of ``names`` in the first place when it is
+        open, so the node leaves the other events out."""
+        if names is None or (topics is not None and topics and topics[0] is not None):
+            return topics
+        signatures = sorted(
+            "0x" + codec.topic.hex()
+            for _, events in self._by_address.values()
+            for codec in events.values()
+            if codec.name in names
+        )
+        return [signatures, *(topics or [])[1:]]
+
     def decode(self, log: Any, names: set[str] | None = None) -> Event | None:
-        """One raw log as an :class:`Event`; None when it is not one of the contracts' known
-        events (or not one of ``names``)."""
+        """One log (raw JSON-RPC or as web3 formats it) as an :class:`Event`; None when it is
+        not one of the contracts' known events (or not one of ``names``)."""
         entry = self._by_address.get(checksummed(log["address"]))
         if entry is None or not log["topics"]:
             return None
         contract, events = entry
-        event = events.get(bytes(HexBytes(log["topics"][0])))
-        if event is None or (names is not None and event.event_name not in names):
+        topics = [bytes(HexBytes(t)) for t in log["topics"]]
+        codec = events.get(topics[0])
+        if codec is None or (names is not None and codec.name not in names):
             return None
         try:
-            data = event.process_log(log)
-        except (MismatchedABI, LogTopicError) as exc:  # same signature, other indexing
+            args = codec.decode(topics, bytes(HexBytes(log["data"])))
+        except (ValueError, DecodingError) as exc:  # same signature, other indexing
             raise ConfigError(
-                f"a {event.event_name} log of {contract} does not match the deployment's ABI "
-                f"({exc})"
+                f"a {codec.name} log of {contract} does not match the deployment's ABI ({exc})"
             ) from exc
         return Event(
             contract=contract,
-            name=str(data["event"]),
-            args=dict(data["args"]),
-            block_number=int(data["blockNumber"]),
-            log_index=int(data["logIndex"]),
-            tx_hash="0x" + bytes(data["transactionHash"]).hex(),
+            name=codec.name,
+            args=args,
+            block_number=_number(log["blockNumber"]),
+            log_index=_number(log["logIndex"]),
+            tx_hash="0x" + bytes(HexBytes(log["transactionHash"])).hex(),
         )
+
+
+def _number(value: Any) -> int:
+    """A JSON-RPC quantity (hex text) or a number as web3 gives it."""
+    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 class Checkpoint:

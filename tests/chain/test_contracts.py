@@ -422,6 +422,7 @@ def test_every_federation_event_decodes_by_name(suite: Suite) -> None:
     deployment = suite.deployment
     address = deployment.address("Federation")
     log = EventLog(suite.client, ["Federation"])
+    federation = suite.client.contract("Federation")
     abis = [item for item in deployment.abi("Federation") if item["type"] == "event"]
     assert len(abis) >= 28
     decoded = set()
@@ -451,6 +452,22 @@ def test_every_federation_event_decodes_by_name(suite: Suite) -> None:
         assert event.contract == "Federation" and event.name == item["name"]
         assert event.args == values, item["name"]
         assert event.position == (100 + n, n)
+        # decoded as web3 decodes it, and alike from the JSON-RPC answer's hex
+        by_web3 = federation.events[item["name"]]().process_log(raw)["args"]
+        assert event.args == dict(by_web3), item["name"]
+        assert [type(v) for v in event.args.values()] == [type(v) for v in by_web3.values()]
+        as_json = {
+            **raw,
+            "topics": ["0x" + bytes(t).hex() for t in topics],
+            "data": "0x" + data.hex(),
+            "blockNumber": hex(100 + n),
+            "logIndex": hex(n),
+            "transactionHash": "0x" + keccak(text=f"tx{n}").hex(),
+        }
+        assert log.decode(as_json) == event
+        if len(topics) > 1:  # the same signature with other indexing: a clear error
+            with pytest.raises(ConfigError, match="does not match the deployment's ABI"):
+                log.decode(dict(raw, topics=topics[:-1]))
         assert log.decode(raw, names={"SomethingElse"}) is None
         decoded.add(event.name)
     assert decoded == set(log.event_names("Federation"))
