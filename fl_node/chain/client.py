@@ -921,18 +921,16 @@ def _with_margin(estimate: int) -> int:
 def _result_or_revert(response: Any) -> Any:
     """A JSON-RPC answer's ``result``; a :class:`_RawRevert` (returned, not raised) when the call
     reverted; any other error answer raised as web3 raises it (a rate limit is then retried)."""
-    if not isinstance(response, Mapping):
-        raise Web3RPCError(f"no answer to the request ({response!r})")
-    error = response.get("error")
-    if error is None:
+    failure = _error_of(response)
+    if failure is None:
         return response.get("result")
-    if not isinstance(error, Mapping):
-        raise Web3RPCError(str(error))
-    message = str(error.get("message", ""))
-    data = _error_data(error)
-    if data is not None or "revert" in message.lower():
-        return _RawRevert(data, message)
-    raise Web3RPCError(message or str(error), rpc_response=dict(response))  # type: ignore[arg-type]
+    error = response.get("error") if isinstance(response, Mapping) else None
+    if isinstance(error, Mapping):
+        message = str(error.get("message", ""))
+        data = _error_data(error)
+        if data is not None or "revert" in message.lower():
+            return _RawRevert(data, message)
+    raise failure
 
 
 def _error_of(answer: Any) -> Web3RPCError | None:

@@ -24,6 +24,7 @@ from hexbytes import HexBytes
 from fl_node.addresses import checksummed
 from fl_node.chain.abicodec import EventCodec
 from fl_node.chain.client import ChainClient
+from fl_node.chain.receipts import quantity
 from fl_node.errors import ConfigError
 
 
@@ -131,15 +132,10 @@ class EventLog:
             contract=contract,
             name=codec.name,
             args=args,
-            block_number=_number(log["blockNumber"]),
-            log_index=_number(log["logIndex"]),
+            block_number=quantity(log["blockNumber"]),
+            log_index=quantity(log["logIndex"]),
             tx_hash="0x" + bytes(HexBytes(log["transactionHash"])).hex(),
         )
-
-
-def _number(value: Any) -> int:
-    """A JSON-RPC quantity (hex text) or a number as web3 gives it."""
-    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 class Checkpoint:

@@ -14,8 +14,9 @@ from web3.datastructures import AttributeDict
 from fl_node.addresses import checksummed
 
 
-def _int(value: Any) -> Any:
-    return int(value, 16) if isinstance(value, str) else value
+def quantity(value: Any) -> int:
+    """A JSON-RPC quantity (hex text), or a number as web3 gives it, as an int."""
+    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 def _log(raw: Mapping[str, Any]) -> AttributeDict[str, Any]:
@@ -24,10 +25,10 @@ def _log(raw: Mapping[str, Any]) -> AttributeDict[str, Any]:
 
 _LOG_FIELDS: dict[str, Callable[[Any], Any]] = {
     "blockHash": HexBytes,
-    "blockNumber": _int,
-    "transactionIndex": _int,
+    "blockNumber": quantity,
+    "transactionIndex": quantity,
     "transactionHash": HexBytes,
-    "logIndex": _int,
+    "logIndex": quantity,
     "address": checksummed,
     "topics": lambda topics: [HexBytes(t) for t in topics],
     "data": HexBytes,
@@ -35,21 +36,21 @@ _LOG_FIELDS: dict[str, Callable[[Any], Any]] = {
 
 _RECEIPT_FIELDS: dict[str, Callable[[Any], Any]] = {
     "blockHash": HexBytes,
-    "blockNumber": _int,
-    "transactionIndex": _int,
+    "blockNumber": quantity,
+    "transactionIndex": quantity,
     "transactionHash": HexBytes,
-    "cumulativeGasUsed": _int,
-    "status": _int,
-    "gasUsed": _int,
+    "cumulativeGasUsed": quantity,
+    "status": quantity,
+    "gasUsed": quantity,
     "contractAddress": checksummed,
     "logs": lambda logs: [_log(log) for log in logs],
     "logsBloom": HexBytes,
     "from": checksummed,
     "to": checksummed,
-    "effectiveGasPrice": _int,
-    "type": _int,
-    "blobGasPrice": _int,
-    "blobGasUsed": _int,
+    "effectiveGasPrice": quantity,
+    "type": quantity,
+    "blobGasPrice": quantity,
+    "blobGasUsed": quantity,
 }
 
 

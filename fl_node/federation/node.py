@@ -316,11 +316,16 @@ class NodeDaemon:
         self._leave()
         return True
 
+    def _done(self) -> set[int]:
+        """The rounds that need nothing more of this client (stake settled, reward claimed)."""
+        return set(self._checkpoint.get("claimed", []))
+
+    def _set_done(self, done: set[int]) -> None:
+        self._checkpoint.set("claimed", sorted(done))
+
     def _mark_done(self, number: int) -> None:
-        """Round ``number`` needs nothing more of this client (its stake settled, any reward
-        claimed)."""
-        done = set(self._checkpoint.get("claimed", []))
-        self._checkpoint.set("claimed", sorted(done | {number}))
+        """Round ``number`` needs nothing more of this client."""
+        self._set_done(self._done() | {number})
 
     def _rounds_to_read(self) -> list[int]:
         """The rounds a step reads up front: the next one (which opens while a client waits
@@ -329,7 +334,7 @@ class NodeDaemon:
         nxt = [self._current + 1] if self._current < self.params.num_rounds else []
         if not self._current:
             return nxt
-        done = set(self._checkpoint.get("claimed", []))
+        done = self._done()
         earlier = [n for n in range(self._current - 1, 0, -1) if n not in done][:READ_AHEAD]
         return [*nxt, self._current, *earlier]
 
@@ -538,7 +543,7 @@ class NodeDaemon:
         commitment were just read, with the chain's time ``exact`` and the client's ``credit``
         at that read."""
         pending = False
-        done = set(self._checkpoint.get("claimed", []))
+        done = self._done()
         for number in range(1, current + 1):
             if number in done:
                 continue
@@ -546,7 +551,7 @@ class NodeDaemon:
                 done.add(number)
             else:
                 pending = True
-        self._checkpoint.set("claimed", sorted(done))
+        self._set_done(done)
         # Credits arise as rounds end (a challenge's bond and share, a shortfall the
         # aggregator's bond covered at a claim): the step's read shows them; one that arose in
         # this step (a claim) shows on the next.
