@@ -21,7 +21,7 @@ import json
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar, cast
 
@@ -47,6 +47,7 @@ from web3.types import BlockIdentifier, Nonce, RPCEndpoint, TxParams, Wei
 
 from fl_node.addresses import checksummed
 from fl_node.chain.abicodec import NotEncodable, abi_type, codec_of
+from fl_node.chain.calls import Bound, FunctionCall
 from fl_node.chain.deployments import Deployment
 from fl_node.chain.fees import (
     DEV_CHAIN_IDS,
@@ -205,8 +206,15 @@ class BlockProducer(Protocol):
         mines it (the chain then mines nothing by itself until the producer says so)."""
         ...
 
-    def wait_mined(self) -> None:
-        """Block the calling thread until the producer has mined a block."""
+    def wait_mined(self, tx_hash: str) -> Mapping[str, Any] | None:
+        """Block the calling thread until the producer has mined a block; the receipt of
+        ``tx_hash`` (hex, JSON-RPC's form) when the producer read that block's and it is there
+        (None: ask the chain)."""
+        ...
+
+    def block_epoch(self) -> Hashable | None:
+        """For the calling thread, a value that stays the same while the latest block does
+        (None when the producer cannot tell): fees read under one value are read once."""
         ...
 
 
@@ -293,6 +301,7 @@ class ChainClient:
         #: broadcasts, waits for the producer's block and reads its receipt. None: the chain
         #: mines by itself.
         self.block_producer: BlockProducer | None = None
+        self._epoch_fees: tuple[Hashable, Fees] | None = None  # see BlockProducer.block_epoch
         self.decoder = ErrorDecoder(
             [rec.abi for rec in deployment.contracts.values()] if deployment else []
         )
@@ -335,12 +344,12 @@ class ChainClient:
             self._names[addr] = name
         return self._contracts[key]
 
-    def action_name(self, fn: ContractFunction) -> str:
+    def action_name(self, fn: Bound) -> str:
         """``Contract.function``: how gas and errors are labelled."""
         return f"{self._names.get(str(fn.address), 'contract')}.{fn.fn_name}"
 
     # -- reads -------------------------------------------------------------------------------
-    def call(self, fn: ContractFunction, block: BlockIdentifier = "latest") -> Any:
+    def call(self, fn: Bound, block: BlockIdentifier = "latest") -> Any:
         """A view's value, decoded as web3's ``fn.call`` would (see :mod:`.abicodec`)."""
         action = self.action_name(fn)
         try:
@@ -351,14 +360,14 @@ class ChainClient:
         return self._decoded(fn, result)
 
     def call_many(
-        self, fns: Sequence[ContractFunction], block: BlockIdentifier = "latest"
+        self, fns: Sequence[Bound], block: BlockIdentifier = "latest"
     ) -> list[Any]:
         """Several views in one JSON-RPC batch (one round trip), each decoded as :meth:`call`
         decodes it; a revert of any raises its :class:`TxReverted`. From a node that refuses
         the batch (or an error answer in it), the views are read one by one."""
         return self._views(fns, block, [])[0]
 
-    def call_many_timed(self, fns: Sequence[ContractFunction]) -> tuple[list[Any], int]:
+    def call_many_timed(self, fns: Sequence[Bound]) -> tuple[list[Any], int]:
         """:meth:`call_many` at the latest block, with the latest block's timestamp, in the same
         round trip."""
         values, extra = self._views(fns, "latest", [("eth_getBlockByNumber", ["latest", False])])
@@ -366,7 +375,7 @@ class ChainClient:
 
     def _views(
         self,
-        fns: Sequence[ContractFunction],
+        fns: Sequence[Bound],
         block: BlockIdentifier,
         extra: list[tuple[str, list[Any]]],
     ) -> tuple[list[Any], list[Any]]:
@@ -388,7 +397,7 @@ class ChainClient:
             out.append(self._decoded(fn, answer))
         return out, answers[len(fns) :]
 
-    def _decoded(self, fn: ContractFunction, result: str) -> Any:
+    def _decoded(self, fn: Bound, result: str) -> Any:
         """An ``eth_call`` result decoded as web3 would; a clear error when it cannot be."""
         raw = HexBytes(result)
         try:
@@ -426,7 +435,11 @@ class ChainClient:
         name, args = self.decoder.decode(revert.data)
         return TxReverted(action, name, args, raw=revert.data)
 
-    def _web3_call(self, action: str, fn: ContractFunction, block: BlockIdentifier) -> Any:
+    def _web3_call(
+        self, action: str, fn: Bound, block: BlockIdentifier
+    ) -> Any:
+        if isinstance(fn, FunctionCall):
+            fn = fn.web3()
         try:
             return self.retry.run(action, lambda: fn.call(block_identifier=block))
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
@@ -435,19 +448,20 @@ class ChainClient:
             raise self.bad_output(action, str(fn.address)) from None
 
     @staticmethod
-    def _call_data(fn: ContractFunction) -> str:
+    def _call_data(fn: Bound) -> str:
         """``fn``'s call data by its cached codec; :class:`NotEncodable` when web3 must encode."""
         if fn.kwargs:
             raise NotEncodable("keyword arguments")
         return codec_of(fn).encode(tuple(fn.args or ()))
 
     @classmethod
-    def call_data(cls, fn: ContractFunction) -> bytes:
+    def call_data(cls, fn: Bound) -> bytes:
         """``fn``'s call data (a call to put in a ``multicall``)."""
         try:
             return bytes.fromhex(cls._call_data(fn)[2:])
         except NotEncodable:
-            return bytes.fromhex(str(fn._encode_transaction_data())[2:])
+            web3_fn = fn.web3() if isinstance(fn, FunctionCall) else fn
+            return bytes.fromhex(str(web3_fn._encode_transaction_data())[2:])
 
     def request(self, method: str, params: list[Any] | None = None) -> Any:
         """One raw JSON-RPC request over this client's connection (``evm_mine`` and the like on
@@ -509,7 +523,7 @@ class ChainClient:
     # -- writes ------------------------------------------------------------------------------
     def send(
         self,
-        fn: ContractFunction | ContractConstructor,
+        fn: Bound | ContractConstructor,
         signer: LocalAccount,
         *,
         gas: int | None = None,
@@ -528,7 +542,7 @@ class ChainClient:
 
     def _send(
         self,
-        fn: ContractFunction | ContractConstructor,
+        fn: Bound | ContractConstructor,
         signer: LocalAccount,
         *,
         gas: int | None,
@@ -537,11 +551,11 @@ class ChainClient:
     ) -> TxResult:
         action = label or self.action_name(fn)  # type: ignore[arg-type]
         sender = signer.address
-        if isinstance(fn, ContractFunction):
+        if isinstance(fn, (ContractFunction, FunctionCall)):
             try:
                 data = self._call_data(fn)
             except NotEncodable:
-                pass
+                fn = fn.web3() if isinstance(fn, FunctionCall) else fn
             else:
                 return self._send_data(action, signer, str(fn.address), data, gas, value)
         params: TxParams = {"from": sender, "value": Wei(value), "chainId": self.chain_id}
@@ -585,7 +599,22 @@ class ChainClient:
     def _gas_and_fees(self, action: str, call: dict[str, Any], gas: int | None) -> tuple[int, Fees]:
         """The gas limit (estimated with a margin unless given) and the fees of a call, asked in
         one JSON-RPC batch; one request at a time when the node refuses a part of it (no
-        ``eth_maxPriorityFeePerGas``, a chain without EIP-1559)."""
+        ``eth_maxPriorityFeePerGas``, a chain without EIP-1559). Under a block producer, fees
+        read since its last block are used again."""
+        epoch = self.block_producer.block_epoch() if self.block_producer is not None else None
+        if epoch is not None and self._epoch_fees is not None and self._epoch_fees[0] == epoch:
+            if gas is None:
+                estimate = self._rpc(action, "eth_estimateGas", [call, self._estimate_on])
+                gas = _with_margin(int(estimate, 16))
+            return gas, self._epoch_fees[1]
+        gas, fees = self._gas_and_fresh_fees(action, call, gas)
+        if epoch is not None:
+            self._epoch_fees = (epoch, fees)
+        return gas, fees
+
+    def _gas_and_fresh_fees(
+        self, action: str, call: dict[str, Any], gas: int | None
+    ) -> tuple[int, Fees]:
         asks: list[tuple[str, list[Any]]] = [
             ("eth_getBlockByNumber", ["latest", False]),
             ("eth_maxPriorityFeePerGas", []),
@@ -720,9 +749,10 @@ class ChainClient:
         hash_hex = "0x" + bytes(tx_hash).hex()
         for _ in range(PRODUCED_BLOCKS):
             waited = time.perf_counter()
-            producer.wait_mined()
+            receipt = producer.wait_mined(hash_hex)
             self._add_tx_seconds(waited - time.perf_counter())
-            receipt = self._rpc(action, "eth_getTransactionReceipt", [hash_hex])
+            if receipt is None:
+                receipt = self._rpc(action, "eth_getTransactionReceipt", [hash_hex])
             if receipt is not None:
                 return tx_hash, format_receipt(receipt)
         return tx_hash, None

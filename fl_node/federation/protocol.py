@@ -26,6 +26,7 @@ from eth_utils import keccak
 from web3.types import BlockIdentifier
 
 from fl_node.addresses import checksummed
+from fl_node.chain.calls import Bound, bind
 from fl_node.chain.client import ChainClient, TxResult
 from fl_node.chain.contracts import (
     BaseToken,
@@ -360,6 +361,11 @@ class FederationApi:
             fn = self._view_fns[key] = getattr(contract.functions, name)(*args)
         return fn
 
+    def _call(self, name: str, *args: Any) -> Bound:
+        """The federation's function ``name`` bound to ``args``, without web3's contract layer
+        (see :mod:`fl_node.chain.calls`): the calls a daemon makes anew every round."""
+        return bind(self.federation, name, *args)
+
     def _named(self, fn: Any, block: BlockIdentifier = "latest") -> dict[str, Any]:
         """A view's result by output name (a struct's fields, or the named outputs)."""
         return named_outputs(fn, self.client.call(fn, block))
@@ -614,25 +620,25 @@ class FederationApi:
     def commit(self, signer: LocalAccount, number: int, commit_hash: bytes, stake: int) -> TxResult:
         return self.send(self.commit_call(number, commit_hash, stake), signer)
 
-    def commit_call(self, number: int, commit_hash: bytes, stake: int) -> Any:
+    def commit_call(self, number: int, commit_hash: bytes, stake: int) -> Bound:
         """The ``commit`` call (to send, or to put in a :meth:`multicall`)."""
-        return self.federation.functions.commit(self.task_id, number, commit_hash, stake)
+        return self._call("commit", self.task_id, number, commit_hash, stake)
 
     def multicall(self, signer: LocalAccount, calls: Sequence[Any]) -> TxResult:
         """Several federation calls of ``signer``'s in one transaction (``Multicall``): each is
         checked as if sent alone, and one revert undoes them all."""
         data = [self.client.call_data(fn) for fn in calls]
-        return self.send(self.federation.functions.multicall(data), signer)
+        return self.send(self._call("multicall", data), signer)
 
     def reveal(
         self, signer: LocalAccount, number: int, update_hash: bytes, salt: bytes
     ) -> TxResult:
-        fn = self.federation.functions.reveal(self.task_id, number, update_hash, salt)
+        fn = self._call("reveal", self.task_id, number, update_hash, salt)
         return self.send(fn, signer, gas=TIME_GATED_GAS)
 
     def post(self, signer: LocalAccount, number: int, post: Post, early: bool = False) -> TxResult:
         """Post a round; ``early`` when every committer revealed (no deadline involved)."""
-        fn = self.federation.functions.postRound(self.task_id, number, post.as_tuple())
+        fn = self._call("postRound", self.task_id, number, post.as_tuple())
         return self.send(fn, signer, gas=None if early else TIME_GATED_GAS)
 
     def finalize(self, signer: LocalAccount, number: int) -> TxResult:
@@ -664,12 +670,10 @@ class FederationApi:
 
     def settle_call(
         self, number: int, client: str, score: int, reward: int, proof: Sequence[bytes]
-    ) -> Any:
+    ) -> Bound:
         """The ``settleStake`` call of ``client``'s row (to send, or to put in a
         :meth:`multicall`)."""
-        return self.federation.functions.settleStake(
-            self.task_id, number, client, score, reward, list(proof)
-        )
+        return self._call("settleStake", self.task_id, number, client, score, reward, list(proof))
 
     def claim_reward(
         self,
@@ -690,12 +694,12 @@ class FederationApi:
         proof: Sequence[bytes],
         min_tokens_out: int = 0,
         now: int | None = None,
-    ) -> Any:
+    ) -> Bound:
         """The ``claimReward`` call (to send, or to put in a :meth:`multicall`); its swap's
         deadline counts from ``now`` (the chain's time as just read), or from :meth:`now`."""
         deadline = (self.now() if now is None else now) + CLAIM_DEADLINE_SECONDS
-        return self.federation.functions.claimReward(
-            self.task_id, number, score, reward, list(proof), min_tokens_out, deadline
+        return self._call(
+            "claimReward", self.task_id, number, score, reward, list(proof), min_tokens_out, deadline
         )
 
     def challenge(self, signer: LocalAccount, number: int, reason_hash: bytes) -> TxResult:

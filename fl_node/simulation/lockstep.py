@@ -10,13 +10,15 @@ on, again in order. The same daemons in the same state therefore send the same t
 the same order into the same blocks: a run stays deterministic, with a few blocks a round.
 
 Each daemon keeps its thread from pass to pass (its kept-alive RPC connection and its training
-model are per thread).
+model are per thread). A block's receipts are read once, by the pass, and handed to the threads
+whose transactions it holds; while no block is mined, every thread of a pass sees the same latest
+block (:meth:`Lockstep.block_epoch`), so a chain client prices their transactions once.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,7 +35,9 @@ class Miner(Protocol):
 
     def automine(self, on: bool) -> None: ...
 
-    def mine(self) -> None: ...
+    def mine(self) -> Sequence[Mapping[str, Any]]:
+        """Mine one block; the receipts of its transactions (JSON-RPC's form)."""
+        ...
 
 
 class Requester(Protocol):
@@ -50,8 +54,9 @@ class AnvilMiner:
     def automine(self, on: bool) -> None:
         self.client.request("evm_setAutomine", [on])
 
-    def mine(self) -> None:
+    def mine(self) -> Sequence[Mapping[str, Any]]:
         self.client.request("evm_mine")
+        return list(self.client.request("eth_getBlockReceipts", ["latest"]) or [])
 
 
 class Lockstep:
@@ -73,6 +78,8 @@ class Lockstep:
         self._results: list[bool | BaseException] = []
         self._closed = False
         self._holding = False  # automining is off for this pass
+        self._passes = 0
+        self._receipts: dict[str, Mapping[str, Any]] = {}  # the last block's, by transaction hash
 
     # -- the seam of ChainClient (BlockProducer) -------------------------------------------------
     def takes_next_send(self) -> bool:
@@ -85,12 +92,21 @@ class Lockstep:
             self._holding = True
         return True
 
-    def wait_mined(self) -> None:
-        """Give up the turn until the block that mines this thread's transaction."""
+    def wait_mined(self, tx_hash: str) -> Mapping[str, Any] | None:
+        """Give up the turn until the pass mines a block; the receipt of ``tx_hash`` (hex) when
+        that block holds it."""
         me: int = self._local.index
         self._state[me] = WAITING
         self._back.release()
         self._go[me].acquire()
+        return self._receipts.get(tx_hash.lower())
+
+    def block_epoch(self) -> tuple[int, int] | None:
+        """For a thread of a pass, a value that stays the same while the latest block does (the
+        pass and the blocks it mined); None for any other thread."""
+        if getattr(self._local, "index", None) is None:
+            return None
+        return self._passes, self.blocks
 
     # -- passes --------------------------------------------------------------------------------
     def run_pass(self, steps: Sequence[Callable[[], bool]]) -> list[bool]:
@@ -98,9 +114,11 @@ class Lockstep:
         from the pass's first transaction on; their results in order. The first exception a
         step raised is raised once every step has ended."""
         self._ensure_threads(len(steps))
+        self._passes += 1
         try:
             results = self._schedule(steps)
         finally:
+            self._receipts = {}
             if self._holding:
                 self.miner.automine(True)
                 self._holding = False
@@ -137,7 +155,8 @@ class Lockstep:
             waiting = [i for i in range(n) if self._state[i] == WAITING]
             if not waiting:
                 return list(self._results[:n])
-            self.miner.mine()
+            receipts = self.miner.mine()
+            self._receipts = {str(r["transactionHash"]).lower(): r for r in receipts}
             self.blocks += 1
             for i in waiting:
                 self._state[i] = READY

@@ -453,10 +453,13 @@ class _SlowProducer:
         self.client.request("evm_setAutomine", [False])
         return True
 
-    def wait_mined(self) -> None:
+    def wait_mined(self, tx_hash: str) -> None:
         self.waits += 1
         time.sleep(self.pause)
         self.client.request("evm_mine")
+
+    def block_epoch(self) -> None:
+        return None
 
 
 def test_under_a_block_producer_a_send_waits_for_its_block_and_returns_its_receipt(

@@ -28,10 +28,11 @@ class FakeMiner:
         self.automining = on
         self.log.append(f"automine {on}")
 
-    def mine(self) -> None:
+    def mine(self) -> list[dict[str, str]]:
         self.blocks.append(self.pending)
         self.pending = []
         self.log.append("mine")
+        return [{"transactionHash": f"0x{tx}", "block": str(len(self.blocks))} for tx in self.blocks[-1]]
 
 
 def sender(lock: Lockstep, miner: FakeMiner, name: str, txs: int, done: bool = True) -> Callable:
@@ -43,8 +44,9 @@ def sender(lock: Lockstep, miner: FakeMiner, name: str, txs: int, done: bool = T
             assert lock.takes_next_send()
             miner.log.append(f"{name} sends {i}")
             miner.pending.append(f"{name}{i}")
-            lock.wait_mined()
-            miner.log.append(f"{name} mined {i}")
+            receipt = lock.wait_mined(f"0x{name}{i}")
+            assert receipt is not None and receipt["transactionHash"] == f"0x{name}{i}"
+            miner.log.append(f"{name} mined {i} in block {receipt['block']}")
         return done
 
     return step
@@ -68,11 +70,11 @@ def test_steps_take_turns_in_order_and_one_block_mines_every_waiting_transaction
         "a sends 0",
         "b sends 0",
         "mine",
-        "a mined 0",
+        "a mined 0 in block 1",
         "a sends 1",
-        "b mined 0",
+        "b mined 0 in block 1",
         "mine",
-        "a mined 1",
+        "a mined 1 in block 2",
         "automine True",
     ]
     assert lock.blocks == 2
@@ -100,6 +102,47 @@ def test_a_pass_without_transactions_leaves_automining_on() -> None:
 def test_a_thread_outside_the_passes_sends_as_usual() -> None:
     with Lockstep(FakeMiner([])) as lock:
         assert not lock.takes_next_send()  # the main thread (an aggregator, a market)
+        assert lock.block_epoch() is None  # and cannot know whether a block was mined
+
+
+def test_the_block_epoch_moves_with_every_block_and_every_pass() -> None:
+    miner = FakeMiner([])
+    seen: list[tuple[str, object]] = []
+
+    def step(name: str, txs: int) -> Callable[[], bool]:
+        def run() -> bool:
+            seen.append((name, lock.block_epoch()))
+            for i in range(txs):
+                assert lock.takes_next_send()
+                miner.pending.append(f"{name}{i}")
+                lock.wait_mined(f"0x{name}{i}")
+                seen.append((name, lock.block_epoch()))
+            return True
+
+        return run
+
+    with Lockstep(miner) as lock:
+        lock.run_pass([step("a", 1), step("b", 0)])
+        lock.run_pass([step("c", 0)])
+    (a0, e0), (b0, f0), (a1, e1), (c0, g0) = seen
+    assert (a0, b0, a1, c0) == ("a", "b", "a", "c")
+    assert e0 == f0  # no block between: the same latest block
+    assert e1 != e0  # a block was mined
+    assert g0 not in (e0, e1)  # a new pass: blocks may have been mined between passes
+
+
+def test_a_block_without_the_transaction_hands_back_no_receipt() -> None:
+    miner = FakeMiner([])
+    got: list[object] = []
+
+    def step() -> bool:
+        assert lock.takes_next_send()
+        got.append(lock.wait_mined("0xnot-sent"))  # the block holds nothing of this thread's
+        return True
+
+    with Lockstep(miner) as lock:
+        lock.run_pass([step])
+    assert got == [None]
 
 
 def test_a_failing_step_is_raised_after_every_other_step_ended() -> None:
@@ -112,7 +155,7 @@ def test_a_failing_step_is_raised_after_every_other_step_ended() -> None:
     with Lockstep(miner) as lock:
         with pytest.raises(ValueError, match="broken step"):
             lock.run_pass([fails, sender(lock, miner, "b", 1)])
-        assert log[-2:] == ["b mined 0", "automine True"]
+        assert log[-2:] == ["b mined 0 in block 1", "automine True"]
         assert lock.run_pass([sender(lock, miner, "a", 1)]) == [True]  # the threads go on
 
 
