@@ -20,7 +20,6 @@ from enum import IntEnum
 from functools import cached_property
 from typing import Any, TypeVar
 
-from eth_abi import encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3.types import BlockIdentifier
@@ -301,11 +300,13 @@ def commitment_hash(
     task_id: int, round_number: int, client: str, update_hash: bytes, salt: bytes
 ) -> bytes:
     """``Federation.commitmentHash``: what a client commits to hide its update until the reveal."""
-    encoded = encode(
-        ["uint256", "uint256", "address", "bytes32", "bytes32"],
-        [task_id, round_number, checksummed(client), bytes(update_hash), bytes(salt)],
+    return keccak(
+        _uint(task_id)
+        + _uint(round_number)
+        + _address(client)
+        + _bytes32(update_hash)
+        + _bytes32(salt)
     )
-    return keccak(encoded)
 
 
 def commit_salt(
@@ -316,12 +317,31 @@ def commit_salt(
     material = (
         b"fl-node/commit-salt/v1"
         + bytes(signer.key)
-        + encode(
-            ["uint256", "address", "uint256", "uint256"],
-            [chain_id, checksummed(federation), task_id, round_number],
-        )
+        + _uint(chain_id)
+        + _address(federation)
+        + _uint(task_id)
+        + _uint(round_number)
     )
     return keccak(material)
+
+
+# ABI words of static values (``abi.encode`` of them is their words one after the other), with
+# the checks eth_abi makes: every daemon seals and salts a commitment each round.
+def _uint(value: int) -> bytes:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"not an integer: {value!r}")
+    return value.to_bytes(32, "big")  # OverflowError: negative, or 2**256 or more
+
+
+def _address(value: str) -> bytes:
+    return bytes(12) + bytes.fromhex(checksummed(value)[2:])
+
+
+def _bytes32(value: bytes) -> bytes:
+    data = bytes(value)
+    if len(data) != 32:
+        raise ValueError(f"expected 32 bytes, got {len(data)}")
+    return data
 
 
 class FederationApi:

@@ -114,3 +114,31 @@ def test_a_bad_transaction_gets_eth_accounts_error(changes: dict[str, Any]) -> N
     with pytest.raises(Exception) as theirs:
         _eth_account(signer, tx)
     assert type(ours.value) is type(theirs.value) and str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize(
+    ("item", "encoded"),
+    [
+        (b"dog", "83646f67"),
+        (b"", "80"),
+        (b"\x0f", "0f"),
+        (b"\x80", "8180"),
+        (0, "80"),
+        (15, "0f"),
+        (1024, "820400"),
+        (b"Lorem ipsum dolor sit amet, consectetur adipisicing elit", "b838" + (
+            b"Lorem ipsum dolor sit amet, consectetur adipisicing elit".hex())),
+        (b"\xaa" * 1024, "b90400" + "aa" * 1024),
+    ],
+)
+def test_rlp_items_are_the_specifications_examples(item: bytes | int, encoded: str) -> None:
+    got = signing._rlp_int(item) if isinstance(item, int) else signing._rlp_bytes(item)
+    assert got.hex() == encoded
+
+
+def test_rlp_lists_are_the_specifications_examples() -> None:
+    cat, dog = signing._rlp_bytes(b"cat"), signing._rlp_bytes(b"dog")
+    assert signing._rlp_list([]).hex() == "c0"
+    assert signing._rlp_list([cat, dog]).hex() == "c88363617483646f67"
+    long = signing._rlp_list([signing._rlp_bytes(b"\x01" * 60)])
+    assert long.hex() == "f83e" + "b83c" + "01" * 60  # a payload of 62 bytes: a long list
