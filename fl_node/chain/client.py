@@ -698,11 +698,8 @@ class ChainClient:
 
     def _next_nonce(self, sender: ChecksumAddress) -> int:
         if sender not in self._nonces:
-            self._nonces[sender] = int(
-                self.retry.run(
-                    "nonce", lambda: self.w3.eth.get_transaction_count(sender, "pending")
-                )
-            )
+            count = self._rpc("nonce", "eth_getTransactionCount", [sender, "pending"])
+            self._nonces[sender] = int(count, 16)
         return self._nonces[sender]
 
     def _broadcast(self, action: str, raw: bytes, tx_hash: bytes) -> HexBytes:

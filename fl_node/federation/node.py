@@ -42,6 +42,7 @@ from fl_node.errors import ArtifactError, ChainError, ConfigError
 from fl_node.federation.funds import check_join_funds
 from fl_node.federation.goals import Outcome, reach
 from fl_node.federation.protocol import (
+    ClientView,
     Commitment,
     FederationApi,
     Phase,
@@ -145,6 +146,11 @@ class NodeDaemon:
     _current: int = field(init=False, default=0)
     #: This client's row and proof under each recent results root (see :meth:`_my_result`).
     _results: dict[bytes, tuple[ResultRow, list[bytes]]] = field(init=False, default_factory=dict)
+    #: What the last step read, before it acted (see :meth:`committed`).
+    view: ClientView | None = field(init=False, default=None)
+    #: Rounds whose commit, or reveal, of this client was mined since the last step's read.
+    _committed: set[int] = field(init=False, default_factory=set)
+    _revealed: set[int] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         self.address = self.signer.address
@@ -278,7 +284,9 @@ class NodeDaemon:
         # One round trip reads the task, the round current at the last step and the next one,
         # the rounds still to settle, this client's credit and free stake; only a step that
         # finds a round further on costs a second one.
-        view = self.api.client_view(self.address, self._rounds_to_read())
+        view = self.view = self.api.client_view(self.address, self._rounds_to_read())
+        self._committed.clear()
+        self._revealed.clear()
         state, read, exact = view.state, view.rounds, view.exact
         number = self._current = state.current_round
         if number and state.status == TaskStatus.ACTIVE:
@@ -315,6 +323,23 @@ class NodeDaemon:
             return False
         self._leave()
         return True
+
+    def expect(self, number: int) -> None:
+        """Tell a node the task's current round is ``number`` (a runtime that makes a node for
+        each message knows it from the message): its next step reads that round with the rest,
+        in one request."""
+        self._current = max(self._current, number)
+
+    def committed(self, number: int) -> bool:
+        """Whether this client's commitment of round ``number`` is on the chain, as far as this
+        node knows: its last step read it there, or its own commit was mined since."""
+        seen = self.view.rounds.get(number) if self.view is not None else None
+        return number in self._committed or (seen is not None and seen[1].exists)
+
+    def revealed(self, number: int) -> bool:
+        """:meth:`committed` for the reveal."""
+        seen = self.view.rounds.get(number) if self.view is not None else None
+        return number in self._revealed or (seen is not None and seen[1].revealed)
 
     def _done(self) -> set[int]:
         """The rounds that need nothing more of this client (stake settled, reward claimed)."""
@@ -424,6 +449,8 @@ class NodeDaemon:
             )
         finally:
             self.stats.add(number, "tx", self.api.client.tx_seconds - before)
+        if outcome.done:
+            self._committed.add(number)
         if outcome is Outcome.SENT:
             self.log(f"round {number}: committed {hex32(sealed)[:10]}")
 
@@ -505,6 +532,8 @@ class NodeDaemon:
             )
         finally:
             self.stats.add(number, "tx", self.api.client.tx_seconds - before)
+        if outcome.done:
+            self._revealed.add(number)
         if outcome is not Outcome.SENT:
             return False
         self.log(f"round {number}: revealed {hex32(update_hash)[:10]}")

@@ -52,7 +52,7 @@ from fl_node.app.client import Context as NodeContext
 from fl_node.artifacts.codec import decode_weights, keccak
 from fl_node.errors import ChainError, ConfigError
 from fl_node.federation.node import NodeDaemon
-from fl_node.federation.protocol import Phase, hex32
+from fl_node.federation.protocol import ClientView, Phase, hex32
 from fl_node.federation.storage import fetch_model
 from fl_node.flower.sessions import process_sessions
 from fl_node.flower.settings import ChainSettings, node_settings, pick
@@ -244,8 +244,13 @@ class SettleMod:
         background = self.reveal_mode(context) == BACKGROUND
         with ExitStack() as session:
             node = session.enter_context(self.node(settings, task_id, sent_arrays))
-            self.check_round(node, number, sent_arrays)
-            reply = self.update_reply(node, number, weight_key, msg, context, call_next, sent)
+            node.expect(number)
+            view = node.api.client_view(node.address, [number])
+            self.check_round(node, number, sent_arrays, view)
+            committed = view.rounds[number][1].exists
+            reply = self.update_reply(
+                node, number, weight_key, msg, context, call_next, sent, committed
+            )
             if reply.has_error():
                 return reply
             if background:
@@ -285,29 +290,31 @@ class SettleMod:
     def commit(self, node: FlowerNode, number: int) -> bytes:
         """Step the native daemon until this client's update of round ``number`` is committed;
         returns the update hash (revealed later)."""
-        api, me = node.api, node.address
-        while not api.commitment(number, me).exists:
+        while not node.committed(number):
             node.step()
-            if api.commitment(number, me).exists:
+            if node.committed(number):
                 break
-            info = api.round(number)
-            if info.phase != Phase.COMMIT or api.now() > info.commit_deadline:
+            assert node.view is not None  # a step read it
+            info, _ = node.view.rounds[number]
+            if info.phase != Phase.COMMIT or int(node.view.exact) > info.commit_deadline:
                 raise ChainError(f"round {number}: commits closed before this client committed")
             time.sleep(self.poll)
         return keccak(node.update_path(number).read_bytes())
 
     # -- the steps of a train message -----------------------------------------------------------
     @staticmethod
-    def check_round(node: FlowerNode, number: int, sent: Sequence[np.ndarray]) -> None:
-        """The round takes commits, and Flower delivered its on-chain parent model."""
-        api = node.api
-        state = api.state()
+    def check_round(
+        node: FlowerNode, number: int, sent: Sequence[np.ndarray], view: ClientView
+    ) -> None:
+        """The round takes commits, and Flower delivered its on-chain parent model (``view``:
+        the task and the round as just read)."""
+        api, state = node.api, view.state
         if state.current_round != number:
             raise ChainError(
                 f"the server asks for round {number}, the chain's current round is "
                 f"{state.current_round}"
             )
-        info = api.round(number)
+        info, _ = view.rounds[number]
         if info.phase not in (Phase.COMMIT, Phase.REVEAL):
             raise ChainError(f"round {number} is {info.phase.name.lower()}: it takes no updates")
         weights, _ = decode_weights(
@@ -331,12 +338,12 @@ class SettleMod:
         context: Context,
         call_next: Callable[[Message, Context], Message],
         sent: Any,
+        committed: bool,
     ) -> Message:
         """The app's reply, its update handed to the node to commit. A client that committed
-        already (a message sent again after a crash) reveals what it committed: the reply is
-        rebuilt from the update it kept."""
-        commitment = node.api.commitment(number, node.address)
-        if commitment.exists:
+        already (``committed``: a message sent again after a crash) reveals what it committed:
+        the reply is rebuilt from the update it kept."""
+        if committed:
             path = node.update_path(number)
             if not path.is_file():
                 raise ChainError(
@@ -380,12 +387,13 @@ class SettleMod:
         commit events (a cheap block-number poll, logs read only on a new block) and reads the
         round's state once per event (a full step reads much more: with many clients waiting at
         once, that is what loads the RPC)."""
-        api, me = node.api, node.address
+        api = node.api
         self.commit(node, number)
-        info = api.round(number)
-        participants = api.state().participants
+        view = node.view or api.client_view(node.address, [number])  # a step read it, or now
+        info, _ = view.rounds[number]
+        participants = view.state.participants
         # bounded by the chain's own deadlines: the reveal window's end, plus a margin
-        patience = max(0, info.reveal_end(node.params) - api.now()) + 60
+        patience = max(0, info.reveal_end(node.params) - int(view.exact)) + 60
         deadline = time.monotonic() + patience
         waiter = api.waiter(longest=self.poll)  # woken by the others' commits
         while True:
@@ -402,7 +410,7 @@ class SettleMod:
             )
             if opened:
                 node.step()  # reveals (uploading first), settles rounds that ended before
-                if api.commitment(number, me).revealed:
+                if node.revealed(number):
                     return keccak(node.update_path(number).read_bytes())
             if time.monotonic() > deadline:
                 raise ChainError(f"round {number}: no reveal within {patience:.0f} s")

@@ -100,6 +100,10 @@ def test_the_rounds_read_ahead_are_the_unsettled_ones_and_bounded(
         assert read[2:] == list(range(39, 39 - READ_AHEAD, -1))  # the latest ones first
         node._current = 0
         assert node._rounds_to_read() == [1]  # before the first step: the task's first round
+        node.expect(3)  # a node made for one message, told the round the message is about
+        assert node._rounds_to_read() == [4, 3, 2]
+        node.expect(1)  # an older round told late does not move it back
+        assert node._current == 3
     finally:
         node._checkpoint.set("claimed", claimed)
         node._current, node.params = current, params
@@ -135,6 +139,9 @@ def test_a_step_that_commits_reads_once_and_its_claim_goes_with_the_commit(
     assert clock == []
     assert sent == (["send"] if due[node.address] is None else ["multicall"])
     assert 1 in node._checkpoint.get("claimed")
+    # the node knows its commit is on the chain from its own mined transaction, not a read
+    assert node.view is not None and not node.view.rounds[2][1].exists
+    assert node.committed(2) and not node.revealed(2)
     monkeypatch.undo()
     assert api.commitment(2, node.address).exists
     settled = api.commitment(1, node.address)
