@@ -502,7 +502,7 @@ class ChainClient:
         )
 
     def block_number(self) -> int:
-        return int(self.retry.run("block number", lambda: self.w3.eth.block_number))
+        return int(self._rpc("block number", "eth_blockNumber", []), 16)
 
     def forget_nonce(self, address: str) -> None:
         """Ask the chain for ``address``'s next nonce before its next transaction: another

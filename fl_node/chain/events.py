@@ -229,11 +229,11 @@ class Waiter:
         self.seen = latest
         if latest < seen or latest - seen > MAX_LOG_RANGE:
             return True  # the chain went back (a reorganization, a reset), or a long gap
-        params: dict[str, Any] = {"fromBlock": seen + 1, "toBlock": latest, "address": self.address}
+        params: dict[str, Any] = {
+            "fromBlock": hex(seen + 1),
+            "toBlock": hex(latest),
+            "address": self.address,
+        }
         if self.topics is not None:
             params["topics"] = self.topics
-        logs = self.client.retry.run(
-            "get logs",
-            lambda: self.client.w3.eth.get_logs(params),  # type: ignore[arg-type]
-        )
-        return bool(logs)
+        return bool(self.client.request("eth_getLogs", [params]))

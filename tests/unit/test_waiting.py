@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,7 +22,6 @@ class FakeChain:
         self.calls = 0
         self.sleeps: list[float] = []
         self.retry = RetryPolicy()
-        self.w3 = SimpleNamespace(eth=SimpleNamespace(get_logs=self._get_logs))
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
@@ -36,10 +34,14 @@ class FakeChain:
         self.calls += 1
         return sum(1 for at, _ in self.blocks if at <= self.now)
 
-    def _get_logs(self, params: dict[str, Any]) -> list[str]:
-        self.log_queries.append(params)
+    def request(self, method: str, params: list[Any]) -> list[str]:
+        """A raw JSON-RPC request: only ``eth_getLogs``, whose blocks are hex quantities."""
+        assert method == "eth_getLogs"
+        query = {**params[0], "fromBlock": int(params[0]["fromBlock"], 16)}
+        query["toBlock"] = int(params[0]["toBlock"], 16)
+        self.log_queries.append(query)
         mined = [log for at, log in self.blocks if at <= self.now]
-        return ["log" for log in mined[params["fromBlock"] - 1 : params["toBlock"]] if log]
+        return ["log" for log in mined[query["fromBlock"] - 1 : query["toBlock"]] if log]
 
 
 def _waiter(chain: FakeChain, **kw: Any) -> Waiter:
