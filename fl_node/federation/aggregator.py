@@ -310,8 +310,10 @@ class AggregatorDaemon:
             self._checkpoint.set(f"burns.{number}", True)
             return
         pending = False
-        for row in table.rows:
-            if row.payout >= 0 or self.api.commitment(number, row.client).settled:
+        negative = [row for row in table.rows if row.payout < 0]
+        seen = self.api.commitments(number, [row.client for row in negative])
+        for row, commitment in zip(negative, seen, strict=True):
+            if commitment.settled:
                 continue
             outcome = self._burn(number, row.client, row.score, row.reward, table.proof(row.client))
             if outcome is Outcome.SENT:

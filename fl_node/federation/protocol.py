@@ -455,6 +455,14 @@ class FederationApi:
         fn = self._view_fn("commitmentOf", self.task_id, number, client)
         return _view(Commitment, self._named(fn, block))
 
+    def commitments(self, number: int, clients: Sequence[str]) -> list[Commitment]:
+        """Each of ``clients``' commitment in round ``number``, in one round trip."""
+        fns = [self._view_fn("commitmentOf", self.task_id, number, c) for c in clients]
+        return [
+            _view(Commitment, named_outputs(fn, value))
+            for fn, value in zip(fns, self.client.call_many(fns), strict=True)
+        ]
+
     def seat(self, client: str, block: BlockIdentifier = "latest") -> Seat:
         fn = self.federation.functions.seatOf(self.task_id, client)
         return _view(Seat, self._named(fn, block))

@@ -347,3 +347,29 @@ def test_a_waiting_node_rarely_asks_the_chain(tmp_path: Path) -> None:
         # It waits for the round to open (2 of 3 seats empty): a block number every 2 s at
         # most, and a full look at the state now and then (it used to be ~30 requests a second).
         assert rate < 2.0, f"{rate:.1f} requests per second"
+
+
+def test_the_keeper_reads_every_burn_it_may_owe_in_one_batch(finalized, monkeypatch):  # type: ignore[no-untyped-def]
+    """One round trip for the commitments of every client with a negative result (at 32 clients,
+    a dozen single reads a round), whether or not another test burned them already."""
+    _fed, _nodes, aggregator, api, table = finalized
+    aggregator.api = api
+    aggregator.enforce_burns = True
+    aggregator._checkpoint.set("burns.1", False)
+    batches: list[list[str]] = []
+    commitments = api.commitments
+
+    def counted(number: int, clients: list[str]) -> Any:
+        batches.append(list(clients))
+        return commitments(number, clients)
+
+    def refused(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("the keeper read a commitment on its own")
+
+    monkeypatch.setattr(api, "commitments", counted)
+    monkeypatch.setattr(api, "commitment", refused)
+    aggregator._enforce_burns(1)
+    assert batches == [[r.client for r in table.rows if r.payout < 0]]
+    assert aggregator._checkpoint.get("burns.1") is True
+    monkeypatch.undo()
+    assert all(api.commitment(1, r.client).settled for r in table.rows if r.payout < 0)
