@@ -359,9 +359,7 @@ class ChainClient:
         result = self._rpc(action, "eth_call", [{"to": fn.address, "data": data}, _block(block)])
         return self._decoded(fn, result)
 
-    def call_many(
-        self, fns: Sequence[Bound], block: BlockIdentifier = "latest"
-    ) -> list[Any]:
+    def call_many(self, fns: Sequence[Bound], block: BlockIdentifier = "latest") -> list[Any]:
         """Several views in one JSON-RPC batch (one round trip), each decoded as :meth:`call`
         decodes it; a revert of any raises its :class:`TxReverted`. From a node that refuses
         the batch (or an error answer in it), the views are read one by one."""
@@ -435,9 +433,7 @@ class ChainClient:
         name, args = self.decoder.decode(revert.data)
         return TxReverted(action, name, args, raw=revert.data)
 
-    def _web3_call(
-        self, action: str, fn: Bound, block: BlockIdentifier
-    ) -> Any:
+    def _web3_call(self, action: str, fn: Bound, block: BlockIdentifier) -> Any:
         if isinstance(fn, FunctionCall):
             fn = fn.web3()
         try:

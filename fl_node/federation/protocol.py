@@ -727,7 +727,14 @@ class FederationApi:
         deadline counts from ``now`` (the chain's time as just read), or from :meth:`now`."""
         deadline = (self.now() if now is None else now) + CLAIM_DEADLINE_SECONDS
         return self._call(
-            "claimReward", self.task_id, number, score, reward, list(proof), min_tokens_out, deadline
+            "claimReward",
+            self.task_id,
+            number,
+            score,
+            reward,
+            list(proof),
+            min_tokens_out,
+            deadline,
         )
 
     def challenge(self, signer: LocalAccount, number: int, reason_hash: bytes) -> TxResult:

@@ -92,7 +92,9 @@ def test_a_bound_call_encodes_as_web3_does(contract, task, number, hashed, stake
     commit = bind(contract, "commit", task, number, hashed, stake)
     post = bind(contract, "post", task, (hashed, uri, rows))
     assert isinstance(commit, FunctionCall) and isinstance(post, FunctionCall)
-    assert ChainClient.call_data(commit) == _web3_data(contract, "commit", task, number, hashed, stake)
+    assert ChainClient.call_data(commit) == _web3_data(
+        contract, "commit", task, number, hashed, stake
+    )
     assert ChainClient.call_data(post) == _web3_data(contract, "post", task, (hashed, uri, rows))
     inner = [ChainClient.call_data(commit), ChainClient.call_data(post)]
     multicall = bind(contract, "multicall", inner)

@@ -34,9 +34,7 @@ def test_the_commitment_hash_is_keccak_of_the_abi_words(task, number, client, up
 @given(chain=UINT, federation=ADDRESS, task=UINT, number=UINT)
 def test_the_salt_is_keccak_of_the_key_and_the_abi_words(chain, federation, task, number):
     signer = Account.from_key(b"\x07" * 32)
-    words = encode(
-        ["uint256", "address", "uint256", "uint256"], [chain, federation, task, number]
-    )
+    words = encode(["uint256", "address", "uint256", "uint256"], [chain, federation, task, number])
     expected = keccak(b"fl-node/commit-salt/v1" + bytes(signer.key) + words)
     assert commit_salt(signer, chain, federation, task, number) == expected
 

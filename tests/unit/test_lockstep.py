@@ -32,7 +32,9 @@ class FakeMiner:
         self.blocks.append(self.pending)
         self.pending = []
         self.log.append("mine")
-        return [{"transactionHash": f"0x{tx}", "block": str(len(self.blocks))} for tx in self.blocks[-1]]
+        return [
+            {"transactionHash": f"0x{tx}", "block": str(len(self.blocks))} for tx in self.blocks[-1]
+        ]
 
 
 def sender(lock: Lockstep, miner: FakeMiner, name: str, txs: int, done: bool = True) -> Callable:

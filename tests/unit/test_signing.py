@@ -126,8 +126,10 @@ def test_a_bad_transaction_gets_eth_accounts_error(changes: dict[str, Any]) -> N
         (0, "80"),
         (15, "0f"),
         (1024, "820400"),
-        (b"Lorem ipsum dolor sit amet, consectetur adipisicing elit", "b838" + (
-            b"Lorem ipsum dolor sit amet, consectetur adipisicing elit".hex())),
+        (
+            b"Lorem ipsum dolor sit amet, consectetur adipisicing elit",
+            "b838" + (b"Lorem ipsum dolor sit amet, consectetur adipisicing elit".hex()),
+        ),
         (b"\xaa" * 1024, "b90400" + "aa" * 1024),
     ],
 )
