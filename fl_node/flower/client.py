@@ -52,7 +52,7 @@ from fl_node.app.client import Context as NodeContext
 from fl_node.artifacts.codec import decode_weights, keccak
 from fl_node.errors import ChainError, ConfigError
 from fl_node.federation.node import NodeDaemon
-from fl_node.federation.protocol import ClientView, Phase, hex32
+from fl_node.federation.protocol import ClientView, Phase, RoundState, hex32
 from fl_node.federation.storage import fetch_model
 from fl_node.flower.sessions import process_sessions
 from fl_node.flower.settings import ChainSettings, node_settings, pick
@@ -294,12 +294,20 @@ class SettleMod:
             node.step()
             if node.committed(number):
                 break
-            assert node.view is not None  # a step read it
-            info, _ = node.view.rounds[number]
-            if info.phase != Phase.COMMIT or int(node.view.exact) > info.commit_deadline:
+            info, now = self._round_read(node, number)
+            if info.phase != Phase.COMMIT or now > info.commit_deadline:
                 raise ChainError(f"round {number}: commits closed before this client committed")
             time.sleep(self.poll)
         return keccak(node.update_path(number).read_bytes())
+
+    @staticmethod
+    def _round_read(node: FlowerNode, number: int) -> tuple[RoundState, int]:
+        """Round ``number`` and the chain's time as the node's last step read them (read now if
+        it did not)."""
+        seen = node.view.rounds.get(number) if node.view is not None else None
+        if node.view is None or seen is None:
+            return node.api.round(number), node.api.now()
+        return seen[0], int(node.view.exact)
 
     # -- the steps of a train message -----------------------------------------------------------
     @staticmethod
@@ -389,11 +397,10 @@ class SettleMod:
         once, that is what loads the RPC)."""
         api = node.api
         self.commit(node, number)
-        view = node.view or api.client_view(node.address, [number])  # a step read it, or now
-        info, _ = view.rounds[number]
-        participants = view.state.participants
+        info, now = self._round_read(node, number)
+        participants = node.view.state.participants if node.view else api.state().participants
         # bounded by the chain's own deadlines: the reveal window's end, plus a margin
-        patience = max(0, info.reveal_end(node.params) - int(view.exact)) + 60
+        patience = max(0, info.reveal_end(node.params) - now) + 60
         deadline = time.monotonic() + patience
         waiter = api.waiter(longest=self.poll)  # woken by the others' commits
         while True:
