@@ -174,6 +174,8 @@ METHOD_NOT_FOUND = -32601
 #: Blocks of a :class:`BlockProducer` a transaction waits for before its receipt is polled for as
 #: after a plain send (a block full of others' transactions leaves it for the next).
 PRODUCED_BLOCKS = 20
+#: Call shapes whose last gas estimate a chain client keeps (see ChainClient._checked_hint).
+GAS_HINTS = 256
 
 
 @dataclass(frozen=True)
@@ -302,6 +304,7 @@ class ChainClient:
         #: mines by itself.
         self.block_producer: BlockProducer | None = None
         self._epoch_fees: tuple[Hashable, Fees] | None = None  # see BlockProducer.block_epoch
+        self._gas_hints: dict[tuple[str, str, int], int] = {}  # see _checked_hint
         self.decoder = ErrorDecoder(
             [rec.abi for rec in deployment.contracts.values()] if deployment else []
         )
@@ -597,16 +600,38 @@ class ChainClient:
         one JSON-RPC batch; one request at a time when the node refuses a part of it (no
         ``eth_maxPriorityFeePerGas``, a chain without EIP-1559). Under a block producer, fees
         read since its last block are used again."""
+        if gas is None:
+            gas = self._checked_hint(action, call)
         epoch = self.block_producer.block_epoch() if self.block_producer is not None else None
         if epoch is not None and self._epoch_fees is not None and self._epoch_fees[0] == epoch:
             if gas is None:
                 estimate = self._rpc(action, "eth_estimateGas", [call, self._estimate_on])
-                gas = _with_margin(int(estimate, 16))
+                gas = self._hint(call, _with_margin(int(estimate, 16)))
             return gas, self._epoch_fees[1]
         gas, fees = self._gas_and_fresh_fees(action, call, gas)
         if epoch is not None:
             self._epoch_fees = (epoch, fees)
         return gas, fees
+
+    def _checked_hint(self, action: str, call: dict[str, Any]) -> int | None:
+        """The gas limit the last estimate of a call of the same shape gave (the same contract,
+        function and length of data: a daemon's commit of every round), if ``call`` runs within
+        it now: one ``eth_call`` at that limit, a single run of the call where an estimate runs
+        it several times. It proves what the estimate would (no revert, enough gas), on the same
+        block; None (estimate) when there is no such limit or the call does not run within it."""
+        hint = self._gas_hints.get(_shape(call))
+        if hint is None:
+            return None
+        asked = [{**call, "gas": hex(hint)}, self._estimate_on]
+        answer = self.retry.run(action, lambda: self.provider.request("eth_call", asked))
+        return hint if _error_of(answer) is None else None
+
+    def _hint(self, call: dict[str, Any], gas: int) -> int:
+        """Keep ``gas`` (an estimate with its margin) for the next call of ``call``'s shape."""
+        if len(self._gas_hints) >= GAS_HINTS:
+            self._gas_hints.clear()
+        self._gas_hints[_shape(call)] = gas
+        return gas
 
     def _gas_and_fresh_fees(
         self, action: str, call: dict[str, Any], gas: int | None
@@ -624,10 +649,10 @@ class ChainClient:
         if answers is not None and gas is None:
             if isinstance(answers[2], _RawRevert):
                 raise self._raw_reverted(action, answers[2])
-            gas = _with_margin(int(answers[2], 16))
+            gas = self._hint(call, _with_margin(int(answers[2], 16)))
         if gas is None:
             estimate = self._rpc(action, "eth_estimateGas", [call, self._estimate_on])
-            gas = _with_margin(int(estimate, 16))
+            gas = self._hint(call, _with_margin(int(estimate, 16)))
         if answers is None or not isinstance(answers[0], Mapping):
             return gas, self.fees()
         return gas, self._fees_of(answers[0], answers[1] if isinstance(answers[1], str) else None)
@@ -934,6 +959,12 @@ class _RawRevert(Exception):
     def __init__(self, data: str | None, message: str):
         self.data = data
         self.message = message
+
+
+def _shape(call: dict[str, Any]) -> tuple[str, str, int]:
+    """What calls whose gas is alike share: the contract, the function, the length of the data."""
+    data = str(call.get("data", ""))
+    return str(call["to"]).lower(), data[:10], len(data)
 
 
 def _with_margin(estimate: int) -> int:

@@ -482,3 +482,46 @@ def test_under_a_block_producer_a_send_waits_for_its_block_and_returns_its_recei
     assert spent < 0.3  # the wait for the producer's block is not the sender's time
     monkeypatch.undo()
     assert result.receipt == client.w3.eth.get_transaction_receipt(HexBytes(result.tx_hash))
+
+
+# -- gas: a call of a known shape is checked at its last limit, not estimated again ---------------
+def _gas_of(client: ChainClient, tx_hash: str) -> int:
+    return int(client.w3.eth.get_transaction(HexBytes(tx_hash))["gas"])
+
+
+def test_a_call_of_a_known_shape_runs_once_at_its_last_limit_instead_of_an_estimate(
+    client, keys, monkeypatch
+):
+    token = client.contract("DevToken")
+    first = client.send(token.functions.mint(keys[1].address, 3), keys[0])
+    seen = _Requests(client, monkeypatch)
+    second = client.send(token.functions.mint(keys[2].address, 4), keys[0])  # the same shape
+    assert "eth_estimateGas" not in seen.counts and seen.counts.get("eth_call") == 1
+    assert second.receipt["status"] == 1
+    assert _gas_of(client, second.tx_hash) == _gas_of(client, first.tx_hash)
+
+
+def test_a_limit_the_call_no_longer_fits_in_is_estimated_again(client, keys, monkeypatch):
+    from fl_node.chain.client import _shape
+
+    token = client.contract("DevToken")
+    fn = token.functions.mint(keys[3].address, 5)
+    call = {"to": token.address, "data": client._call_data(fn)}
+    client._gas_hints[_shape(call)] = 22_000  # too little for a mint
+    seen = _Requests(client, monkeypatch)
+    result = client.send(fn, keys[0])
+    assert seen.counts.get("eth_call") == 1 and seen.counts.get("eth_estimateGas") == 1
+    assert result.receipt["status"] == 1 and _gas_of(client, result.tx_hash) > 22_000
+    assert client._gas_hints[_shape(call)] == _gas_of(client, result.tx_hash)  # the new limit
+
+
+def test_a_call_of_a_known_shape_that_reverts_is_refused_with_its_error_unsent(
+    client, keys, monkeypatch
+):
+    token = client.contract("DevToken")
+    client.send(token.functions.mint(keys[1].address, 3), keys[0])  # the shape's limit is known
+    seen = _Requests(client, monkeypatch)
+    with pytest.raises(TxReverted, match="AccessControlUnauthorizedAccount"):
+        client.send(token.functions.mint(keys[1].address, 3), keys[3])  # not a minter
+    assert seen.counts.get("eth_estimateGas") == 1  # the estimate names the error
+    assert "eth_sendRawTransaction" not in seen.counts and SYNC_SEND not in seen.counts
