@@ -30,14 +30,8 @@ from fl_node.flower.wire import (
 from fl_node.simulation.localfed import FIRST_CLIENT, LocalFederation
 from tests.flower.helpers import flower_config, shared_settings
 
-
-@pytest.fixture(autouse=True)
-def task_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Messages are made inside a Flower run, whose identity the process knows: play one."""
-    from flwr.supercore.task_identity import TaskIdentity
-
-    for name in ("_run_id", "_task_id", "_node_id"):
-        monkeypatch.setattr(TaskIdentity, name, 1)
+#: Messages are made here, outside a Flower run: the run's identity is played (see conftest).
+pytestmark = pytest.mark.usefixtures("task_identity")
 
 
 @pytest.fixture(scope="module")
