@@ -5,7 +5,7 @@ dictionary through several layers of formatters. Almost every transaction fl-nod
 same shape: an EIP-1559 (type 2) call to a contract with no access list. :func:`sign` serializes
 that shape directly (RLP of the fields, written here for its two kinds of item, byte strings and
 integers; keccak; a recoverable secp256k1 signature from libsecp256k1 through coincurve, the same
-deterministic RFC 6979 signature eth-account makes) in about a sixth of the time, and hands
+deterministic RFC 6979 signature eth-account makes) in about an eighth of the time, and hands
 anything else (legacy gas prices, contract creations, other fields) to eth-account unchanged.
 """
 
