@@ -604,10 +604,7 @@ class ChainClient:
             gas = self._checked_hint(action, call)
         epoch = self.block_producer.block_epoch() if self.block_producer is not None else None
         if epoch is not None and self._epoch_fees is not None and self._epoch_fees[0] == epoch:
-            if gas is None:
-                estimate = self._rpc(action, "eth_estimateGas", [call, self._estimate_on])
-                gas = self._hint(call, _with_margin(int(estimate, 16)))
-            return gas, self._epoch_fees[1]
+            return (gas if gas is not None else self._estimated(action, call)), self._epoch_fees[1]
         gas, fees = self._gas_and_fresh_fees(action, call, gas)
         if epoch is not None:
             self._epoch_fees = (epoch, fees)
@@ -625,6 +622,12 @@ class ChainClient:
         asked = [{**call, "gas": hex(hint)}, self._estimate_on]
         answer = self.retry.run(action, lambda: self.provider.request("eth_call", asked))
         return hint if _error_of(answer) is None else None
+
+    def _estimated(self, action: str, call: dict[str, Any]) -> int:
+        """``call``'s gas limit from an estimate alone (kept for its shape): a revert raises its
+        :class:`TxReverted`."""
+        estimate = self._rpc(action, "eth_estimateGas", [call, self._estimate_on])
+        return self._hint(call, _with_margin(int(estimate, 16)))
 
     def _hint(self, call: dict[str, Any], gas: int) -> int:
         """Keep ``gas`` (an estimate with its margin) for the next call of ``call``'s shape."""
@@ -651,8 +654,7 @@ class ChainClient:
                 raise self._raw_reverted(action, answers[2])
             gas = self._hint(call, _with_margin(int(answers[2], 16)))
         if gas is None:
-            estimate = self._rpc(action, "eth_estimateGas", [call, self._estimate_on])
-            gas = self._hint(call, _with_margin(int(estimate, 16)))
+            gas = self._estimated(action, call)
         if answers is None or not isinstance(answers[0], Mapping):
             return gas, self.fees()
         return gas, self._fees_of(answers[0], answers[1] if isinstance(answers[1], str) else None)

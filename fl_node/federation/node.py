@@ -416,8 +416,15 @@ class NodeDaemon:
         claim: DueClaim | None = None,
         free: int | None = None,
     ) -> None:
+        sealed = self._commitment_of(number, info)
+        if sealed is not None:
+            self._send_commit(number, sealed, claim, free)
+
+    def _commitment_of(self, number: int, info: RoundState) -> bytes | None:
+        """What this client commits in round ``number``: its update's sealed hash (None:
+        nothing to commit yet)."""
         blob = self._update_blob(number, info.parent_model_hash)
-        self._send_commit(number, self.sealed(number, keccak(blob)), claim, free)
+        return self.sealed(number, keccak(blob))
 
     def _send_commit(
         self, number: int, sealed: bytes, claim: DueClaim | None = None, free: int | None = None

@@ -18,8 +18,8 @@ from fl_node.artifacts.codec import decode_weights, encode_weights, keccak
 from fl_node.chain.client import TxReverted
 from fl_node.errors import ArtifactError
 from fl_node.federation.context import derive_seed
-from fl_node.federation.node import DueClaim, NodeDaemon
-from fl_node.federation.protocol import RoundState, hex32
+from fl_node.federation.node import NodeDaemon
+from fl_node.federation.protocol import CommitEvent, RoundState, hex32
 
 #: Relative size of the noise a copycat adds to a copied update (to dodge duplicate detection).
 NOISE = 1e-3
@@ -31,29 +31,23 @@ class CopycatNode(NodeDaemon):
 
     attempts: dict[int, list[str]] = field(default_factory=dict)
 
-    def _victim(self, number: int) -> str | None:
+    def _victim(self, number: int) -> CommitEvent | None:
+        """The commitment this copycat copies: the lowest other client's of the round."""
         others = [e for e in self.api.commits(number) if e.client.lower() != self.address.lower()]
-        return min((e.client for e in others), key=str.lower, default=None)
+        return min(others, key=lambda e: e.client.lower(), default=None)
 
-    def _commit(
-        self,
-        number: int,
-        info: RoundState,
-        claim: DueClaim | None = None,
-        free: int | None = None,
-    ) -> None:
+    def _commitment_of(self, number: int, info: RoundState) -> bytes | None:
         victim = self._victim(number)
         if victim is None:
-            return  # nothing to copy yet
-        copied = next(e for e in self.api.commits(number) if e.client == victim).commit_hash
-        self.log(f"round {number}: copying the commitment of {victim[:10]}")
-        self._send_commit(number, copied, claim, free)
+            return None  # nothing to copy yet
+        self.log(f"round {number}: copying the commitment of {victim.client[:10]}")
+        return victim.commit_hash
 
     def _reveal(self, number: int, info: RoundState) -> None:
         if number in self.attempts:
             return  # tried everything once
         victim = self._victim(number)
-        revealed = self.api.reveals(number).get(victim.lower()) if victim else None
+        revealed = self.api.reveals(number).get(victim.client.lower()) if victim else None
         if revealed is None:
             return  # wait for the victim's reveal
         try:
