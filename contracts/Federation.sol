@@ -892,7 +892,8 @@ contract Federation is ReentrancyGuardTransient, Multicall {
         RoundRecord storage r = _provenRound(taskId, round, client, score, reward, proof);
         Commitment storage c = _commitmentOf(taskId, round, client);
         if (c.settled) revert AlreadySettled(client);
-        _settleStake(taskId, round, r, c, client, score);
+        uint256 payout = _settleStake(taskId, round, r, c, client, score);
+        if (payout > 0) escrow.payStakePayout(taskId, client, payout);
     }
 
     /// @notice Claim the caller's reward for a finalized round within its claim window (settling
@@ -917,9 +918,15 @@ contract Federation is ReentrancyGuardTransient, Multicall {
         Commitment storage c = _commitmentOf(taskId, round, msg.sender);
         if (c.claimed) revert AlreadyClaimed(msg.sender);
         c.claimed = true;
-        if (!c.settled) _settleStake(taskId, round, r, c, msg.sender, score);
+        uint256 payout = c.settled ? 0 : _settleStake(taskId, round, r, c, msg.sender, score);
         emit RewardClaimed(taskId, round, msg.sender, reward);
-        _payReward(taskId, round, r, reward, minTokensOut, deadline);
+        uint256 fromEscrow = _fromReservation(r, reward, true);
+        if (reward > fromEscrow) _coverShortfall(taskId, round, msg.sender, reward - fromEscrow);
+        if (payout + fromEscrow > 0) {
+            escrow.payClaim(
+                taskId, msg.sender, payout, fromEscrow, _params[taskId].mode, minTokensOut, deadline
+            );
+        }
     }
 
     /// @notice After a round's claim window (anyone): return what its claims left of the
@@ -1291,21 +1298,6 @@ contract Federation is ReentrancyGuardTransient, Multicall {
 
     /// @dev Pays the caller's reward from the reservation in the task's mode, any shortfall from
     /// the aggregator's bond.
-    function _payReward(
-        uint256 taskId,
-        uint256 round,
-        RoundRecord storage r,
-        uint256 reward,
-        uint256 minTokensOut,
-        uint256 deadline
-    ) private {
-        uint256 fromEscrow = _fromReservation(r, reward, true);
-        if (reward > fromEscrow) _coverShortfall(taskId, round, msg.sender, reward - fromEscrow);
-        if (fromEscrow > 0) {
-            escrow.payReward(taskId, msg.sender, fromEscrow, _params[taskId].mode, minTokensOut, deadline);
-        }
-    }
-
     /// @dev What a post under-reserved is credited to `client` from the aggregator's bond.
     function _coverShortfall(uint256 taskId, uint256 round, address client, uint256 shortfall) private {
         Task storage t = _tasks[taskId];
@@ -1315,8 +1307,11 @@ contract Federation is ReentrancyGuardTransient, Multicall {
         _credit(client, covered);
     }
 
-    /// @dev Marks the stake settled, then pays (escrow, bond) or burns (vault) its result. A stake
-    /// reduced by griefing burns at most what is left of it.
+    /// @dev Marks the stake settled and unlocks it, or burns (vault) its negative result; a stake
+    /// reduced by griefing burns at most what is left of it. Of a positive result, what the
+    /// aggregator's post under-reserved is credited from its bond, and the rest is returned for
+    /// the caller to pay from the escrow (with the reward, in a claim).
+    /// @return payout What the escrow owes `client` of the result.
     function _settleStake(
         uint256 taskId,
         uint256 round,
@@ -1324,21 +1319,20 @@ contract Federation is ReentrancyGuardTransient, Multicall {
         Commitment storage c,
         address client,
         int256 score
-    ) private {
+    ) private returns (uint256 payout) {
         TaskParams storage p = _params[taskId];
         c.settled = true;
         uint256 locked = c.stake - c.griefed;
-        int256 payout = stakePayout(c.stake, score, r.totalAtRisk, p.payoutThreshold, p.payoutCap);
-        emit StakeSettled(taskId, round, client, score, payout);
-        if (payout < 0) {
-            uint256 burn = uint256(-payout);
+        int256 result = stakePayout(c.stake, score, r.totalAtRisk, p.payoutThreshold, p.payoutCap);
+        emit StakeSettled(taskId, round, client, score, result);
+        if (result < 0) {
+            uint256 burn = uint256(-result);
             vault.settle(client, locked, burn < locked ? burn : locked);
-            return;
+            return 0;
         }
-        uint256 amount = uint256(payout);
-        uint256 fromEscrow = _fromReservation(r, amount, false);
-        if (amount > fromEscrow) _coverShortfall(taskId, round, client, amount - fromEscrow);
+        uint256 amount = uint256(result);
+        payout = _fromReservation(r, amount, false);
+        if (amount > payout) _coverShortfall(taskId, round, client, amount - payout);
         vault.unlock(client, locked);
-        if (fromEscrow > 0) escrow.payStakePayout(taskId, client, fromEscrow);
     }
 }

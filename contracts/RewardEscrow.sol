@@ -130,7 +130,8 @@ contract RewardEscrow is FederationBound, ReentrancyGuardTransient {
         emit Unreserved(taskId, amount);
     }
 
-    /// @notice Pay a positive stake result of `amount` from the owed budget to `to`.
+    /// @notice Pay a positive stake result of `amount` from the owed budget to `to` (a stake
+    /// settled without a claim; a claim pays its stake result with the reward, `payClaim`).
     /// @param taskId The task.
     /// @param to The client.
     /// @param amount Base tokens.
@@ -145,22 +146,28 @@ contract RewardEscrow is FederationBound, ReentrancyGuardTransient {
         base.safeTransfer(to, amount);
     }
 
-    /// @notice Pay `client`'s reward of `amount` from the owed budget in `mode`.
-    /// @dev Buyback: swaps on `registry.poolOf(client)` with `minTokensOut` and `deadline`, then
-    /// burns what it bought; a pool without liquidity (or too little to buy one wei) falls back
-    /// to direct. Dividend: calls `distribute` on the client's token (streamed to its holders);
-    /// a token without supply falls back to direct.
+    /// @notice Pay a claim from the owed budget: `client`'s positive stake result `stakePayout`
+    /// in base tokens, and its reward `reward` in `mode`.
+    /// @dev Whatever is paid in base tokens (the stake result, and the reward in direct mode or
+    /// after a fallback) leaves in one transfer: a claim is the costliest call a client makes
+    /// every round, and a second transfer would cost it about 6k gas. Buyback: swaps on
+    /// `registry.poolOf(client)` with `minTokensOut` and `deadline`, then burns what it bought; a
+    /// pool without liquidity (or too little to buy one wei) falls back to direct. Dividend: calls
+    /// `distribute` on the client's token (streamed to its holders); a token without supply falls
+    /// back to direct.
     /// @param taskId The task.
-    /// @param client The rewarded client.
-    /// @param amount Base tokens.
+    /// @param client The claiming client.
+    /// @param stakePayout Base tokens of its positive stake result (0 if none is paid here).
+    /// @param reward Base tokens of its reward (`RewardPaid` is emitted only for a positive one).
     /// @param mode 0 direct, 1 buyback, 2 dividend.
     /// @param minTokensOut Fewest client tokens the buyback accepts (slippage bound).
     /// @param deadline Latest block timestamp of the buyback swap.
     /// @return tokensBurned Client tokens bought and burned (buyback mode), else 0.
-    function payReward(
+    function payClaim(
         uint256 taskId,
         address client,
-        uint256 amount,
+        uint256 stakePayout,
+        uint256 reward,
         uint8 mode,
         uint256 minTokensOut,
         uint256 deadline
@@ -172,28 +179,30 @@ contract RewardEscrow is FederationBound, ReentrancyGuardTransient {
     {
         if (client == address(0)) revert ZeroAddress();
         if (mode > MODE_DIVIDEND) revert InvalidMode(mode);
-        _takeOwed(taskId, amount);
-        uint8 used = mode;
-        if (amount == 0) {
-            used = MODE_DIRECT;
-        } else if (mode == MODE_BUYBACK) {
-            address pool = registry.poolOf(client);
-            if (_canBuy(pool, amount)) {
-                tokensBurned = _buyback(pool, registry.tokenOf(client), amount, minTokensOut, deadline);
-            } else {
-                used = _fallback(taskId, client, mode, amount);
+        _takeOwed(taskId, stakePayout + reward);
+        if (stakePayout > 0) emit StakePayoutPaid(taskId, client, stakePayout);
+        uint256 direct = stakePayout;
+        if (reward > 0) {
+            uint8 used = mode;
+            if (mode == MODE_BUYBACK) {
+                address pool = registry.poolOf(client);
+                if (_canBuy(pool, reward)) {
+                    tokensBurned = _buyback(pool, registry.tokenOf(client), reward, minTokensOut, deadline);
+                } else {
+                    used = _fallback(taskId, client, mode, reward);
+                }
+            } else if (mode == MODE_DIVIDEND) {
+                address token = registry.tokenOf(client);
+                if (token != address(0) && IERC20(token).totalSupply() > 0) {
+                    _distribute(token, reward);
+                } else {
+                    used = _fallback(taskId, client, mode, reward);
+                }
             }
-        } else if (mode == MODE_DIVIDEND) {
-            address token = registry.tokenOf(client);
-            if (token != address(0) && IERC20(token).totalSupply() > 0) {
-                _distribute(token, amount);
-            } else {
-                used = _fallback(taskId, client, mode, amount);
-            }
-        } else {
-            base.safeTransfer(client, amount);
+            if (used == MODE_DIRECT) direct += reward;
+            emit RewardPaid(taskId, client, reward, used, tokensBurned);
         }
-        emit RewardPaid(taskId, client, amount, used, tokensBurned);
+        if (direct > 0) base.safeTransfer(client, direct);
     }
 
     /// @notice Return the whole unreleased budget of `taskId` to `to` and close the budget to new
@@ -246,9 +255,9 @@ contract RewardEscrow is FederationBound, ReentrancyGuardTransient {
         return reserveToken > 0 && reserveBase > 0 && IClientPool(pool).quoteBaseForTokens(amount) > 0;
     }
 
+    /// @dev Records a reward paid directly instead of in `mode` (`payClaim` transfers it).
     function _fallback(uint256 taskId, address client, uint8 mode, uint256 amount) private returns (uint8) {
         emit DirectFallback(taskId, client, mode, amount);
-        base.safeTransfer(client, amount);
         return MODE_DIRECT;
     }
 

@@ -194,7 +194,7 @@ def test_the_deployer_keeps_no_power(
         lambda: escrow.reserve(task, WAD, {"from": admin}),
         lambda: escrow.unreserve(task, WAD, {"from": admin}),
         lambda: escrow.payStakePayout(task, admin, WAD, {"from": admin}),
-        lambda: escrow.payReward(task, admin, WAD, 0, 0, FAR, {"from": admin}),
+        lambda: escrow.payClaim(task, admin, 0, WAD, 0, 0, FAR, {"from": admin}),
         lambda: escrow.refund(task, admin, {"from": admin}),
     )
     for attempt in attempts:
@@ -218,7 +218,7 @@ def test_nobody_but_the_federation_moves_stakes_or_budgets(
     thief = outsider
     owed = budget(escrow, task)
     attempts = (
-        lambda: escrow.payReward(task, thief, WAD, 0, 0, FAR, {"from": thief}),
+        lambda: escrow.payClaim(task, thief, 0, WAD, 0, 0, FAR, {"from": thief}),
         lambda: escrow.payStakePayout(task, thief, WAD, {"from": thief}),
         lambda: escrow.refund(task, thief, {"from": thief}),
         lambda: escrow.unreserve(task, WAD, {"from": thief}),

@@ -1114,6 +1114,9 @@ def test_claim_settles_the_stake_and_pays_the_reward(
     tx = federation.claimReward(task, 1, *results.claim_args(alice), 0, 0, {"from": alice})
     assert base.balanceOf(alice) == before + 4 * WAD + WAD // 5
     assert tx.events["StakeSettled"]["payout"] == WAD // 5
+    paid = [(e["to"], e["value"]) for e in tx.events if e.name == "Transfer"]
+    assert paid == [(alice, 4 * WAD + WAD // 5)]  # the stake result and the reward in one transfer
+    assert tx.events["StakePayoutPaid"]["amount"] == WAD // 5
     claimed = tx.events["RewardClaimed"]
     assert (claimed["taskId"], claimed["round"], claimed["client"], claimed["reward"]) == (
         task,

@@ -47,7 +47,7 @@ def privileged_calls(escrow, receiver, sender):
         lambda: escrow.reserve(TASK, 1, tx),
         lambda: escrow.unreserve(TASK, 0, tx),
         lambda: escrow.payStakePayout(TASK, receiver, 0, tx),
-        lambda: escrow.payReward(TASK, receiver, 0, DIRECT, 0, FAR, tx),
+        lambda: escrow.payClaim(TASK, receiver, 0, 0, DIRECT, 0, FAR, tx),
         lambda: escrow.refund(TASK, receiver, tx),
     )
 
@@ -152,9 +152,9 @@ def test_the_deployer_keeps_no_power_after_binding(unbound, base, admin, fed):
         lambda: unbound.reserve(TASK, 6 * WAD, {"from": admin}),
         lambda: unbound.unreserve(TASK, 4 * WAD, {"from": admin}),
         lambda: unbound.payStakePayout(TASK, admin, 4 * WAD, {"from": admin}),
-        lambda: unbound.payReward(TASK, admin, 4 * WAD, DIRECT, 0, FAR, {"from": admin}),
-        lambda: unbound.payReward(TASK, admin, 4 * WAD, BUYBACK, 0, FAR, {"from": admin}),
-        lambda: unbound.payReward(TASK, admin, 4 * WAD, DIVIDEND, 0, FAR, {"from": admin}),
+        lambda: unbound.payClaim(TASK, admin, 0, 4 * WAD, DIRECT, 0, FAR, {"from": admin}),
+        lambda: unbound.payClaim(TASK, admin, 0, 4 * WAD, BUYBACK, 0, FAR, {"from": admin}),
+        lambda: unbound.payClaim(TASK, admin, 0, 4 * WAD, DIVIDEND, 0, FAR, {"from": admin}),
     )
     for call in calls:
         with reverts("NotFederation", admin):
@@ -234,13 +234,13 @@ def test_a_fee_on_transfer_escrow_stays_solvent_through_payouts_and_refund(
     alice_before = base.balanceOf(alice)
     driven_escrow.payStakePayout(TASK, alice, 10 * WAD, {"from": fed})
     assert base.balanceOf(driven_escrow) >= driven_escrow.totalHeld()
-    driven_escrow.payReward(TASK, alice, 5 * WAD, DIRECT, 0, FAR, {"from": fed})
+    driven_escrow.payClaim(TASK, alice, 0, 5 * WAD, DIRECT, 0, FAR, {"from": fed})
     assert base.balanceOf(alice) == alice_before + 15 * WAD * 99 // 100  # the token's fee
     assert base.balanceOf(driven_escrow) >= driven_escrow.totalHeld()
     assert driven_escrow.refund(TASK, sponsor, {"from": fed}).return_value == 69 * WAD
     assert budget(driven_escrow) == (0, 15 * WAD)
     assert_conserved(driven_escrow, base)
-    driven_escrow.payReward(TASK, alice, 15 * WAD, DIRECT, 0, FAR, {"from": fed})
+    driven_escrow.payClaim(TASK, alice, 0, 15 * WAD, DIRECT, 0, FAR, {"from": fed})
     assert base.balanceOf(driven_escrow) == driven_escrow.totalHeld() == 0
 
 
@@ -302,7 +302,7 @@ def test_direct_reward_pays_base_to_the_client(driven_escrow, base, admin, fed, 
     alice = stakers[0]
     funded(driven_escrow, admin, fed, owed=5 * WAD)
     before = base.balanceOf(alice)
-    tx = driven_escrow.payReward(TASK, alice, 4 * WAD, DIRECT, 0, FAR, {"from": fed})
+    tx = driven_escrow.payClaim(TASK, alice, 0, 4 * WAD, DIRECT, 0, FAR, {"from": fed})
     assert base.balanceOf(alice) == before + 4 * WAD
     assert budget(driven_escrow) == (100 * WAD, WAD)
     event = tx.events["RewardPaid"]
@@ -318,19 +318,62 @@ def test_direct_reward_pays_base_to_the_client(driven_escrow, base, admin, fed, 
 def test_reward_rejects_bad_mode_zero_client_and_overdraw(driven_escrow, admin, fed, stakers):
     funded(driven_escrow, admin, fed, owed=WAD)
     with reverts("InvalidMode", 3):
-        driven_escrow.payReward(TASK, stakers[0], 1, 3, 0, FAR, {"from": fed})
+        driven_escrow.payClaim(TASK, stakers[0], 0, 1, 3, 0, FAR, {"from": fed})
     with reverts("ZeroAddress"):
-        driven_escrow.payReward(TASK, ZERO, 1, DIRECT, 0, FAR, {"from": fed})
+        driven_escrow.payClaim(TASK, ZERO, 0, 1, DIRECT, 0, FAR, {"from": fed})
     with reverts("InsufficientOwed", WAD, 2 * WAD):
-        driven_escrow.payReward(TASK, stakers[0], 2 * WAD, DIRECT, 0, FAR, {"from": fed})
+        driven_escrow.payClaim(TASK, stakers[0], 0, 2 * WAD, DIRECT, 0, FAR, {"from": fed})
 
 
-def test_a_zero_reward_moves_nothing(driven_escrow, base, admin, fed, stakers):
+def base_transfers(tx, base):
+    """The base token's transfers in ``tx``: (from, to, value) each."""
+    return [
+        (event["from"], event["to"], event["value"])
+        for event in tx.events
+        if event.name == "Transfer" and event.address == base.address
+    ]
+
+
+def test_a_claim_of_nothing_moves_nothing(driven_escrow, base, admin, fed, stakers):
     funded(driven_escrow, admin, fed, owed=WAD)
-    tx = driven_escrow.payReward(TASK, stakers[0], 0, BUYBACK, 0, FAR, {"from": fed})
-    assert tx.events["RewardPaid"]["mode"] == 0
+    tx = driven_escrow.payClaim(TASK, stakers[0], 0, 0, BUYBACK, 0, FAR, {"from": fed})
+    assert "RewardPaid" not in tx.events and "StakePayoutPaid" not in tx.events
+    assert base_transfers(tx, base) == []
     assert budget(driven_escrow) == (100 * WAD, WAD)
     assert_conserved(driven_escrow, base)
+
+
+def test_a_direct_claim_pays_stake_result_and_reward_in_one_transfer(
+    driven_escrow, base, admin, fed, stakers
+):
+    alice = stakers[0]
+    funded(driven_escrow, admin, fed, owed=6 * WAD)
+    before = base.balanceOf(alice)
+    tx = driven_escrow.payClaim(TASK, alice, 2 * WAD, 3 * WAD, DIRECT, 0, FAR, {"from": fed})
+    assert base.balanceOf(alice) == before + 5 * WAD
+    assert base_transfers(tx, base) == [(driven_escrow.address, alice, 5 * WAD)]
+    assert tx.events["StakePayoutPaid"]["amount"] == 2 * WAD
+    assert (tx.events["RewardPaid"]["amount"], tx.events["RewardPaid"]["mode"]) == (3 * WAD, DIRECT)
+    assert budget(driven_escrow) == (100 * WAD, WAD)
+    assert_conserved(driven_escrow, base)
+
+
+def test_a_claim_of_a_stake_result_alone_pays_it_without_a_reward_event(
+    driven_escrow, base, admin, fed, stakers
+):
+    alice = stakers[0]
+    funded(driven_escrow, admin, fed, owed=WAD)
+    tx = driven_escrow.payClaim(TASK, alice, WAD, 0, DIVIDEND, 0, FAR, {"from": fed})
+    assert base_transfers(tx, base) == [(driven_escrow.address, alice, WAD)]
+    assert "RewardPaid" not in tx.events
+    assert budget(driven_escrow) == (100 * WAD, 0)
+    assert_conserved(driven_escrow, base)
+
+
+def test_a_claim_above_owed_reverts_on_the_sum(driven_escrow, admin, fed, stakers):
+    funded(driven_escrow, admin, fed, owed=WAD)
+    with reverts("InsufficientOwed", WAD, WAD + 1):
+        driven_escrow.payClaim(TASK, stakers[0], WAD, 1, DIRECT, 0, FAR, {"from": fed})
 
 
 # ---------------------------------------------------------------------------- buyback rewards
@@ -345,7 +388,7 @@ def test_buyback_buys_the_client_token_and_burns_it(
     expected = pool.quoteBaseForTokens(10 * WAD)
     alice_base = base.balanceOf(alice)
     reserve_base = pool.getReserves()[1]
-    tx = driven_escrow.payReward(TASK, alice, 10 * WAD, BUYBACK, expected, FAR, {"from": fed})
+    tx = driven_escrow.payClaim(TASK, alice, 0, 10 * WAD, BUYBACK, expected, FAR, {"from": fed})
     assert expected > 0
     assert tx.return_value == expected
     assert tx.events["RewardPaid"]["mode"] == 1
@@ -358,13 +401,32 @@ def test_buyback_buys_the_client_token_and_burns_it(
     assert_conserved(driven_escrow, base)
 
 
+def test_a_buyback_claim_pays_the_stake_result_in_base_and_buys_with_the_reward(
+    driven_escrow, base, registry, admin, fed, stakers
+):
+    alice = stakers[0]
+    pool, token = seed_pool(registry, base, alice, 1_000 * WAD, 100 * WAD)
+    funded(driven_escrow, admin, fed, owed=12 * WAD)
+    expected = pool.quoteBaseForTokens(10 * WAD)
+    alice_base = base.balanceOf(alice)
+    tx = driven_escrow.payClaim(
+        TASK, alice, 2 * WAD, 10 * WAD, BUYBACK, expected, FAR, {"from": fed}
+    )
+    assert tx.return_value == expected > 0
+    assert base.balanceOf(alice) == alice_base + 2 * WAD
+    assert (driven_escrow.address, alice, 2 * WAD) in base_transfers(tx, base)
+    assert token.totalSupply() == CLIENT_SUPPLY - expected
+    assert budget(driven_escrow) == (100 * WAD, 0)
+    assert_conserved(driven_escrow, base)
+
+
 def test_buyback_respects_the_slippage_bound(driven_escrow, base, registry, admin, fed, stakers):
     alice = stakers[0]
     pool, _ = seed_pool(registry, base, alice, 1_000 * WAD, 100 * WAD)
     funded(driven_escrow, admin, fed, owed=10 * WAD)
     expected = pool.quoteBaseForTokens(10 * WAD)
     with reverts("InsufficientOutput", expected, expected + 1):
-        driven_escrow.payReward(TASK, alice, 10 * WAD, BUYBACK, expected + 1, FAR, {"from": fed})
+        driven_escrow.payClaim(TASK, alice, 0, 10 * WAD, BUYBACK, expected + 1, FAR, {"from": fed})
 
 
 def test_buyback_with_a_past_deadline_reverts_expired(
@@ -377,7 +439,7 @@ def test_buyback_with_a_past_deadline_reverts_expired(
     for deadline in (now - 1, 0):
         next_block_at(now)
         with reverts("Expired", deadline, now):
-            driven_escrow.payReward(TASK, alice, 10 * WAD, BUYBACK, 0, deadline, {"from": fed})
+            driven_escrow.payClaim(TASK, alice, 0, 10 * WAD, BUYBACK, 0, deadline, {"from": fed})
         now += 1
     assert budget(driven_escrow) == (100 * WAD, 10 * WAD)
     assert token.totalSupply() == CLIENT_SUPPLY
@@ -393,14 +455,14 @@ def test_buyback_with_a_future_deadline_swaps_and_burns(
     expected = pool.quoteBaseForTokens(4 * WAD)
     now = chain[-1].timestamp + 10
     next_block_at(now)  # the deadline is the block's own timestamp: still in time
-    tx = driven_escrow.payReward(TASK, alice, 4 * WAD, BUYBACK, expected, now, {"from": fed})
+    tx = driven_escrow.payClaim(TASK, alice, 0, 4 * WAD, BUYBACK, expected, now, {"from": fed})
     assert tx.timestamp == now
     assert tx.return_value == expected > 0
     assert tx.events["RewardPaid"]["tokensBurned"] == expected
     assert token.totalSupply() == CLIENT_SUPPLY - expected
     deadline = chain[-1].timestamp + 3600
     expected = pool.quoteBaseForTokens(6 * WAD)
-    tx = driven_escrow.payReward(TASK, alice, 6 * WAD, BUYBACK, expected, deadline, {"from": fed})
+    tx = driven_escrow.payClaim(TASK, alice, 0, 6 * WAD, BUYBACK, expected, deadline, {"from": fed})
     assert tx.events["RewardPaid"]["mode"] == BUYBACK
     assert tx.events["RewardPaid"]["tokensBurned"] == expected > 0
     assert budget(driven_escrow) == (100 * WAD, 0)
@@ -413,11 +475,11 @@ def test_the_deadline_binds_only_the_swap(driven_escrow, base, registry, admin, 
     alice, bob = stakers[:2]
     funded(driven_escrow, admin, fed, owed=6 * WAD)
     before = base.balanceOf(bob)
-    driven_escrow.payReward(TASK, bob, WAD, DIRECT, 0, 0, {"from": fed})
-    tx = driven_escrow.payReward(TASK, bob, 2 * WAD, BUYBACK, 0, 0, {"from": fed})  # no pool
+    driven_escrow.payClaim(TASK, bob, 0, WAD, DIRECT, 0, 0, {"from": fed})
+    tx = driven_escrow.payClaim(TASK, bob, 0, 2 * WAD, BUYBACK, 0, 0, {"from": fed})  # no pool
     assert tx.events["DirectFallback"]["requestedMode"] == BUYBACK
     assert base.balanceOf(bob) == before + 3 * WAD
-    tx = driven_escrow.payReward(TASK, alice, 3 * WAD, DIVIDEND, 0, 0, {"from": fed})
+    tx = driven_escrow.payClaim(TASK, alice, 0, 3 * WAD, DIVIDEND, 0, 0, {"from": fed})
     assert tx.events["RewardPaid"]["mode"] == DIVIDEND
     assert base.balanceOf(registry.tokenOf(alice)) == 3 * WAD
     assert budget(driven_escrow) == (100 * WAD, 0)
@@ -428,8 +490,9 @@ def test_buyback_without_liquidity_pays_directly(driven_escrow, base, admin, fed
     alice = stakers[0]
     funded(driven_escrow, admin, fed, owed=10 * WAD)
     before = base.balanceOf(alice)
-    tx = driven_escrow.payReward(TASK, alice, 10 * WAD, BUYBACK, 5, FAR, {"from": fed})
+    tx = driven_escrow.payClaim(TASK, alice, 0, 10 * WAD, BUYBACK, 5, FAR, {"from": fed})
     assert base.balanceOf(alice) == before + 10 * WAD
+    assert base_transfers(tx, base) == [(driven_escrow.address, alice, 10 * WAD)]
     assert tx.events["DirectFallback"]["requestedMode"] == 1
     assert tx.events["RewardPaid"]["mode"] == 0
     assert tx.events["RewardPaid"]["tokensBurned"] == 0
@@ -443,7 +506,7 @@ def test_buyback_too_small_to_buy_a_wei_pays_directly(
     pool, _ = seed_pool(registry, base, alice, 10**6, 100 * WAD)
     funded(driven_escrow, admin, fed, owed=10 * WAD)
     assert pool.quoteBaseForTokens(1) == 0
-    tx = driven_escrow.payReward(TASK, alice, 1, BUYBACK, 0, FAR, {"from": fed})
+    tx = driven_escrow.payClaim(TASK, alice, 0, 1, BUYBACK, 0, FAR, {"from": fed})
     assert "DirectFallback" in tx.events
     assert_conserved(driven_escrow, base)
 
@@ -452,7 +515,7 @@ def test_buyback_for_a_client_without_a_pool_pays_directly(driven_escrow, base, 
     stranger = admin  # not registered: the registry has no pool for it
     funded(driven_escrow, admin, fed, owed=WAD)
     before = base.balanceOf(stranger)
-    tx = driven_escrow.payReward(TASK, stranger, WAD, BUYBACK, 0, FAR, {"from": fed})
+    tx = driven_escrow.payClaim(TASK, stranger, 0, WAD, BUYBACK, 0, FAR, {"from": fed})
     assert base.balanceOf(stranger) == before + WAD
     assert tx.events["RewardPaid"]["mode"] == 0
 
@@ -468,7 +531,7 @@ def test_a_pool_that_pulls_the_wrong_amount_is_rejected(base, admin, fed, staker
     escrow.fund(TASK, WAD, {"from": admin})
     escrow.reserve(TASK, WAD, {"from": fed})
     with reverts("UnexpectedPull", WAD, WAD - 1):
-        escrow.payReward(TASK, alice, WAD, BUYBACK, 0, FAR, {"from": fed})
+        escrow.payClaim(TASK, alice, 0, WAD, BUYBACK, 0, FAR, {"from": fed})
     assert tuple(escrow.budgetOf(TASK)) == (0, WAD)
     assert base.balanceOf(escrow) == escrow.totalHeld() == WAD
 
@@ -483,7 +546,7 @@ def test_dividend_is_streamed_to_the_token_holders(
     token = ClientToken.at(registry.tokenOf(alice))
     token.transfer(investor, CLIENT_SUPPLY // 4, {"from": alice})
     funded(driven_escrow, admin, fed, owed=8 * WAD)
-    tx = driven_escrow.payReward(TASK, alice, 8 * WAD, DIVIDEND, 0, FAR, {"from": fed})
+    tx = driven_escrow.payClaim(TASK, alice, 0, 8 * WAD, DIVIDEND, 0, FAR, {"from": fed})
     assert tx.events["RewardPaid"]["mode"] == 2
     assert tx.events["DividendDistributed"]["amount"] == 8 * WAD
     assert token.periodFinish() == tx.timestamp + DIVIDEND_DURATION
@@ -503,7 +566,7 @@ def test_dividend_reaches_liquidity_in_the_pool_too(
     alice = stakers[0]
     pool, token = seed_pool(registry, base, alice, CLIENT_SUPPLY // 2, 10 * WAD)
     funded(driven_escrow, admin, fed, owed=4 * WAD)
-    driven_escrow.payReward(TASK, alice, 4 * WAD, DIVIDEND, 0, FAR, {"from": fed})
+    driven_escrow.payClaim(TASK, alice, 0, 4 * WAD, DIVIDEND, 0, FAR, {"from": fed})
     chain.sleep(DIVIDEND_DURATION + 1)
     chain.mine()
     assert token.dividendOf(pool) == 2 * WAD
@@ -516,7 +579,7 @@ def test_dividend_without_supply_pays_directly(driven_escrow, base, registry, ad
     token.burn(CLIENT_SUPPLY, {"from": alice})
     funded(driven_escrow, admin, fed, owed=3 * WAD)
     before = base.balanceOf(alice)
-    tx = driven_escrow.payReward(TASK, alice, 3 * WAD, DIVIDEND, 0, FAR, {"from": fed})
+    tx = driven_escrow.payClaim(TASK, alice, 0, 3 * WAD, DIVIDEND, 0, FAR, {"from": fed})
     assert base.balanceOf(alice) == before + 3 * WAD
     assert tx.events["DirectFallback"]["requestedMode"] == 2
     assert tx.events["RewardPaid"]["mode"] == 0
@@ -526,7 +589,7 @@ def test_dividend_without_supply_pays_directly(driven_escrow, base, registry, ad
 def test_dividend_for_a_client_without_a_token_pays_directly(driven_escrow, base, admin, fed):
     funded(driven_escrow, admin, fed, owed=WAD)
     before = base.balanceOf(admin)
-    tx = driven_escrow.payReward(TASK, admin, WAD, DIVIDEND, 0, FAR, {"from": fed})
+    tx = driven_escrow.payClaim(TASK, admin, 0, WAD, DIVIDEND, 0, FAR, {"from": fed})
     assert tx.events["RewardPaid"]["mode"] == 0
     assert base.balanceOf(admin) == before + WAD
 
@@ -545,7 +608,7 @@ def test_refund_returns_unreleased_and_closes_the_budget(driven_escrow, base, ad
     assert base.balanceOf(sponsor) == before + 10 * WAD
     assert budget(driven_escrow) == (0, 4 * WAD)
     assert driven_escrow.isClosed(TASK)
-    driven_escrow.payReward(TASK, alice, 4 * WAD, DIRECT, 0, FAR, {"from": fed})  # owed stays
+    driven_escrow.payClaim(TASK, alice, 0, 4 * WAD, DIRECT, 0, FAR, {"from": fed})  # owed stays
     assert_conserved(driven_escrow, base)
     with reverts("BudgetClosed", TASK):
         driven_escrow.fund(TASK, WAD, {"from": admin})
