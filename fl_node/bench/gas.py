@@ -23,12 +23,15 @@ from tqdm import tqdm
 from fl_node.chain.client import ChainClient
 from fl_node.chain.deploy import SuiteConfig, deploy_suite
 from fl_node.chain.keys import account_from_key
+from fl_node.chain.receipts import quantity
 from fl_node.federation.protocol import TIME_GATED_GAS, commitment_hash
 from fl_node.settlement.merkle import MerkleTree, ResultLeaf
 from fl_node.toolchain.build import compile_contracts
 from fl_node.toolchain.localchain import LocalChain, dev_private_keys, rpc_call
 
 WAD = 10**18
+#: The label of a pool's first trade (a buy), apart from the steady ones.
+FIRST_TRADE = "ClientPool.swapExactBaseForTokens[a pool's first trade]"
 STAKE = 100 * WAD
 ZERO = b"\x00" * 32
 
@@ -231,12 +234,19 @@ def _market_calls(
     token = client.contract("ClientToken", client.call(registry.functions.tokenOf(seller.address)))
     deadline = 2**40
     rec.send(base.functions.approve(pool.address, 2**255), trader)
-    out = {}
-    out["swapExactBaseForTokens"] = rec.send(
-        pool.functions.swapExactBaseForTokens(10 * WAD, 0, trader.address, deadline), trader
-    ).gas_used
-    bal = int(client.call(token.functions.balanceOf(trader.address)))
     rec.send(token.functions.approve(pool.address, 2**255), trader)
+    out = {}
+    # Every trade in a block of its own second, as on a chain whose blocks are seconds apart: the
+    # figures do not depend on whether two calls happened to share a second of the wall clock.
+    # A pool's first trade writes its cumulative prices and its first dividend harvest from
+    # zero, once in its life: it is recorded apart from a trade in a pool that has traded before.
+    _next_second(client)
+    buy = pool.functions.swapExactBaseForTokens(10 * WAD, 0, trader.address, deadline)
+    out["firstTrade"] = rec.send(buy, trader, label=FIRST_TRADE).gas_used
+    _next_second(client)
+    out["swapExactBaseForTokens"] = rec.send(buy, trader).gas_used
+    bal = int(client.call(token.functions.balanceOf(trader.address)))
+    _next_second(client)
     out["swapExactTokensForBase"] = rec.send(
         pool.functions.swapExactTokensForBase(bal // 2, 0, trader.address, deadline), trader
     ).gas_used
@@ -254,6 +264,12 @@ def _market_calls(
     ).gas_used
     out["withdraw"] = rec.send(vault.functions.withdraw(), trader).gas_used
     return out
+
+
+def _next_second(client: ChainClient) -> None:
+    """The next block gets the latest block's timestamp plus one second."""
+    latest = client.request("eth_getBlockByNumber", ["latest", False])
+    client.request("evm_setNextBlockTimestamp", [quantity(latest["timestamp"]) + 1])
 
 
 def to_markdown(result: dict[str, Any]) -> str:

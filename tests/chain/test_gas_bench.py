@@ -3,7 +3,7 @@ sent in the transaction of the next commit costs less than the two transactions 
 
 from __future__ import annotations
 
-from fl_node.bench.gas import run_gas_bench, to_markdown
+from fl_node.bench.gas import FIRST_TRADE, run_gas_bench, to_markdown
 
 BUNDLE = "Federation.multicall[claimReward[direct] + commit]"
 
@@ -17,3 +17,7 @@ def test_the_gas_bench_runs_and_prices_a_claim_with_the_next_commit() -> None:
     assert calls[BUNDLE]["mean"] < apart - 15_000  # one transaction's base cost saved, at least
     assert set(result["targets"]) == {"aggregator_within_10pct", "client_flat_within_10pct"}
     assert f"| `{BUNDLE}` | 1 |" in to_markdown(result)
+    # a pool's first trade (its cumulative prices and first harvest written from zero) apart
+    assert calls[FIRST_TRADE]["calls"] == calls["ClientPool.swapExactBaseForTokens"]["calls"] == 1
+    steady = calls["ClientPool.swapExactBaseForTokens"]["mean"]
+    assert steady < calls[FIRST_TRADE]["mean"] - 15_000
