@@ -379,43 +379,31 @@ def test_a_claim_above_owed_reverts_on_the_sum(driven_escrow, admin, fed, staker
 # ---------------------------------------------------------------------------- buyback rewards
 
 
+@pytest.mark.parametrize("stake_result", [0, 2 * WAD], ids=["reward", "with-stake-result"])
 def test_buyback_buys_the_client_token_and_burns_it(
-    driven_escrow, base, registry, admin, fed, stakers
+    driven_escrow, base, registry, admin, fed, stakers, stake_result
 ):
+    """The reward buys the client's token and burns it; a stake result claimed with it is paid
+    in base tokens."""
     alice = stakers[0]
     pool, token = seed_pool(registry, base, alice, 1_000 * WAD, 100 * WAD)
-    funded(driven_escrow, admin, fed, owed=10 * WAD)
+    funded(driven_escrow, admin, fed, owed=10 * WAD + stake_result)
     expected = pool.quoteBaseForTokens(10 * WAD)
     alice_base = base.balanceOf(alice)
     reserve_base = pool.getReserves()[1]
-    tx = driven_escrow.payClaim(TASK, alice, 0, 10 * WAD, BUYBACK, expected, FAR, {"from": fed})
-    assert expected > 0
-    assert tx.return_value == expected
+    tx = driven_escrow.payClaim(
+        TASK, alice, stake_result, 10 * WAD, BUYBACK, expected, FAR, {"from": fed}
+    )
+    assert tx.return_value == expected > 0
     assert tx.events["RewardPaid"]["mode"] == 1
     assert tx.events["RewardPaid"]["tokensBurned"] == expected
     assert token.totalSupply() == CLIENT_SUPPLY - expected
     assert token.balanceOf(driven_escrow) == 0
     assert pool.getReserves()[1] == reserve_base + 10 * WAD
-    assert base.balanceOf(alice) == alice_base  # the client gains through its token, not in base
+    assert base.balanceOf(alice) == alice_base + stake_result  # the reward: through its token
+    paid_in_base = [t for t in base_transfers(tx, base) if t[1] == alice]
+    assert paid_in_base == ([(driven_escrow.address, alice, stake_result)] if stake_result else [])
     assert base.allowance(driven_escrow, pool) == 0
-    assert_conserved(driven_escrow, base)
-
-
-def test_a_buyback_claim_pays_the_stake_result_in_base_and_buys_with_the_reward(
-    driven_escrow, base, registry, admin, fed, stakers
-):
-    alice = stakers[0]
-    pool, token = seed_pool(registry, base, alice, 1_000 * WAD, 100 * WAD)
-    funded(driven_escrow, admin, fed, owed=12 * WAD)
-    expected = pool.quoteBaseForTokens(10 * WAD)
-    alice_base = base.balanceOf(alice)
-    tx = driven_escrow.payClaim(
-        TASK, alice, 2 * WAD, 10 * WAD, BUYBACK, expected, FAR, {"from": fed}
-    )
-    assert tx.return_value == expected > 0
-    assert base.balanceOf(alice) == alice_base + 2 * WAD
-    assert (driven_escrow.address, alice, 2 * WAD) in base_transfers(tx, base)
-    assert token.totalSupply() == CLIENT_SUPPLY - expected
     assert budget(driven_escrow) == (100 * WAD, 0)
     assert_conserved(driven_escrow, base)
 
