@@ -1296,8 +1296,6 @@ contract Federation is ReentrancyGuardTransient, Multicall {
         else r.payoutLeft = uint128(left - taken);
     }
 
-    /// @dev Pays the caller's reward from the reservation in the task's mode, any shortfall from
-    /// the aggregator's bond.
     /// @dev What a post under-reserved is credited to `client` from the aggregator's bond.
     function _coverShortfall(uint256 taskId, uint256 round, address client, uint256 shortfall) private {
         Task storage t = _tasks[taskId];

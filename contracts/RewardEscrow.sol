@@ -150,7 +150,7 @@ contract RewardEscrow is FederationBound, ReentrancyGuardTransient {
     /// in base tokens, and its reward `reward` in `mode`.
     /// @dev Whatever is paid in base tokens (the stake result, and the reward in direct mode or
     /// after a fallback) leaves in one transfer: a claim is the costliest call a client makes
-    /// every round, and a second transfer would cost it about 6k gas. Buyback: swaps on
+    /// every round, and paying the two apart cost it about 5.4k gas more. Buyback: swaps on
     /// `registry.poolOf(client)` with `minTokensOut` and `deadline`, then burns what it bought; a
     /// pool without liquidity (or too little to buy one wei) falls back to direct. Dividend: calls
     /// `distribute` on the client's token (streamed to its holders); a token without supply falls
