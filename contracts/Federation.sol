@@ -918,10 +918,11 @@ contract Federation is ReentrancyGuardTransient, Multicall {
         Commitment storage c = _commitmentOf(taskId, round, msg.sender);
         if (c.claimed) revert AlreadyClaimed(msg.sender);
         c.claimed = true;
-        uint256 payout = c.settled ? 0 : _settleStake(taskId, round, r, c, msg.sender, score);
         emit RewardClaimed(taskId, round, msg.sender, reward);
         uint256 fromEscrow = _fromReservation(r, reward, true);
         if (reward > fromEscrow) _coverShortfall(taskId, round, msg.sender, reward - fromEscrow);
+        // the stake last: its vault call follows every write of the claim
+        uint256 payout = c.settled ? 0 : _settleStake(taskId, round, r, c, msg.sender, score);
         if (payout + fromEscrow > 0) {
             escrow.payClaim(
                 taskId, msg.sender, payout, fromEscrow, _params[taskId].mode, minTokensOut, deadline

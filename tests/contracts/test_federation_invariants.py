@@ -862,8 +862,6 @@ class Machine:
         args = (task_id, r.number, score, reward, proof, 0, FAR, self.tx(self.account(client)))
         tx = self.federation.claimReward(*args)
         expected = []
-        if client not in r.settled:
-            self._settled(task_id, r, client, score, tx, expected)
         r.claimed.add(client)
         from_escrow = min(reward, r.total_reward - r.reward_paid)
         r.reward_paid += from_escrow
@@ -875,8 +873,10 @@ class Machine:
                 self.wallet[client] += from_escrow
             else:
                 assert paid["mode"] == task.p["mode"]
-        if reward > from_escrow:
+        if reward > from_escrow:  # the reward's shortfall is covered first, then the stake's
             self._cover(task, client, reward - from_escrow, expected)
+        if client not in r.settled:
+            self._settled(task_id, r, client, score, tx, expected)
         self._check_shortfalls(tx, expected)
         if self.rng.random() < 0.2:
             with reverts("AlreadyClaimed", client):

@@ -164,12 +164,13 @@ def test_when_the_bond_runs_out_the_client_still_gets_its_principal(
     )
     alice, bob = clients[:2]
     tx = federation.claimReward(task_id, 1, *results.claim_args(alice), 0, 0, {"from": alice})
-    assert shortfalls(tx) == [(alice, WAD // 5, WAD // 5), (alice, WAD, bond - WAD // 5)]
+    # the reward's shortfall is covered first, then the stake result's: the same client's credit
+    assert shortfalls(tx) == [(alice, WAD, bond), (alice, WAD // 5, 0)]
     assert federation.credit(alice) == bond
     assert federation.taskState(task_id)["bond"] == 0
     before = base.balanceOf(bob)
     tx = federation.claimReward(task_id, 1, *results.claim_args(bob), 0, 0, {"from": bob})
-    assert shortfalls(tx) == [(bob, WAD // 5, 0), (bob, WAD, 0)]
+    assert shortfalls(tx) == [(bob, WAD, 0), (bob, WAD // 5, 0)]
     assert federation.credit(bob) == 0 and base.balanceOf(bob) == before
     assert tuple(vault.stakeOf(bob))[:2] == (100 * WAD, JOIN_BOND)  # the principal is back
     assert federation.commitmentOf(task_id, 1, bob)["claimed"] is True
