@@ -919,8 +919,7 @@ contract Federation is ReentrancyGuardTransient, Multicall {
         if (c.claimed) revert AlreadyClaimed(msg.sender);
         c.claimed = true;
         emit RewardClaimed(taskId, round, msg.sender, reward);
-        uint256 fromEscrow = _fromReservation(r, reward, true);
-        if (reward > fromEscrow) _coverShortfall(taskId, round, msg.sender, reward - fromEscrow);
+        uint256 fromEscrow = _fromReservation(taskId, round, r, msg.sender, reward, true);
         // the stake last: its vault call follows every write of the claim
         uint256 payout = c.settled ? 0 : _settleStake(taskId, round, r, c, msg.sender, score);
         if (payout + fromEscrow > 0) {
@@ -1288,13 +1287,22 @@ contract Federation is ReentrancyGuardTransient, Multicall {
         if (c.commitHash == bytes32(0)) revert NoCommitment(client);
     }
 
-    /// @dev Takes `amount` from the round's reservation, as far as it goes; returns what it took.
-    function _fromReservation(RoundRecord storage r, uint256 amount, bool isReward) private returns (uint256 taken) {
+    /// @dev Takes `amount` from the round's reservation, as far as it goes, and returns what it
+    /// took; what the reservation lacks is credited to `client` from the aggregator's bond.
+    function _fromReservation(
+        uint256 taskId,
+        uint256 round,
+        RoundRecord storage r,
+        address client,
+        uint256 amount,
+        bool isReward
+    ) private returns (uint256 taken) {
         uint256 left = isReward ? r.rewardLeft : r.payoutLeft;
         taken = amount < left ? amount : left;
         // taken <= left < 2**128
         if (isReward) r.rewardLeft = uint128(left - taken);
         else r.payoutLeft = uint128(left - taken);
+        if (amount > taken) _coverShortfall(taskId, round, client, amount - taken);
     }
 
     /// @dev What a post under-reserved is credited to `client` from the aggregator's bond.
@@ -1330,8 +1338,7 @@ contract Federation is ReentrancyGuardTransient, Multicall {
             return 0;
         }
         uint256 amount = uint256(result);
-        payout = _fromReservation(r, amount, false);
-        if (amount > payout) _coverShortfall(taskId, round, client, amount - payout);
+        payout = _fromReservation(taskId, round, r, client, amount, false);
         vault.unlock(client, locked);
     }
 }
