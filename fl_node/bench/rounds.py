@@ -12,6 +12,12 @@ FedAvg by samples, :func:`fl_node.bench.flower.bench_config`: challenge window 0
 - ``flower``: the example Flower app (:mod:`fl_node.apps.flower_digits`) plain on Flower's
   simulation engine (Ray), no chain.
 
+Each runtime runs ``repeats`` times at each size (3 by default), the runs interleaved (in-process,
+processes, Flower, then again), and the table shows each one's median run with the range of all:
+the machine's speed drifts by a factor of two within an hour, and runs side by side in time are
+what a comparison can rest on. Flower's simulation engine runs one actor per core (its
+ClientApps one at a time on each core, the usual setting), unless told otherwise.
+
 Each run is its own child process (``python -m fl_node.bench.rounds --one ...``) whose resident
 memory, summed over it and all its descendants (Anvil, client processes, Ray's workers), is
 sampled every 0.2 s; Anvil's share is reported apart. fl-node's round is timed from the
@@ -55,8 +61,8 @@ RUNTIMES = ("in-process", "processes", "flower")
 PROCESS_MB = 400
 #: The most client processes of runtime (b) attempted by default on this 2-core / 24 GB machine.
 DEFAULT_MAX_PROCESSES = 32
-#: Ray actors of the Flower runtime: one per SuperNode (as ``bench flower``) up to this many.
-MAX_FLOWER_ACTORS = 32
+#: Runs of each runtime at each size, interleaved; a row of the table is their median run.
+DEFAULT_REPEATS = 3
 #: Seconds between two memory samples.
 SAMPLE_EVERY = 0.2
 #: Targets of the issue.
@@ -213,12 +219,23 @@ def _ratio(value: Any, base: Any) -> str:
     return f" ({value / base:.1f}x)"
 
 
+def _repeats_text(repeats: int) -> str:
+    if repeats <= 1:
+        return ""
+    return (
+        f"Each runtime ran {repeats} times at each size, the runtimes' runs interleaved; a row "
+        "is the run with the median steady round, its note the range of all. "
+    )
+
+
 def to_markdown(result: Mapping[str, Any]) -> str:
     by = _by(result)
     lines = [
         f"Seconds per round and peak memory, the demo's digits task (MLP 64, 2 local epochs, "
         f"FedAvg by samples; fl-node also scores by leave-one-out and settles), "
-        f"{result['rounds']} rounds, same machine and run. Steady rounds: all but the first and "
+        f"{result['rounds']} rounds, same machine and run. "
+        + _repeats_text(result.get("repeats", 1))
+        + "Steady rounds: all but the first and "
         "the last (mean); fl-node's round runs from the previous finalization to its own, "
         "Flower's from the previous aggregate_train's end to its own; the critical path (open to "
         "finalize) leaves out the challenge window (0 s here: each "
@@ -566,7 +583,16 @@ def flower_failures(good: Mapping[int, int], clients: int) -> str | None:
     return None
 
 
-def run_flower(clients: int, rounds: int, workdir: Path) -> dict[str, Any]:
+def flower_actors(clients: int, asked: int | None = None, cores: int | None = None) -> int:
+    """Ray actors of the Flower runtime: ``asked``, else one per core, and never more than the
+    SuperNodes."""
+    wanted = asked if asked is not None else (cores if cores is not None else os.cpu_count())
+    return max(1, min(clients, wanted or 1))
+
+
+def run_flower(
+    clients: int, rounds: int, workdir: Path, actors: int | None = None
+) -> dict[str, Any]:
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
     from flwr.simulation import run_simulation
 
@@ -577,7 +603,7 @@ def run_flower(clients: int, rounds: int, workdir: Path) -> dict[str, Any]:
     config = task_config(clients, rounds)
     path = config.save(workdir / "config.yaml")
     settings = {"task-config": str(path)}
-    actors = min(clients, MAX_FLOWER_ACTORS)
+    actors = flower_actors(clients, actors)
     times: dict[int, list[float]] = {}
     good: dict[int, int] = {}
     run_simulation(
@@ -601,10 +627,12 @@ def run_flower(clients: int, rounds: int, workdir: Path) -> dict[str, Any]:
     }
 
 
-def run_one(runtime: str, clients: int, rounds: int, workdir: Path) -> dict[str, Any]:
-    """One runtime at one size, in this process (the child's side)."""
+def run_one(
+    runtime: str, clients: int, rounds: int, workdir: Path, actors: int | None = None
+) -> dict[str, Any]:
+    """One runtime at one size, in this process (the child's side); ``actors``: Flower's."""
     if runtime == "flower":
-        return run_flower(clients, rounds, workdir)
+        return run_flower(clients, rounds, workdir, actors)
     return run_fl_node(runtime, clients, rounds, workdir)
 
 
@@ -636,7 +664,12 @@ def failure_reason(log: str, returncode: int | None) -> str:
 
 
 def measure(
-    runtime: str, clients: int, rounds: int, workdir: Path, timeout: float
+    runtime: str,
+    clients: int,
+    rounds: int,
+    workdir: Path,
+    timeout: float,
+    actors: int | None = None,
 ) -> dict[str, Any]:
     """Run one runtime at one size in a fresh child process, sampling its tree's memory."""
     import psutil
@@ -654,6 +687,7 @@ def measure(
         sys.executable, "-m", "fl_node.bench.rounds", "--one", runtime,
         "--clients", str(clients), "--rounds", str(rounds),
         "--workdir", str(workdir), "--result", str(result_path),
+        *(["--actors", str(actors)] if actors is not None else []),
     ]  # fmt: skip
     samples: list[MemorySample] = []
     started = time.monotonic()
@@ -704,12 +738,36 @@ def run_note(r: Mapping[str, Any]) -> str:
     """The table's note on a run: Flower's actors, and samples per client when the task's
     ``min_samples`` had to be lowered for this size."""
     notes = []
+    repeats = r.get("repeats") or []
+    if len(repeats) > 1:
+        notes.append(f"median of {len(repeats)} runs ({min(repeats):.2f}-{max(repeats):.2f} s)")
+    if r.get("failed_repeats"):
+        runs = len(repeats) + r["failed_repeats"]
+        notes.append(f"{r['failed_repeats']} of {runs} runs failed")
     if r.get("actors") is not None:
         notes.append(f"{r['actors']} Ray actors")
     if r.get("min_samples") is not None and r["min_samples"] < 10 and r.get("samples"):
         low, high = r["samples"]
         notes.append(f"{low}-{high} samples per client (min_samples {r['min_samples']})")
     return "; ".join(notes)
+
+
+def median_run(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The run that stands for several runs of one runtime at one size: of those that succeeded,
+    the one with the median steady round (the lower of the two middle ones of an even count),
+    with every successful run's steady seconds, in run order, under ``repeats`` and the count of
+    failed ones under ``failed_repeats``; the last run when none succeeded."""
+    if not runs:
+        raise ValueError("no runs to choose from")
+    ok = [r for r in runs if r["status"] == "ok" and r["rounds"]["steady"] is not None]
+    if not ok:
+        return dict(runs[-1])
+    ordered = sorted(ok, key=lambda r: r["rounds"]["steady"])
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    chosen["repeats"] = [r["rounds"]["steady"] for r in ok]
+    chosen["failed_repeats"] = len(runs) - len(ok)
+    chosen["note"] = run_note(chosen)
+    return chosen
 
 
 def child_timeout(runtime: str, clients: int, rounds: int) -> float:
@@ -734,49 +792,76 @@ def run_rounds_bench(
     max_processes: int = DEFAULT_MAX_PROCESSES,
     workdir: Path | None = None,
     say: Callable[[str], None] = print,
+    repeats: int = DEFAULT_REPEATS,
+    actors: int | None = None,
+    run: Callable[..., dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Every runtime at every size, one fresh child process each; ``say`` gets a line per run."""
+    """Every runtime at every size ``repeats`` times, the runtimes' runs interleaved, one fresh
+    child process each (``run``: :func:`measure`); ``say`` gets a line per run; the result holds
+    each runtime's :func:`median_run` at each size. ``actors``: Flower's (default: one per
+    core)."""
     unknown = [r for r in runtimes if r not in RUNTIMES]
     if unknown:
         raise ValueError(f"runtimes {unknown}: each one of {', '.join(RUNTIMES)}")
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    run = measure if run is None else run
     sizes = list(dict.fromkeys(sizes))
     runtimes = [r for r in RUNTIMES if r in runtimes]
     base = Path(tempfile.mkdtemp(prefix="fl-node-bench-rounds-")) if workdir is None else workdir
     results = []
     for clients in sizes:
-        for runtime in runtimes:
-            skip = processes_skip_reason(clients, max_processes) if runtime == "processes" else None
-            if skip is not None:
-                results.append(
-                    {"runtime": runtime, "clients": clients, "status": "skipped", "reason": skip}
+        runs: dict[str, list[dict[str, Any]]] = {runtime: [] for runtime in runtimes}
+        for repeat in range(1, repeats + 1):
+            for runtime in runtimes:
+                skip = (
+                    processes_skip_reason(clients, max_processes)
+                    if runtime == "processes"
+                    else None
                 )
-                say(f"{clients:>4} clients, {runtime:<10}: {skip}")
-                continue
-            folder = base / f"{runtime}-{clients}"
-            r = measure(runtime, clients, rounds, folder, child_timeout(runtime, clients, rounds))
-            if runtime == "in-process" and r["status"] == "ok":
-                tail = r["total_seconds"] - r["setup_seconds"] - r["join_seconds"]
-                tail -= sum(r["per_round"].values())
-                r["extrapolated_total"] = extrapolate_total(
-                    r["setup_seconds"] + r["join_seconds"],
-                    {int(n): s for n, s in r["per_round"].items()},
-                    LARGE_ROUNDS,
-                    max(0.0, tail),
-                )
-            results.append(r)
-            say(progress_line(r))
-            if r["status"] == "ok":
-                shutil.rmtree(folder, ignore_errors=True)
-            else:  # the logs stay for the reader; the chain's saved state (hundreds of MB) goes
-                drop_chain_states(folder)
+                if skip is not None:
+                    if repeat == 1:
+                        say(f"{clients:>4} clients, {runtime:<10}: {skip}")
+                    runs[runtime] = [
+                        {"runtime": runtime, "clients": clients, "status": "skipped",
+                         "reason": skip}
+                    ]  # fmt: skip
+                    continue
+                folder = base / f"{runtime}-{clients}-{repeat}"
+                r = run(
+                    runtime, clients, rounds, folder, child_timeout(runtime, clients, rounds),
+                    actors=flower_actors(clients, actors) if runtime == "flower" else None,
+                )  # fmt: skip
+                if runtime == "in-process" and r["status"] == "ok":
+                    r["extrapolated_total"] = _extrapolated(r)
+                runs[runtime].append(r)
+                say(progress_line(r) + (f" (run {repeat} of {repeats})" if repeats > 1 else ""))
+                if r["status"] == "ok":
+                    shutil.rmtree(folder, ignore_errors=True)
+                else:  # the logs stay for the reader; the chain's saved state (hundreds of MB) goes
+                    drop_chain_states(folder)
+        results += [median_run(runs[runtime]) for runtime in runtimes]
     return {
         "rounds": rounds,
         "sizes": sizes,
         "runtimes": runtimes,
         "max_processes": max_processes,
+        "repeats": repeats,
         "cores": os.cpu_count(),
         "results": results,
     }
+
+
+def _extrapolated(r: Mapping[str, Any]) -> float | None:
+    """An in-process run's total extrapolated to :data:`LARGE_ROUNDS` rounds."""
+    tail = r["total_seconds"] - r["setup_seconds"] - r["join_seconds"]
+    tail -= sum(r["per_round"].values())
+    return extrapolate_total(
+        r["setup_seconds"] + r["join_seconds"],
+        {int(n): s for n, s in r["per_round"].items()},
+        LARGE_ROUNDS,
+        max(0.0, tail),
+    )
 
 
 def progress_line(r: Mapping[str, Any]) -> str:
@@ -801,8 +886,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, required=True)
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--result", type=Path, required=True)
+    parser.add_argument("--actors", type=int, default=None)
     args = parser.parse_args(argv)
-    figures = run_one(args.one, args.clients, args.rounds, args.workdir)
+    figures = run_one(args.one, args.clients, args.rounds, args.workdir, args.actors)
     args.result.write_text(json.dumps(figures, indent=2))
     return 0
 

@@ -139,8 +139,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="For each size, the demo's digits task runs on fl-node's in-process runtime "
         "(every daemon in one process, real transactions on an embedded Anvil), on its daemons "
         "as separate processes, and plain on Flower's simulation engine, each in a fresh child "
-        "process whose memory (with all its descendants) is sampled every 0.2 s. Prints and "
-        "records the figures; asserts nothing. Needs flwr for the flower runtime.",
+        "process whose memory (with all its descendants) is sampled every 0.2 s. Each runtime "
+        "runs --repeats times, the runtimes' runs interleaved, and each one's median run is "
+        "reported. Prints and records the figures; asserts nothing. Needs flwr for the flower "
+        "runtime.",
     )
     rounds.add_argument(
         "--sizes",
@@ -169,6 +171,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=32,
         help="run the separate-processes runtime only up to this many clients: each client "
         "process takes about 400 MB (default: %(default)s)",
+    )
+    rounds.add_argument(
+        "--repeats",
+        type=argtypes.positive_int,
+        default=3,
+        help="runs of each runtime at each size, interleaved; the table shows each one's "
+        "median run and the range (default: %(default)s)",
+    )
+    rounds.add_argument(
+        "--flower-actors",
+        type=argtypes.positive_int,
+        default=None,
+        help="Ray actors of Flower's simulation engine, ClientApps running at once (default: "
+        "one per core)",
     )
     _outputs(rounds)
     rounds.set_defaults(handler=run_rounds)
@@ -285,6 +301,14 @@ def run_rounds(args: argparse.Namespace) -> int:
             ) from exc
     from fl_node.bench.rounds import run_rounds_bench, to_markdown
 
-    result = run_rounds_bench(args.sizes, args.rounds, args.runtimes, args.max_processes, say=print)
+    result = run_rounds_bench(
+        args.sizes,
+        args.rounds,
+        args.runtimes,
+        args.max_processes,
+        say=print,
+        repeats=args.repeats,
+        actors=args.flower_actors,
+    )
     _record(args, "rounds", result, to_markdown(result))
     return 0

@@ -3,6 +3,7 @@ target lines, and its clear errors."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ from fl_node.bench.rounds import (
     extrapolate_total,
     failure_reason,
     fit_min_samples,
+    flower_actors,
     flower_failures,
+    median_run,
     median_stages,
     memory_sample,
     peak_memory,
@@ -22,6 +25,7 @@ from fl_node.bench.rounds import (
     round_spans,
     round_stages,
     run_note,
+    run_rounds_bench,
     span_of_calls,
     steady_rounds,
     summarize_rounds,
@@ -242,6 +246,8 @@ def test_too_few_rounds_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -
         (["--rounds", "0"], "argument --rounds: 0 must be >= 1"),
         (["--runtimes", "ray"], "argument --runtimes: invalid choice: 'ray'"),
         (["--max-processes", "-1"], "argument --max-processes: -1 must be >= 1"),
+        (["--repeats", "0"], "argument --repeats: 0 must be >= 1"),
+        (["--flower-actors", "none"], "argument --flower-actors: 'none' is not an integer"),
     ],
 )
 def test_bad_options_are_refused_by_the_parser(
@@ -267,3 +273,55 @@ def test_a_failed_run_keeps_its_logs_and_drops_the_chain_states(tmp_path: Path) 
     assert (tmp_path / "in-process-128" / "child.log").read_text() == "log"
     assert (run / "deployment.json").exists()
     assert drop_chain_states(tmp_path / "missing") == 0
+
+
+def test_the_median_run_stands_for_the_repeats_with_their_range() -> None:
+    runs = [
+        _ok("in-process", 32, 0.41, 560.0),
+        {"runtime": "in-process", "clients": 32, "status": "failed", "reason": "exit code 1"},
+        _ok("in-process", 32, 0.29, 570.0),
+        _ok("in-process", 32, 0.33, 565.0),
+    ]
+    chosen = median_run(runs)
+    assert chosen["rounds"]["steady"] == 0.33 and chosen["memory"]["peak_mb"] == 565.0
+    assert chosen["repeats"] == [0.41, 0.29, 0.33]  # in run order
+    assert chosen["note"] == "median of 3 runs (0.29-0.41 s); 1 of 4 runs failed"
+    # an even count takes the lower middle run; a single run has no range
+    assert median_run(runs[2:] + runs[:1])["rounds"]["steady"] == 0.33
+    assert median_run(runs[:2])["repeats"] == [0.41] and median_run(runs[:1])["note"] == ""
+    # nothing succeeded: the last failure stands, with its reason
+    assert median_run(runs[1:2])["reason"] == "exit code 1"
+    with pytest.raises(ValueError, match="no runs"):
+        median_run([])
+
+
+def test_the_runtimes_runs_interleave_and_flower_gets_one_actor_per_core(tmp_path: Path) -> None:
+    calls: list[tuple[str, int, int | None]] = []
+    steady = iter([0.3, 0.4, 0.5, 0.2, 0.6, 0.1])
+
+    def fake(runtime: str, clients: int, rounds: int, folder: Path, timeout: float,
+             actors: int | None = None) -> dict[str, Any]:  # fmt: skip
+        calls.append((runtime, clients, actors))
+        r = _ok(runtime, clients, next(steady), 500.0)
+        if runtime == "in-process":
+            r.update(per_round={"1": 1.0, "2": 0.5}, setup_seconds=1.0, join_seconds=1.0)
+        return r
+
+    lines: list[str] = []
+    result = run_rounds_bench(
+        [8], 10, ["flower", "in-process", "processes"], max_processes=4, workdir=tmp_path,
+        say=lines.append, repeats=3, run=fake,
+    )  # fmt: skip
+    cores = os.cpu_count() or 1
+    assert calls == [("in-process", 8, None), ("flower", 8, min(8, cores))] * 3
+    ours, processes, flower = result["results"]
+    assert ours["repeats"] == [0.3, 0.5, 0.6] and ours["rounds"]["steady"] == 0.5
+    assert flower["repeats"] == [0.4, 0.2, 0.1] and flower["rounds"]["steady"] == 0.2
+    assert processes["status"] == "skipped"
+    assert sum("processes" in line for line in lines) == 1  # said once, not per repeat
+    assert lines[0].endswith("(run 1 of 3)")
+    assert "Each runtime ran 3 times at each size" in to_markdown(result)
+    assert flower_actors(32, asked=4) == 4 and flower_actors(3, cores=8) == 3
+    assert flower_actors(32, cores=2) == 2
+    with pytest.raises(ValueError, match="repeats must be at least 1"):
+        run_rounds_bench([8], repeats=0, run=fake)
