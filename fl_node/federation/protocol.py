@@ -703,17 +703,6 @@ class FederationApi:
         :meth:`multicall`)."""
         return self._call("settleStake", self.task_id, number, client, score, reward, list(proof))
 
-    def claim_reward(
-        self,
-        signer: LocalAccount,
-        number: int,
-        score: int,
-        reward: int,
-        proof: Sequence[bytes],
-        min_tokens_out: int = 0,
-    ) -> TxResult:
-        return self.send(self.claim_call(number, score, reward, proof, min_tokens_out), signer)
-
     def claim_call(
         self,
         number: int,
