@@ -73,9 +73,8 @@ def _unique_element(abi_id: int, name: str, contract: Contract) -> dict[str, Any
     hit = _ELEMENTS.get(key)
     if hit is not None and hit[0] is contract.abi:
         return hit[1]
-    elements: list[dict[str, Any]] = [dict(e) for e in contract.abi]
-    named = [e for e in elements if e.get("type") == "function" and e.get("name") == name]
-    element = named[0] if len(named) == 1 else None
+    named = [e for e in contract.abi if e.get("type") == "function" and e.get("name") == name]
+    element = dict(named[0]) if len(named) == 1 else None
     _ELEMENTS[key] = (contract.abi, element)  # the ABI is kept: its id is not reused
     return element
 
