@@ -455,9 +455,12 @@ def span_of_calls(times: Mapping[int, Sequence[float]]) -> dict[int, float]:
 
 def _fl_node_daemon_figures(
     stats: Mapping[str, Mapping[str, Mapping[str, float]]],
+    fit_seconds: Mapping[int, Sequence[float]] | None = None,
 ) -> tuple[dict[int, float], dict[int, dict[str, float]]]:
     """Round wall times from the aggregator's stamps (:func:`round_spans`), and per round the
-    daemons' counters."""
+    daemons' counters; the training figures from ``fit_seconds`` (each fit's seconds in a
+    training worker, by round) when the clients trained in workers, where a client's own clock
+    also counts its wait for its turn."""
     agg = stats.get("aggregator", {})
     walls = round_spans(agg)
     counters: dict[int, dict[str, float]] = {}
@@ -466,9 +469,14 @@ def _fl_node_daemon_figures(
         if number not in walls:
             continue
         nodes = [s.get(key, {}) for name, s in stats.items() if name != "aggregator"]
+        fits = (
+            list(fit_seconds.get(number, ()))
+            if fit_seconds
+            else [n.get("train", 0.0) for n in nodes]
+        )
         counters[number] = {
-            "train_sum": sum(n.get("train", 0.0) for n in nodes),
-            "train_max": max((n.get("train", 0.0) for n in nodes), default=0.0),
+            "train_sum": sum(fits),
+            "train_max": max(fits, default=0.0),
             "tx_sum": entry.get("tx", 0.0) + sum(n.get("tx", 0.0) for n in nodes),
             "aggregator_tx": entry.get("tx", 0.0),
             "compute": entry.get("compute", 0.0),
@@ -500,7 +508,9 @@ def milestones_with_stamps(
     return out
 
 
-def run_fl_node(runtime: str, clients: int, rounds: int, workdir: Path) -> dict[str, Any]:
+def run_fl_node(
+    runtime: str, clients: int, rounds: int, workdir: Path, workers: int | None = None
+) -> dict[str, Any]:
     from fl_node.federation.stats import load_all
     from fl_node.simulation.localfed import LocalFederation
 
@@ -512,14 +522,14 @@ def run_fl_node(runtime: str, clients: int, rounds: int, workdir: Path) -> dict[
         setup_done = time.time()
         watch = Milestones(fed, clients)
         if runtime == "in-process":
-            fed.run_in_process(timeout=timeout, on_tick=watch.tick)
+            fed.run_in_process(timeout=timeout, on_tick=watch.tick, train_workers=workers)
         else:
             fed.poll = 0.05
             fed.start_processes()
             fed.wait(timeout=timeout, on_tick=watch.tick)
         finished = time.time()
     stats = load_all(workdir / "run" / "work")
-    walls, counters = _fl_node_daemon_figures(stats)
+    walls, counters = _fl_node_daemon_figures(stats, fed.fit_seconds)
     marks = milestones_with_stamps(watch.seen, stats.get("aggregator", {}))
     stages = {n: round_stages(m) for n, m in marks.items() if n in walls}
     critical = {n: s["critical"] for n, s in stages.items() if "critical" in s}
@@ -540,7 +550,14 @@ def run_fl_node(runtime: str, clients: int, rounds: int, workdir: Path) -> dict[
         "setup_seconds": setup_done - started,
         "join_seconds": first_open - setup_done,
         "total_seconds": finished - started,
+        **({"train_workers": _workers_used(workers)} if runtime == "in-process" else {}),
     }
+
+
+def _workers_used(asked: int | None) -> int:
+    from fl_node.simulation.localfed import default_train_workers
+
+    return default_train_workers() if asked is None else asked
 
 
 def _flower_server_app(
@@ -628,12 +645,18 @@ def run_flower(
 
 
 def run_one(
-    runtime: str, clients: int, rounds: int, workdir: Path, actors: int | None = None
+    runtime: str,
+    clients: int,
+    rounds: int,
+    workdir: Path,
+    actors: int | None = None,
+    workers: int | None = None,
 ) -> dict[str, Any]:
-    """One runtime at one size, in this process (the child's side); ``actors``: Flower's."""
+    """One runtime at one size, in this process (the child's side); ``actors``: Flower's;
+    ``workers``: the in-process runtime's training workers."""
     if runtime == "flower":
         return run_flower(clients, rounds, workdir, actors)
-    return run_fl_node(runtime, clients, rounds, workdir)
+    return run_fl_node(runtime, clients, rounds, workdir, workers)
 
 
 # -- the parent: a child per run, its memory sampled ----------------------------------------------
@@ -670,6 +693,7 @@ def measure(
     workdir: Path,
     timeout: float,
     actors: int | None = None,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Run one runtime at one size in a fresh child process, sampling its tree's memory."""
     import psutil
@@ -688,6 +712,7 @@ def measure(
         "--clients", str(clients), "--rounds", str(rounds),
         "--workdir", str(workdir), "--result", str(result_path),
         *(["--actors", str(actors)] if actors is not None else []),
+        *(["--train-workers", str(workers)] if workers is not None else []),
     ]  # fmt: skip
     samples: list[MemorySample] = []
     started = time.monotonic()
@@ -734,6 +759,18 @@ def measure(
     return out
 
 
+def _run_settings(
+    runtime: str, clients: int, actors: int | None, workers: int | None
+) -> dict[str, int]:
+    """What a run of ``runtime`` is told: Flower its actors, the in-process runtime its
+    training workers."""
+    if runtime == "flower":
+        return {"actors": flower_actors(clients, actors)}
+    if runtime == "in-process":
+        return {"workers": _workers_used(workers)}
+    return {}
+
+
 def run_note(r: Mapping[str, Any]) -> str:
     """The table's note on a run: Flower's actors, and samples per client when the task's
     ``min_samples`` had to be lowered for this size."""
@@ -746,6 +783,10 @@ def run_note(r: Mapping[str, Any]) -> str:
         notes.append(f"{r['failed_repeats']} of {runs} runs failed")
     if r.get("actors") is not None:
         notes.append(f"{r['actors']} Ray actors")
+    if r.get("train_workers") is not None:
+        count = r["train_workers"]
+        notes.append(f"{count} training worker{'s' if count != 1 else ''}" if count else
+                     "training in its own process")  # fmt: skip
     if r.get("min_samples") is not None and r["min_samples"] < 10 and r.get("samples"):
         low, high = r["samples"]
         notes.append(f"{low}-{high} samples per client (min_samples {r['min_samples']})")
@@ -795,11 +836,13 @@ def run_rounds_bench(
     repeats: int = DEFAULT_REPEATS,
     actors: int | None = None,
     run: Callable[..., dict[str, Any]] | None = None,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Every runtime at every size ``repeats`` times, the runtimes' runs interleaved, one fresh
     child process each (``run``: :func:`measure`); ``say`` gets a line per run; the result holds
     each runtime's :func:`median_run` at each size. ``actors``: Flower's (default: one per
-    core)."""
+    core); ``workers``: the in-process runtime's training workers (default: one on two cores or
+    more, :func:`~fl_node.simulation.localfed.default_train_workers`)."""
     unknown = [r for r in runtimes if r not in RUNTIMES]
     if unknown:
         raise ValueError(f"runtimes {unknown}: each one of {', '.join(RUNTIMES)}")
@@ -830,7 +873,7 @@ def run_rounds_bench(
                 folder = base / f"{runtime}-{clients}-{repeat}"
                 r = run(
                     runtime, clients, rounds, folder, child_timeout(runtime, clients, rounds),
-                    actors=flower_actors(clients, actors) if runtime == "flower" else None,
+                    **_run_settings(runtime, clients, actors, workers),
                 )  # fmt: skip
                 if runtime == "in-process" and r["status"] == "ok":
                     r["extrapolated_total"] = _extrapolated(r)
@@ -887,8 +930,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--result", type=Path, required=True)
     parser.add_argument("--actors", type=int, default=None)
+    parser.add_argument("--train-workers", type=int, default=None)
     args = parser.parse_args(argv)
-    figures = run_one(args.one, args.clients, args.rounds, args.workdir, args.actors)
+    figures = run_one(
+        args.one, args.clients, args.rounds, args.workdir, args.actors, args.train_workers
+    )
     args.result.write_text(json.dumps(figures, indent=2))
     return 0
 

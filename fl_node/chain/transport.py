@@ -192,6 +192,10 @@ class KeepAliveHTTPProvider(HTTPProvider):
         self._target = direct_target(endpoint_uri, session)
         self._local = threading.local()
         self._ids = itertools.count(1)
+        # web3 rebuilds these (and its user agent) on every request; they never change
+        asked = self.get_request_kwargs()
+        self._headers = {"Content-Type": "application/json", **(asked.get("headers") or {})}
+        self._timeout = float(asked.get("timeout") or 30.0)
         #: Requests posted directly (for tests and benchmarks).
         self.direct_posts = 0
 
@@ -209,10 +213,9 @@ class KeepAliveHTTPProvider(HTTPProvider):
     def _make_request(self, method: Any, request_data: bytes) -> bytes:
         if self._target is None:
             return super()._make_request(method, request_data)
-        kwargs = self.get_request_kwargs()
-        headers = {"Content-Type": "application/json", **(kwargs.get("headers") or {})}
-        timeout = float(kwargs.get("timeout") or 30.0)
-        status, reason, content = self._post(self._target, request_data, headers, timeout)
+        status, reason, content = self._post(
+            self._target, request_data, self._headers, self._timeout
+        )
         self.direct_posts += 1
         if status >= 400:
             response = requests.Response()

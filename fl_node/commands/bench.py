@@ -186,6 +186,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="Ray actors of Flower's simulation engine, ClientApps running at once (default: "
         "one per core)",
     )
+    rounds.add_argument(
+        "--train-workers",
+        type=argtypes.non_negative_int,
+        default=None,
+        help="worker processes the in-process runtime trains its clients in, beside its own "
+        "(0: train in its own process; default: 1 on two cores or more)",
+    )
     _outputs(rounds)
     rounds.set_defaults(handler=run_rounds)
 
@@ -309,6 +316,7 @@ def run_rounds(args: argparse.Namespace) -> int:
         say=print,
         repeats=args.repeats,
         actors=args.flower_actors,
+        workers=args.train_workers,
     )
     _record(args, "rounds", result, to_markdown(result))
     return 0

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 from eth_account.signers.local import LocalAccount
 
-from fl_node.app.client import Scalar
+from fl_node.app.client import ClientApp, Scalar
 from fl_node.artifacts.store import ArtifactStore
 from fl_node.chain.client import ChainClient
 from fl_node.chain.contracts import BaseToken
@@ -34,6 +37,7 @@ from fl_node.federation.context import TaskContext
 from fl_node.federation.protocol import FederationApi, Phase, TaskStatus
 from fl_node.federation.sponsor import create_task
 from fl_node.simulation.lockstep import AnvilMiner, Lockstep
+from fl_node.simulation.offload import TrainingPool, offloaded_app
 from fl_node.simulation.processes import ProcessGroup
 from fl_node.toolchain.build import compile_contracts
 from fl_node.toolchain.localchain import LocalChain, dev_private_keys, rpc_call
@@ -43,6 +47,14 @@ DEPLOYER, SPONSOR, AGGREGATOR, FIRST_CLIENT = 0, 1, 2, 3
 SIMULATED_CLIENTS = "fl_node.simulation.apps:client_fn"
 #: The node of a simulated copycat (copying happens on the protocol, not in an app).
 COPYCAT = "fl_node.simulation.adversaries:CopycatNode"
+
+
+def default_train_workers(cores: int | None = None) -> int:
+    """Training workers of the in-process runtime: one on a machine of two cores or more (the
+    runtime's own process, not the training, is what a round waits for: a second worker
+    measured slower on two cores), none on one core."""
+    count = cores if cores is not None else (os.cpu_count() or 1)
+    return 1 if count >= 2 else 0
 
 
 class Steppable(Protocol):
@@ -188,6 +200,9 @@ class LocalFederation:
     deployment: Deployment = field(init=False)
     task_id: int = field(init=False, default=0)
     processes: ProcessGroup = field(init=False, default_factory=ProcessGroup)
+    #: Seconds each client's fit took in the last in-process run's training workers, by round
+    #: (none when the clients trained in the runtime's own process).
+    fit_seconds: dict[int, list[float]] = field(init=False, default_factory=dict)
     #: The task's bindings :meth:`progress` reads through (made once: it runs after every pass).
     _progress_api: FederationApi | None = field(init=False, default=None)
 
@@ -311,11 +326,15 @@ class LocalFederation:
             self.processes.add(f"node-{i}", argv, logs / f"node-{i}.log")
         self.processes.start_all()
 
-    def daemons(self, log: Callable[[str], None] | None = None) -> list[Steppable]:
+    def daemons(
+        self,
+        log: Callable[[str], None] | None = None,
+        app_of: Callable[[int, str], ClientApp] | None = None,
+    ) -> list[Steppable]:
         """The aggregator and every client as daemons of this process (the in-process runtime):
         the same daemons, engine and transactions as :meth:`start_processes`, without the
-        processes."""
-        from fl_node.app.client import ClientApp, Context
+        processes. ``app_of(slot, ref)`` loads slot's client app (default: in this process)."""
+        from fl_node.app.client import Context
         from fl_node.apps.digits import TASK_CONFIG
         from fl_node.federation.aggregator import AggregatorDaemon
         from fl_node.federation.node import NodeDaemon, Offering
@@ -328,6 +347,7 @@ class LocalFederation:
         say = log or (lambda _m: None)
         config_ref = str(self.config_path)
         out: list[Steppable] = []
+        load = app_of or (lambda _slot, ref: ClientApp.load(ref))
         for i, account in enumerate(self.client_accounts):
             profile = self.config.client(i)
             kind = CopycatNode if profile.behavior == "copycat" else NodeDaemon
@@ -335,7 +355,7 @@ class LocalFederation:
                 api=api,
                 signer=account,
                 config=self.config,
-                app=ClientApp.load(self.apps.get(i, SIMULATED_CLIENTS)),
+                app=load(i, self.apps.get(i, SIMULATED_CLIENTS)),
                 context=Context(
                     account.address,
                     {"partition-id": i, **self.node_config.get(i, {})},
@@ -370,26 +390,39 @@ class LocalFederation:
         log: Callable[[str], None] | None = None,
         gate: Callable[[], bool] | None = None,
         jump_clock: bool = True,
+        train_workers: int | None = None,
     ) -> Progress:
         """Run the federation with every role in this process: each daemon takes one step in
         turn until all are done (the in-process runtime of benchmarks and experiments); ``gate``
         decides when the aggregator may step; ``jump_clock``: skip the waits for the chain's
         clock (window ends, the next second) by moving the Anvil's clock (see
-        :class:`InProcessRuntime`)."""
+        :class:`InProcessRuntime`); ``train_workers``: worker processes the clients' training
+        runs in, overlapped with the rest of their steps (see :mod:`fl_node.simulation.offload`;
+        None: :func:`default_train_workers`, 0: train in this process)."""
+        workers = default_train_workers() if train_workers is None else train_workers
+        if workers < 0:
+            raise FlNodeError(f"training workers must be 0 or more, got {workers}")
         clock = AnvilClock(self.chain.rpc_url) if jump_clock else None
         # This process runs the Anvil: the clients' steps of a pass have their transactions
         # mined together, a block at a time (Lockstep); the aggregator's and anything sent
         # between passes (a market's trades) are mined at once, each coming back with its
         # receipt in one request.
         synchronous, self.client.sync_send = self.client.sync_send, True
-        with Lockstep(AnvilMiner(self.client)) as together:
+        with ExitStack() as stack:
+            # the workers start first: their imports overlap the daemons' set-up
+            pool = TrainingPool(workers, SIMULATED_CLIENTS) if workers else None
+            if pool is not None:
+                stack.enter_context(pool)
+            together = stack.enter_context(Lockstep(AnvilMiner(self.client)))
+            app_of = partial(offloaded_app, pool, together) if pool is not None else None
             self.client.block_producer = together
             try:
                 runtime = InProcessRuntime(
-                    self.daemons(log), gate=gate, clock=clock, together=together
+                    self.daemons(log, app_of), gate=gate, clock=clock, together=together
                 )
                 return runtime.run(lambda: self.progress(), timeout, on_tick)
             finally:
+                self.fit_seconds = pool.fit_seconds() if pool is not None else {}
                 self.client.sync_send = synchronous
                 self.client.block_producer = None
 

@@ -18,6 +18,7 @@ block (:meth:`Lockstep.block_epoch`), so a chain client prices their transaction
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,7 +28,11 @@ from fl_node.errors import FlNodeError
 #: Seconds a pass waits for one thread's turn to end before it gives up on the run.
 TURN_TIMEOUT = 600.0
 
-READY, RUNNING, WAITING, DONE = "ready", "running", "waiting", "done"
+#: Steps whose work (see :meth:`Lockstep.wait_for`) may be out at once before the first of them
+#: takes its turn back: enough to keep a worker busy while this process runs other steps.
+AHEAD = 4
+
+READY, RUNNING, WAITING, WORKING, DONE = "ready", "running", "waiting", "working", "done"
 
 
 class Miner(Protocol):
@@ -38,6 +43,16 @@ class Miner(Protocol):
     def mine(self) -> Sequence[Mapping[str, Any]]:
         """Mine one block; the receipts of its transactions (JSON-RPC's form)."""
         ...
+
+
+class Work(Protocol):
+    """Work done outside the turn-taking (a fit in a worker process)."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until the work is done (True) or ``timeout`` seconds have passed (False)."""
+        ...
+
+    def result(self) -> Any: ...
 
 
 class Requester(Protocol):
@@ -65,9 +80,10 @@ class Lockstep:
     The turn is handed over with one semaphore per thread and one for the pass: whoever holds
     the turn is the only thread running, so the shared state needs no other lock."""
 
-    def __init__(self, miner: Miner, turn_timeout: float = TURN_TIMEOUT):
+    def __init__(self, miner: Miner, turn_timeout: float = TURN_TIMEOUT, ahead: int = AHEAD):
         self.miner = miner
         self.turn_timeout = turn_timeout
+        self.ahead = ahead
         self.blocks = 0  # blocks this lockstep mined
         self._local = threading.local()
         self._threads: list[threading.Thread] = []
@@ -76,6 +92,7 @@ class Lockstep:
         self._jobs: list[Callable[[], bool] | None] = []
         self._state: list[str] = []
         self._results: list[bool | BaseException] = []
+        self._work_of: list[Work | None] = []  # what a WORKING thread waits for
         self._closed = False
         self._holding = False  # automining is off for this pass
         self._passes = 0
@@ -100,6 +117,21 @@ class Lockstep:
         self._back.release()
         self._go[me].acquire()
         return self._receipts.get(tx_hash.lower())
+
+    def wait_for(self, work: Work) -> Any:
+        """``work``'s result (work done outside this process's turn-taking, say training in a
+        worker process). A thread of a pass gives up its turn meanwhile, and takes it back in
+        the daemons' order once every ready thread has had its turn and ``work`` is done; any
+        other thread just waits."""
+        me: int | None = getattr(self._local, "index", None)
+        if me is None:
+            return work.result()
+        self._work_of[me] = work
+        self._state[me] = WORKING
+        self._back.release()
+        self._go[me].acquire()
+        self._work_of[me] = None
+        return work.result()
 
     def block_epoch(self) -> tuple[int, int] | None:
         """For a thread of a pass, a value that stays the same while the latest block does (the
@@ -149,9 +181,16 @@ class Lockstep:
         self._state[:n] = [READY] * n
         self._results[:n] = [False] * n
         while True:
+            working: deque[int] = deque()
             for i in range(n):
                 if self._state[i] == READY:
                     self._give_turn(i)
+                    if self._state[i] == WORKING:
+                        working.append(i)
+                    if len(working) > self.ahead:
+                        self._resume_first(working)
+            while working:
+                self._resume_first(working)
             waiting = [i for i in range(n) if self._state[i] == WAITING]
             if not waiting:
                 return list(self._results[:n])
@@ -167,9 +206,23 @@ class Lockstep:
         self._go[index].release()
         if not self._back.acquire(timeout=self.turn_timeout):
             raise FlNodeError(
-                f"a daemon's step held its turn for over {self.turn_timeout:.0f} s in the "
+                f"a daemon's step held its turn for over {self.turn_timeout:g} s in the "
                 "in-process runtime"
             )
+
+    def _resume_first(self, working: deque[int]) -> None:
+        """Give the first of the ``working`` threads its turn back once its work is done (back
+        at the end of the line if it sends more work out)."""
+        index = working.popleft()
+        work = self._work_of[index]
+        if work is not None and not work.wait(self.turn_timeout):
+            raise FlNodeError(
+                f"a daemon's work outside its turn took over {self.turn_timeout:g} s in the "
+                "in-process runtime"
+            )
+        self._give_turn(index)
+        if self._state[index] == WORKING:
+            working.append(index)
 
     def _ensure_threads(self, n: int) -> None:
         while len(self._threads) < n:
@@ -177,6 +230,7 @@ class Lockstep:
             self._jobs.append(None)
             self._state.append(DONE)
             self._results.append(False)
+            self._work_of.append(None)
             self._go.append(threading.Semaphore(0))
             thread = threading.Thread(
                 target=self._work, args=(index,), name=f"lockstep-{index}", daemon=True

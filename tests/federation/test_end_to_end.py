@@ -124,12 +124,13 @@ def test_kill_and_restart_gives_the_same_final_model(clean_run, tmp_path: Path) 
 
 def test_the_in_process_runtime_makes_the_same_rounds(clean_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Every role stepped in one process (no processes, no polling) runs the same protocol and
-    engine: the same model hashes and results roots, round by round; the clients' commits of a
-    round are mined in one block, and so are their reveals."""
+    engine: the same model hashes and results roots, round by round (the clients training in a
+    worker process); the clients' commits of a round are mined in one block, and so are their
+    reveals."""
     _fed, clean_report = clean_run
     with LocalFederation(load_config("tiny"), tmp_path / "inprocess") as fed:
         fed.setup(say=lambda _m: None)
-        fed.run_in_process(timeout=TIMEOUT)
+        fed.run_in_process(timeout=TIMEOUT, train_workers=1)
         report = write_report(fed.client, fed.run_dir, fed.config)
         api = FederationApi(fed.client, fed.task_id)
         for number in (1, 2):

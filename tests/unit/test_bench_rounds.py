@@ -110,6 +110,21 @@ def test_a_round_runs_from_the_previous_finalization_to_its_own() -> None:
     )
 
 
+def test_training_figures_come_from_the_workers_when_the_clients_trained_there() -> None:
+    from fl_node.bench.rounds import _fl_node_daemon_figures
+
+    stats = {
+        "aggregator": {"1": {"opened_at": 0.0, "finalized_at": 1.0, "tx": 0.1, "compute": 0.2}},
+        "node-0": {"1": {"train": 0.9, "tx": 0.05}},  # its clock ran while it waited its turn
+        "node-1": {"1": {"train": 0.7, "tx": 0.05}},
+    }
+    _walls, own = _fl_node_daemon_figures(stats)
+    assert own[1]["train_sum"] == pytest.approx(1.6) and own[1]["train_max"] == 0.9
+    _walls, workers = _fl_node_daemon_figures(stats, {1: [0.02, 0.03]})
+    assert workers[1]["train_sum"] == pytest.approx(0.05) and workers[1]["train_max"] == 0.03
+    assert workers[1]["tx_sum"] == pytest.approx(0.2)
+
+
 def test_the_watcher_sees_a_round_that_ended_with_the_next_ones_opening() -> None:
     from types import SimpleNamespace
 
@@ -153,6 +168,9 @@ def test_min_samples_is_lowered_only_where_the_data_cannot_give_it() -> None:
     assert fit_min_samples(10, 5, 128) == 1
     note = run_note({"actors": 32, "min_samples": 8, "samples": [8, 9]})
     assert note == "32 Ray actors; 8-9 samples per client (min_samples 8)"
+    assert run_note({"train_workers": 1}) == "1 training worker"
+    assert run_note({"train_workers": 2}) == "2 training workers"
+    assert run_note({"train_workers": 0}) == "training in its own process"
     assert run_note({"min_samples": 10, "samples": [33, 34]}) == ""
 
 
@@ -248,6 +266,7 @@ def test_too_few_rounds_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -
         (["--max-processes", "-1"], "argument --max-processes: -1 must be >= 1"),
         (["--repeats", "0"], "argument --repeats: 0 must be >= 1"),
         (["--flower-actors", "none"], "argument --flower-actors: 'none' is not an integer"),
+        (["--train-workers", "-1"], "argument --train-workers: -1 must be >= 0"),
     ],
 )
 def test_bad_options_are_refused_by_the_parser(
@@ -297,11 +316,11 @@ def test_the_median_run_stands_for_the_repeats_with_their_range() -> None:
 
 def test_the_runtimes_runs_interleave_and_flower_gets_one_actor_per_core(tmp_path: Path) -> None:
     calls: list[tuple[str, int, int | None]] = []
-    steady = iter([0.3, 0.4, 0.5, 0.2, 0.6, 0.1])
+    steady = iter([0.3, 0.4, 0.5, 0.2, 0.6, 0.1, 0.3])
 
     def fake(runtime: str, clients: int, rounds: int, folder: Path, timeout: float,
-             actors: int | None = None) -> dict[str, Any]:  # fmt: skip
-        calls.append((runtime, clients, actors))
+             actors: int | None = None, workers: int | None = None) -> dict[str, Any]:  # fmt: skip
+        calls.append((runtime, clients, actors if runtime == "flower" else workers))
         r = _ok(runtime, clients, next(steady), 500.0)
         if runtime == "in-process":
             r.update(per_round={"1": 1.0, "2": 0.5}, setup_seconds=1.0, join_seconds=1.0)
@@ -313,7 +332,8 @@ def test_the_runtimes_runs_interleave_and_flower_gets_one_actor_per_core(tmp_pat
         say=lines.append, repeats=3, run=fake,
     )  # fmt: skip
     cores = os.cpu_count() or 1
-    assert calls == [("in-process", 8, None), ("flower", 8, min(8, cores))] * 3
+    workers = 1 if cores >= 2 else 0  # the in-process runtime's default training workers
+    assert calls == [("in-process", 8, workers), ("flower", 8, min(8, cores))] * 3
     ours, processes, flower = result["results"]
     assert ours["repeats"] == [0.3, 0.5, 0.6] and ours["rounds"]["steady"] == 0.5
     assert flower["repeats"] == [0.4, 0.2, 0.1] and flower["rounds"]["steady"] == 0.2
@@ -325,3 +345,7 @@ def test_the_runtimes_runs_interleave_and_flower_gets_one_actor_per_core(tmp_pat
     assert flower_actors(32, cores=2) == 2
     with pytest.raises(ValueError, match="repeats must be at least 1"):
         run_rounds_bench([8], repeats=0, run=fake)
+    calls.clear()
+    run_rounds_bench([8], 10, ["in-process"], workdir=tmp_path, say=lines.append, repeats=1,
+                     run=fake, workers=0)  # fmt: skip
+    assert calls == [("in-process", 8, 0)]

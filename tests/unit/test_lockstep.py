@@ -4,6 +4,8 @@ transaction; automining off only while a pass has transactions pending."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -162,8 +164,6 @@ def test_a_failing_step_is_raised_after_every_other_step_ended() -> None:
 
 
 def test_a_step_that_never_gives_its_turn_back_ends_the_pass_with_a_clear_error() -> None:
-    import threading
-
     release = threading.Event()
     with Lockstep(FakeMiner([]), turn_timeout=0.2) as lock:
         with pytest.raises(FlNodeError, match="held its turn"):
@@ -196,3 +196,104 @@ def test_the_runtime_steps_the_clients_together_then_the_aggregator() -> None:
     with Lockstep(FakeMiner([])) as lock:
         InProcessRuntime(daemons, idle_sleep=0.0, together=lock).run(lambda: progress, 10.0)
     assert log == ["a1", "b1", "agg1", "a2", "agg2", "agg3"]
+
+
+# -- work handed out of the turn-taking (training in a worker process) ---------------------------
+@dataclass
+class FakeWork:
+    """Work another process does: done when ``finish`` is called (by the test, on any thread)."""
+
+    value: object = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def finish(self) -> None:
+        self.done.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.done.wait(timeout)
+
+    def result(self) -> object:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def trainer(lock: Lockstep, miner: FakeMiner, name: str, work: FakeWork) -> Callable[[], bool]:
+    """A step that hands its training out, then sends one transaction with what came back."""
+
+    def step() -> bool:
+        miner.log.append(f"{name} trains")
+        got = lock.wait_for(work)
+        miner.log.append(f"{name} back with {got}")
+        assert lock.takes_next_send()
+        miner.pending.append(name)
+        lock.wait_mined(f"0x{name}")
+        return True
+
+    return step
+
+
+def test_a_step_handing_work_out_lets_the_next_run_and_takes_its_turn_back_in_order() -> None:
+    log: list[str] = []
+    miner = FakeMiner(log)
+    works = {n: FakeWork(value=n.upper()) for n in "abc"}
+    for work in works.values():
+        work.finish()
+    with Lockstep(miner, ahead=1) as lock:
+        lock.run_pass([trainer(lock, miner, n, works[n]) for n in "abc"])
+    assert log == [
+        "a trains",
+        "b trains",  # two steps' work out: more than ``ahead``, so a takes its turn back
+        "a back with A",
+        "automine False",
+        "c trains",
+        "b back with B",
+        "c back with C",
+        "mine",
+        "automine True",
+    ]
+    assert miner.blocks == [["a", "b", "c"]]  # one block, in the clients' order
+
+
+def test_the_order_does_not_depend_on_when_the_work_finishes() -> None:
+    orders = []
+    for delays in ([0.0, 0.0, 0.0, 0.0], [0.08, 0.0, 0.04, 0.0], [0.0, 0.06, 0.0, 0.09]):
+        log: list[str] = []
+        miner = FakeMiner(log)
+        works = [FakeWork(value=i) for i in range(4)]
+        for work, delay in zip(works, delays, strict=True):
+            threading.Timer(delay, work.finish).start()
+        with Lockstep(miner, ahead=2) as lock:
+            lock.run_pass([trainer(lock, miner, n, w) for n, w in zip("abcd", works, strict=True)])
+        orders.append((log, miner.blocks))
+        time.sleep(0.1)
+    assert all(order == orders[0] for order in orders)
+    assert orders[0][1] == [["a", "b", "c", "d"]]
+
+
+def test_work_waited_for_outside_a_pass_is_just_waited_for() -> None:
+    work = FakeWork(value=7)
+    work.finish()
+    with Lockstep(FakeMiner([])) as lock:
+        assert lock.wait_for(work) == 7  # the main thread (an aggregator): no turn to give
+
+
+def test_failed_work_fails_its_step_after_the_other_steps_ended() -> None:
+    log: list[str] = []
+    miner = FakeMiner(log)
+    bad = FakeWork(error=ValueError("training broke"))
+    good = FakeWork(value="B")
+    bad.finish()
+    good.finish()
+    with Lockstep(miner) as lock, pytest.raises(ValueError, match="training broke"):
+        lock.run_pass([trainer(lock, miner, "a", bad), trainer(lock, miner, "b", good)])
+    assert miner.blocks == [["b"]]
+
+
+def test_work_that_never_finishes_ends_the_pass_with_a_clear_error() -> None:
+    work = FakeWork()
+    with Lockstep(FakeMiner([]), turn_timeout=0.2) as lock:
+        with pytest.raises(FlNodeError, match=r"work outside its turn took over 0\.2 s"):
+            lock.run_pass([trainer(lock, FakeMiner([]), "a", work)])
+        work.finish()
