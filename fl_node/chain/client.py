@@ -216,7 +216,8 @@ class BlockProducer(Protocol):
 
     def block_epoch(self) -> Hashable | None:
         """For the calling thread, a value that stays the same while the latest block does
-        (None when the producer cannot tell): fees read under one value are read once."""
+        (None when the producer cannot tell): fees and reads of the latest block asked under
+        one value are asked of the chain once."""
         ...
 
 
@@ -304,6 +305,8 @@ class ChainClient:
         #: mines by itself.
         self.block_producer: BlockProducer | None = None
         self._epoch_fees: tuple[Hashable, Fees] | None = None  # see BlockProducer.block_epoch
+        # answers of the latest block read in the current epoch, by request (see _latest_reads)
+        self._epoch_reads: tuple[Hashable, dict[str, Any]] | None = None
         self._gas_hints: dict[tuple[str, str, int], int] = {}  # see _checked_hint
         self.decoder = ErrorDecoder(
             [rec.abi for rec in deployment.contracts.values()] if deployment else []
@@ -386,8 +389,11 @@ class ChainClient:
             return [self.call(fn, block) for fn in fns], self.batch("batched reads", extra)
         tag = _block(block)
         calls = [{"to": fn.address, "data": data} for fn, data in zip(fns, datas, strict=True)]
+        asks = [("eth_call", [c, tag]) for c in calls] + extra
         try:
-            answers = self.batch("batched views", [("eth_call", [c, tag]) for c in calls] + extra)
+            answers = self._latest_reads(asks) if tag == "latest" else None
+            if answers is None:
+                answers = self.batch("batched views", asks)
         except (Web3RPCError, RpcHttpError):  # a node or gateway that takes no batches
             values = [self.call(fn, block) for fn in fns]
             return values, [self._rpc("batched reads", m, p) for m, p in extra]
@@ -397,6 +403,24 @@ class ChainClient:
                 raise self._raw_reverted(self.action_name(fn), answer)
             out.append(self._decoded(fn, answer))
         return out, answers[len(fns) :]
+
+    def _latest_reads(self, asks: Sequence[tuple[str, list[Any]]]) -> list[Any] | None:
+        """Answers of read requests of the latest block, for a thread whose block producer says
+        the latest block has not changed since an earlier read (:meth:`BlockProducer.block_epoch`):
+        what was asked in this epoch already (many simulated clients read the same task and
+        round) is answered from memory, the rest in one batch. None without an epoch."""
+        epoch = self.block_producer.block_epoch() if self.block_producer is not None else None
+        if epoch is None:
+            return None
+        if self._epoch_reads is None or self._epoch_reads[0] != epoch:
+            self._epoch_reads = (epoch, {})
+        known = self._epoch_reads[1]
+        keys = [json.dumps([method, params], sort_keys=True) for method, params in asks]
+        missing = list(dict.fromkeys(k for k in keys if k not in known))
+        if missing:
+            fetched = self.batch("batched views", [asks[keys.index(k)] for k in missing])
+            known.update(zip(missing, fetched, strict=True))
+        return [known[k] for k in keys]
 
     def _decoded(self, fn: Bound, result: str) -> Any:
         """An ``eth_call`` result decoded as web3 would; a clear error when it cannot be."""

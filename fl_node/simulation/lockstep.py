@@ -9,6 +9,13 @@ step is finished or waiting, one block mines every waiting transaction and the w
 on, again in order. The same daemons in the same state therefore send the same transactions in
 the same order into the same blocks: a run stays deterministic, with a few blocks a round.
 
+A step may also hand work out of the turn-taking (:meth:`Lockstep.wait_for`: training in a
+worker process, :mod:`fl_node.simulation.offload`): it gives up its turn, the next steps take
+theirs, and it takes its turn back once :data:`AHEAD` later steps have sent work out too (or at
+the end of the line), in the daemons' order, whenever the work itself ends: the order of the
+transactions depends on the steps, never on timing (and where every step of a pass sends work
+out, as when every client trains, it is the order of a run that does the work in the step).
+
 Each daemon keeps its thread from pass to pass (its kept-alive RPC connection and its training
 model are per thread). A block's receipts are read once, by the pass, and handed to the threads
 whose transactions it holds; while no block is mined, every thread of a pass sees the same latest

@@ -4,15 +4,19 @@ In the in-process runtime every daemon's step runs in one Python process, one at
 (:class:`~fl_node.simulation.lockstep.Lockstep`), so a round uses one core while the machine has
 more. Training is the one part of a client's step that touches nothing shared (no chain, no
 store, no other daemon): :class:`TrainingPool` runs it in worker processes, and
-:func:`offloaded_app` wraps a client app so that its ``fit`` is sent to a worker while its step
-gives up the turn (:meth:`Lockstep.wait_for`), letting the next client read the chain and train
-in turn. Each step takes its turn back in the clients' order once its training is done, so the
-transactions, blocks and bytes are the same as when every client trains in the main process.
+:func:`offloaded_app` wraps a client app so that its ``fit`` goes to a worker while its step gives
+up the turn (:meth:`Lockstep.wait_for`), letting the next clients read the chain and send their
+own training out. Each step takes its turn back in the clients' order, once a fixed number of
+later steps have had theirs, whatever the moment its training ends: the same transactions in the
+same blocks on every run, and the bytes, hashes and scores of a run where every client trains in
+the main process.
 
-Each client is pinned to one worker (slot ``i`` to worker ``i mod workers``), which builds the
-client from the same app reference and context once and keeps it, so an app's state between
-rounds stays in one place. Production nodes never use this: a participant trains on its own
-machine; this only spreads the simulated ones over the cores of one.
+A worker is a command of its own (``python -m fl_node.simulation.offload``, never the parent's
+main module), its jobs and results pickled over its standard input and output. Each client is
+pinned to one worker (slot ``i`` to worker ``i mod workers``), which builds the client from the
+same app reference and context once and keeps it, so an app's state between rounds stays in one
+place. Production nodes never use this: a participant trains on its own machine; this only
+spreads the simulated ones over the cores of one.
 """
 
 from __future__ import annotations

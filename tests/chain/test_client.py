@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -482,6 +483,47 @@ def test_under_a_block_producer_a_send_waits_for_its_block_and_returns_its_recei
     assert spent < 0.3  # the wait for the producer's block is not the sender's time
     monkeypatch.undo()
     assert result.receipt == client.w3.eth.get_transaction_receipt(HexBytes(result.tx_hash))
+
+
+@dataclass
+class _Epochs:
+    """A block producer whose latest block changes only when the test says so."""
+
+    epoch: int | None = 0
+
+    def block_epoch(self) -> int | None:
+        return self.epoch
+
+
+def test_reads_of_one_latest_block_are_asked_once_under_a_block_producer(client, keys, monkeypatch):
+    token = client.contract("DevToken")
+    shared = [token.functions.name(), token.functions.decimals()]
+    mine = token.functions.balanceOf(keys[1].address)
+    theirs = token.functions.balanceOf(keys[2].address)
+    expected = [client.call(fn) for fn in (*shared, mine, theirs)]
+    epochs = _Epochs()
+    client.block_producer = epochs
+    seen = _Requests(client, monkeypatch)
+    try:
+        first = client.call_many_timed([*shared, mine])
+        assert seen.counts == {"eth_call": 3, "eth_getBlockByNumber": 1}
+        # another simulated client in the same epoch: only what it alone reads is asked
+        second = client.call_many_timed([*shared, theirs])
+        assert seen.counts == {"eth_call": 4, "eth_getBlockByNumber": 1}
+        assert client.call_many([*shared, mine]) == expected[:3]  # all known: nothing asked
+        assert seen.counts == {"eth_call": 4, "eth_getBlockByNumber": 1}
+        client.call_many(shared, block=1)  # another block than the latest: asked
+        assert seen.counts["eth_call"] == 6
+        epochs.epoch = 1  # a block was mined: everything is asked again
+        client.call_many_timed([*shared, mine])
+        assert seen.counts == {"eth_call": 9, "eth_getBlockByNumber": 2}
+        epochs.epoch = None  # a thread the producer does not schedule: never from memory
+        client.call_many_timed([*shared, mine])
+        assert seen.counts == {"eth_call": 12, "eth_getBlockByNumber": 3}
+    finally:
+        client.block_producer = None
+    assert first[0] == expected[:3] and second[0] == [*expected[:2], expected[3]]
+    assert first[1] == second[1] == client.timestamp()
 
 
 # -- gas: a call of a known shape is checked at its last limit, not estimated again ---------------
