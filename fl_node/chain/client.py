@@ -18,10 +18,10 @@ file of another chain) are clear errors at once.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar, cast
 
@@ -266,9 +266,10 @@ class ChainClient:
         self.w3 = Web3(self.provider)
         self.deployment = deployment
         self.gas = GasMeter()
-        #: Seconds each thread spent sending transactions and waiting for their receipts (not
-        #: waiting for a :attr:`block_producer`'s other threads): see :attr:`tx_seconds`.
-        self._tx = threading.local()
+        #: Seconds each thread, or each greenlet of a lockstep's steps, spent sending
+        #: transactions and waiting for their receipts (not waiting for a
+        #: :attr:`block_producer`'s other steps): see :attr:`tx_seconds`.
+        self._tx: ContextVar[float] = ContextVar(f"tx-seconds-{id(self)}", default=0.0)
         self._nonces: dict[str, int] = {}
         self._contracts: dict[tuple[str, str], Contract] = {}
         self._names: dict[str, str] = {}
@@ -314,12 +315,12 @@ class ChainClient:
 
     @property
     def tx_seconds(self) -> float:
-        """Wall seconds the calling thread spent sending transactions and waiting for their
-        receipts (a daemon reads it before and after its own sends)."""
-        return float(getattr(self._tx, "seconds", 0.0))
+        """Wall seconds the calling thread (or lockstep step) spent sending transactions and
+        waiting for their receipts (a daemon reads it before and after its own sends)."""
+        return self._tx.get()
 
     def _add_tx_seconds(self, seconds: float) -> None:
-        self._tx.seconds = self.tx_seconds + seconds
+        self._tx.set(self._tx.get() + seconds)
 
     def _client_version(self) -> str:
         """The node's name and version (``web3_clientVersion``); empty if it does not say."""

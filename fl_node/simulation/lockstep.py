@@ -2,12 +2,13 @@
 
 On a chain that mines every transaction in a block of its own, a round of N clients costs about
 2N blocks, and Anvil mines each block more slowly the more blocks it holds. :class:`Lockstep` runs
-one pass of the daemons' steps with the chain's automining off: each daemon steps in a thread of
-its own, but only one thread runs at a time, in the daemons' order, and a thread gives up its turn
-only where it waits for its transaction to be mined (``ChainClient.block_producer``). Once every
-step is finished or waiting, one block mines every waiting transaction and the waiting threads go
-on, again in order. The same daemons in the same state therefore send the same transactions in
-the same order into the same blocks: a run stays deterministic, with a few blocks a round.
+one pass of the daemons' steps with the chain's automining off: each daemon steps in a greenlet
+of its own (a stack the pass switches to and from, all in the pass's thread), one at a time, in
+the daemons' order, and a step gives up its turn only where it waits for its transaction to be
+mined (``ChainClient.block_producer``). Once every step is finished or waiting, one block mines
+every waiting transaction and the waiting steps go on, again in order. The same daemons in the
+same state therefore send the same transactions in the same order into the same blocks: a run
+stays deterministic, with a few blocks a round.
 
 A step may also hand work out of the turn-taking (:meth:`Lockstep.wait_for`: training in a
 worker process, :mod:`fl_node.simulation.offload`): it gives up its turn, the next steps take
@@ -16,23 +17,28 @@ the end of the line), in the daemons' order, whenever the work itself ends: the 
 transactions depends on the steps, never on timing (and where every step of a pass sends work
 out, as when every client trains, it is the order of a run that does the work in the step).
 
-Each daemon keeps its thread from pass to pass (its kept-alive RPC connection and its training
-model are per thread). A block's receipts are read once, by the pass, and handed to the threads
-whose transactions it holds; while no block is mined, every thread of a pass sees the same latest
-block (:meth:`Lockstep.block_epoch`), so a chain client prices their transactions once.
+Every step of a pass runs in the pass's thread, so they share its kept-alive RPC connection and
+its training model; none is in use across a switch. A block's receipts are read once, by the
+pass, and handed to the steps whose transactions it holds; while no block is mined, every step of
+a pass sees the same latest block (:meth:`Lockstep.block_epoch`), so a chain client prices their
+transactions and reads the views they share once. A step's own code runs until its next wait:
+nothing can stop it midway, so what may hang runs as work handed out (whose wait has a limit).
 """
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
+
+from greenlet import GreenletExit, greenlet
 
 from fl_node.errors import FlNodeError
 
-#: Seconds a pass waits for one thread's turn to end before it gives up on the run.
+#: Seconds a pass waits for a step's work handed out (:meth:`Lockstep.wait_for`) before it gives
+#: up on the run.
 TURN_TIMEOUT = 600.0
 
 #: Steps whose work (see :meth:`Lockstep.wait_for`) may be out at once before the first of them
@@ -82,34 +88,47 @@ class AnvilMiner:
 
 
 class Lockstep:
-    """Runs passes of steps, one thread per position, one thread at a time (see the module).
+    """Runs passes of steps, one greenlet per step, one at a time (see the module).
 
-    The turn is handed over with one semaphore per thread and one for the pass: whoever holds
-    the turn is the only thread running, so the shared state needs no other lock."""
+    Whoever holds the turn is the only code running: a step runs until it waits (for a block or
+    for work handed out) and switches back to the pass, so the shared state needs no lock, and a
+    hand-over costs a switch of stacks rather than two wake-ups of operating-system threads (a
+    quarter of a millisecond each on a busy machine, two to five of them per client and round)."""
 
     def __init__(self, miner: Miner, turn_timeout: float = TURN_TIMEOUT, ahead: int = AHEAD):
         self.miner = miner
         self.turn_timeout = turn_timeout
         self.ahead = ahead
         self.blocks = 0  # blocks this lockstep mined
-        self._local = threading.local()
-        self._threads: list[threading.Thread] = []
-        self._go: list[threading.Semaphore] = []  # a thread's turn
-        self._back = threading.Semaphore(0)  # the pass's turn
-        self._jobs: list[Callable[[], bool] | None] = []
+        self._steps: list[greenlet] = []  # the current pass's, by position
+        self._current: int | None = None  # the step holding the turn
         self._state: list[str] = []
         self._results: list[bool | BaseException] = []
-        self._work_of: list[Work | None] = []  # what a WORKING thread waits for
-        self._closed = False
+        self._work_of: list[Work | None] = []  # what a WORKING step waits for
         self._holding = False  # automining is off for this pass
         self._passes = 0
         self._receipts: dict[str, Mapping[str, Any]] = {}  # the last block's, by transaction hash
 
+    def _me(self) -> int | None:
+        """The position of the calling step; None for code outside the passes (the aggregator,
+        a market, another thread)."""
+        index = self._current
+        if index is None or self._steps[index] is not greenlet.getcurrent():
+            return None
+        return index
+
+    def _give_back(self, me: int, state: str) -> None:
+        """End step ``me``'s turn in ``state``; returns when the pass gives it the turn again."""
+        self._state[me] = state
+        parent = self._steps[me].parent
+        assert parent is not None
+        parent.switch()
+
     # -- the seam of ChainClient (BlockProducer) -------------------------------------------------
     def takes_next_send(self) -> bool:
-        """A thread of a pass: yes, and the chain stops automining (until the pass ends) if
-        this is the pass's first transaction. Any other thread's goes as usual."""
-        if getattr(self._local, "index", None) is None:
+        """A step of a pass: yes, and the chain stops automining (until the pass ends) if this
+        is the pass's first transaction. Anything else's goes as usual."""
+        if self._me() is None:
             return False
         if not self._holding:
             self.miner.automine(False)
@@ -119,31 +138,28 @@ class Lockstep:
     def wait_mined(self, tx_hash: str) -> Mapping[str, Any] | None:
         """Give up the turn until the pass mines a block; the receipt of ``tx_hash`` (hex) when
         that block holds it."""
-        me: int = self._local.index
-        self._state[me] = WAITING
-        self._back.release()
-        self._go[me].acquire()
+        me = self._me()
+        if me is None:
+            raise FlNodeError("wait_mined is for the steps of a lockstep pass")
+        self._give_back(me, WAITING)
         return self._receipts.get(tx_hash.lower())
 
     def wait_for(self, work: Work) -> Any:
         """``work``'s result (work done outside this process's turn-taking, say training in a
-        worker process). A thread of a pass gives up its turn meanwhile, and takes it back in
-        the daemons' order once every ready thread has had its turn and ``work`` is done; any
-        other thread just waits."""
-        me: int | None = getattr(self._local, "index", None)
+        worker process). A step of a pass gives up its turn meanwhile, and takes it back in the
+        daemons' order (see the module) once ``work`` is done; anything else just waits."""
+        me = self._me()
         if me is None:
             return work.result()
         self._work_of[me] = work
-        self._state[me] = WORKING
-        self._back.release()
-        self._go[me].acquire()
+        self._give_back(me, WORKING)
         self._work_of[me] = None
         return work.result()
 
     def block_epoch(self) -> tuple[int, int] | None:
-        """For a thread of a pass, a value that stays the same while the latest block does (the
-        pass and the blocks it mined); None for any other thread."""
-        if getattr(self._local, "index", None) is None:
+        """For a step of a pass, a value that stays the same while the latest block does (the
+        pass and the blocks it mined); None for anything else."""
+        if self._me() is None:
             return None
         return self._passes, self.blocks
 
@@ -152,12 +168,17 @@ class Lockstep:
         """Run ``steps`` (each one daemon's step, by position) to their ends, automining off
         from the pass's first transaction on; their results in order. The first exception a
         step raised is raised once every step has ended."""
-        self._ensure_threads(len(steps))
+        n = len(steps)
         self._passes += 1
+        self._steps = [greenlet(partial(self._run_step, i, step)) for i, step in enumerate(steps)]
+        self._state = [READY] * n
+        self._results = [False] * n
+        self._work_of = [None] * n
         try:
-            results = self._schedule(steps)
+            results = self._schedule(n)
         finally:
             self._receipts = {}
+            self._abandon()
             if self._holding:
                 self.miner.automine(True)
                 self._holding = False
@@ -167,14 +188,8 @@ class Lockstep:
         return [bool(r) for r in results]
 
     def close(self) -> None:
-        """End the threads (between passes)."""
-        self._closed = True
-        for go in self._go:
-            go.release()
-        for thread in self._threads:
-            thread.join(timeout=5.0)
-        self._threads.clear()
-        self._go.clear()
+        """End what a pass left unfinished (a pass that failed midway)."""
+        self._abandon()
 
     def __enter__(self) -> Lockstep:
         return self
@@ -182,11 +197,23 @@ class Lockstep:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _schedule(self, steps: Sequence[Callable[[], bool]]) -> list[bool | BaseException]:
-        n = len(steps)
-        self._jobs[:n] = list(steps)
-        self._state[:n] = [READY] * n
-        self._results[:n] = [False] * n
+    def _run_step(self, index: int, step: Callable[[], bool]) -> None:
+        result: bool | BaseException
+        try:
+            result = bool(step())
+        except BaseException as exc:  # handed to the pass, which raises it in order
+            result = exc
+        self._results[index] = result
+        self._state[index] = DONE
+
+    def _abandon(self) -> None:
+        """Unwind the steps a failed pass left waiting (their ``finally`` blocks run)."""
+        for step in self._steps:
+            if step and not step.dead:
+                step.throw(GreenletExit)
+        self._steps = []
+
+    def _schedule(self, n: int) -> list[bool | BaseException]:
         while True:
             working: deque[int] = deque()
             for i in range(n):
@@ -200,7 +227,7 @@ class Lockstep:
                 self._resume_first(working)
             waiting = [i for i in range(n) if self._state[i] == WAITING]
             if not waiting:
-                return list(self._results[:n])
+                return list(self._results)
             receipts = self.miner.mine()
             self._receipts = {str(r["transactionHash"]).lower(): r for r in receipts}
             self.blocks += 1
@@ -208,18 +235,17 @@ class Lockstep:
                 self._state[i] = READY
 
     def _give_turn(self, index: int) -> None:
-        """Let thread ``index`` run until it waits for a block or ends its step."""
+        """Let step ``index`` run until it waits for a block or work, or ends."""
         self._state[index] = RUNNING
-        self._go[index].release()
-        if not self._back.acquire(timeout=self.turn_timeout):
-            raise FlNodeError(
-                f"a daemon's step held its turn for over {self.turn_timeout:g} s in the "
-                "in-process runtime"
-            )
+        self._current = index
+        try:
+            self._steps[index].switch()
+        finally:
+            self._current = None
 
     def _resume_first(self, working: deque[int]) -> None:
-        """Give the first of the ``working`` threads its turn back once its work is done (back
-        at the end of the line if it sends more work out)."""
+        """Give the first of the ``working`` steps its turn back once its work is done (back at
+        the end of the line if it sends more work out)."""
         index = working.popleft()
         work = self._work_of[index]
         if work is not None and not work.wait(self.turn_timeout):
@@ -230,33 +256,3 @@ class Lockstep:
         self._give_turn(index)
         if self._state[index] == WORKING:
             working.append(index)
-
-    def _ensure_threads(self, n: int) -> None:
-        while len(self._threads) < n:
-            index = len(self._threads)
-            self._jobs.append(None)
-            self._state.append(DONE)
-            self._results.append(False)
-            self._work_of.append(None)
-            self._go.append(threading.Semaphore(0))
-            thread = threading.Thread(
-                target=self._work, args=(index,), name=f"lockstep-{index}", daemon=True
-            )
-            self._threads.append(thread)
-            thread.start()
-
-    def _work(self, index: int) -> None:
-        self._local.index = index
-        while True:
-            self._go[index].acquire()
-            if self._closed:
-                return
-            job = self._jobs[index]
-            result: bool | BaseException
-            try:
-                result = bool(job()) if job is not None else True
-            except BaseException as exc:  # handed to the pass, which raises it in order
-                result = exc
-            self._results[index] = result
-            self._state[index] = DONE
-            self._back.release()

@@ -163,12 +163,43 @@ def test_a_failing_step_is_raised_after_every_other_step_ended() -> None:
         assert lock.run_pass([sender(lock, miner, "a", 1)]) == [True]  # the threads go on
 
 
-def test_a_step_that_never_gives_its_turn_back_ends_the_pass_with_a_clear_error() -> None:
-    release = threading.Event()
+def test_a_pass_that_fails_midway_unwinds_its_waiting_steps_and_the_next_pass_runs() -> None:
+    unwound: list[str] = []
+    stuck = FakeWork()  # never finishes
+
+    def waits_for_a_block() -> bool:
+        assert lock.takes_next_send()
+        try:
+            lock.wait_mined("0xa")
+        finally:
+            unwound.append("a")
+        return True
+
     with Lockstep(FakeMiner([]), turn_timeout=0.2) as lock:
-        with pytest.raises(FlNodeError, match="held its turn"):
-            lock.run_pass([lambda: release.wait(5.0)])
-        release.set()
+        with pytest.raises(FlNodeError, match=r"work outside its turn took over 0\.2 s"):
+            lock.run_pass([waits_for_a_block, trainer(lock, FakeMiner([]), "b", stuck)])
+        assert unwound == ["a"]  # the step left waiting for its block ran its finally
+        miner = FakeMiner([])
+        lock.miner = miner
+        assert lock.run_pass([sender(lock, miner, "c", 1)]) == [True]
+        assert miner.blocks == [["c0"]]
+
+
+def test_only_the_step_holding_the_turn_is_scheduled_by_the_pass() -> None:
+    seen: list[object] = []
+
+    def step() -> bool:
+        other = threading.Thread(target=lambda: seen.append(lock.takes_next_send()))
+        other.start()
+        other.join()  # another thread, while this step holds the turn: sends as usual
+        seen.append(lock.block_epoch() is not None)
+        return True
+
+    with Lockstep(FakeMiner([])) as lock:
+        lock.run_pass([step])
+        with pytest.raises(FlNodeError, match="wait_mined is for the steps of a lockstep pass"):
+            lock.wait_mined("0xa")
+    assert seen == [False, True]
 
 
 @dataclass
