@@ -518,11 +518,13 @@ def run_fl_node(
     config = task_config(clients, rounds)
     timeout = 600.0 + 30.0 * rounds * max(1.0, clients / 8)
     with LocalFederation(config, workdir / "run") as fed:
+        if runtime == "in-process":
+            fed.start_training(workers)  # the workers start while the chain is set up
         fed.setup(say=lambda _m: None)
         setup_done = time.time()
         watch = Milestones(fed, clients)
         if runtime == "in-process":
-            fed.run_in_process(timeout=timeout, on_tick=watch.tick, train_workers=workers)
+            fed.run_in_process(timeout=timeout, on_tick=watch.tick)
         else:
             fed.poll = 0.05
             fed.start_processes()

@@ -388,6 +388,7 @@ def run_simulation(
                     say=say,
                 )
                 market.after_trades = lending.act
+        fed.start_training()  # the clients' training workers start while the chain is set up
         fed.setup(say=say)
         config = fed.config  # the run's own store, under the run folder
         set_up_supply = BaseToken(fed.client).total_supply()  # nothing burned yet

@@ -16,7 +16,6 @@ import math
 import os
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -203,6 +202,9 @@ class LocalFederation:
     #: Seconds each client's fit took in the last in-process run's training workers, by round
     #: (none when the clients trained in the runtime's own process).
     fit_seconds: dict[int, list[float]] = field(init=False, default_factory=dict)
+    #: The training workers of in-process runs (:meth:`start_training`), and how many were asked.
+    _pool: TrainingPool | None = field(init=False, default=None)
+    _train_workers: int | None = field(init=False, default=None)
     #: The task's bindings :meth:`progress` reads through (made once: it runs after every pass).
     _progress_api: FederationApi | None = field(init=False, default=None)
 
@@ -230,7 +232,27 @@ class LocalFederation:
 
     def stop(self) -> None:
         self.processes.stop_all()
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         self.chain.stop()
+
+    def start_training(self, workers: int | None = None) -> int:
+        """Start the worker processes in-process runs train the clients in
+        (:mod:`fl_node.simulation.offload`) now, so that their start (a Python process importing
+        torch and the app) overlaps the set-up instead of the first round: ``workers`` of them
+        (None: :func:`default_train_workers`; 0: the clients train in the runtime's process).
+        They stay up until :meth:`stop`. Returns the count."""
+        count = default_train_workers() if workers is None else workers
+        if count < 0:
+            raise FlNodeError(f"training workers must be 0 or more, got {count}")
+        if self._pool is not None and self._pool.workers != count:
+            self._pool.close()
+            self._pool = None
+        if count and self._pool is None:
+            self._pool = TrainingPool(count, SIMULATED_CLIENTS)
+        self._train_workers = count
+        return count
 
     def setup(self, say: Callable[[str], None] = print) -> int:
         """Compile, start the chain, deploy, fund, create the task; returns the task id."""
@@ -397,23 +419,18 @@ class LocalFederation:
         decides when the aggregator may step; ``jump_clock``: skip the waits for the chain's
         clock (window ends, the next second) by moving the Anvil's clock (see
         :class:`InProcessRuntime`); ``train_workers``: worker processes the clients' training
-        runs in, overlapped with the rest of their steps (see :mod:`fl_node.simulation.offload`;
-        None: :func:`default_train_workers`, 0: train in this process)."""
-        workers = default_train_workers() if train_workers is None else train_workers
-        if workers < 0:
-            raise FlNodeError(f"training workers must be 0 or more, got {workers}")
+        runs in, overlapped with the rest of their steps (see :meth:`start_training`; None:
+        those started already, else :func:`default_train_workers`; 0: train in this process)."""
+        asked = self._train_workers if train_workers is None else train_workers
+        self.start_training(asked)
+        pool = self._pool
         clock = AnvilClock(self.chain.rpc_url) if jump_clock else None
         # This process runs the Anvil: the clients' steps of a pass have their transactions
         # mined together, a block at a time (Lockstep); the aggregator's and anything sent
         # between passes (a market's trades) are mined at once, each coming back with its
         # receipt in one request.
         synchronous, self.client.sync_send = self.client.sync_send, True
-        with ExitStack() as stack:
-            # the workers start first: their imports overlap the daemons' set-up
-            pool = TrainingPool(workers, SIMULATED_CLIENTS) if workers else None
-            if pool is not None:
-                stack.enter_context(pool)
-            together = stack.enter_context(Lockstep(AnvilMiner(self.client)))
+        with Lockstep(AnvilMiner(self.client)) as together:
             app_of = partial(offloaded_app, pool, together) if pool is not None else None
             self.client.block_producer = together
             try:

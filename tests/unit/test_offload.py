@@ -116,3 +116,19 @@ def test_a_negative_worker_count_is_refused_before_anything_runs(tmp_path: Path)
     fed = LocalFederation(load_config("tiny"), tmp_path / "run")
     with pytest.raises(FlNodeError, match="training workers must be 0 or more, got -1"):
         fed.run_in_process(train_workers=-1)
+    with pytest.raises(FlNodeError, match="training workers must be 0 or more, got -2"):
+        fed.start_training(-2)
+
+
+def test_workers_started_ahead_are_kept_until_the_federation_stops(tmp_path: Path) -> None:
+    fed = LocalFederation(load_config("tiny"), tmp_path / "run")
+    assert fed.start_training(1) == 1
+    pool = fed._pool
+    assert pool is not None and pool.fit(0, COUNTING, context(0), [np.zeros(3)], {}).result()
+    assert fed.start_training(1) == 1 and fed._pool is pool  # the same count: the same workers
+    assert fed.start_training(0) == 0 and fed._pool is None  # none: the clients train here
+    fed.start_training(2)
+    started = fed._pool
+    assert started is not None and started.workers == 2
+    fed.stop()
+    assert fed._pool is None
