@@ -84,8 +84,9 @@ def _sendable(exc: BaseException) -> BaseException:
 
 
 def _serve(jobs: Connection, results: Connection, warm: str | None) -> None:
-    """A worker's life: fit each job read from ``jobs`` in order and send ``(id, ok, value)``
-    on ``results``, until ``jobs`` closes. A thread reads the jobs as they come, so the parent
+    """A worker's life: fit each job read from ``jobs`` in order and send ``(id, ok, value,
+    seconds)`` on ``results`` (the fit's result or the error it raised, and how long it took),
+    until ``jobs`` closes. A thread reads the jobs as they come, so the parent
     never waits on a full pipe of jobs while this worker waits on a full pipe of results."""
     todo: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
@@ -224,7 +225,7 @@ class TrainingPool:
     workers: int
     warm: str | None = None  # an app reference to import in each worker up front
     _started: list[_Worker] = field(init=False, default_factory=list)
-    _ids: Callable[[], int] = field(init=False, default=count().__next__)
+    _ids: Callable[[], int] = field(init=False)  # job ids, unique in the pool
 
     def __post_init__(self) -> None:
         if self.workers < 1:
