@@ -517,9 +517,10 @@ def run_fl_node(
     started = time.time()
     config = task_config(clients, rounds)
     timeout = 600.0 + 30.0 * rounds * max(1.0, clients / 8)
+    trained_in: dict[str, int] = {}
     with LocalFederation(config, workdir / "run") as fed:
-        if runtime == "in-process":
-            fed.start_training(workers)  # the workers start while the chain is set up
+        if runtime == "in-process":  # the workers start while the chain is set up
+            trained_in["train_workers"] = fed.start_training(workers)
         fed.setup(say=lambda _m: None)
         setup_done = time.time()
         watch = Milestones(fed, clients)
@@ -552,7 +553,7 @@ def run_fl_node(
         "setup_seconds": setup_done - started,
         "join_seconds": first_open - setup_done,
         "total_seconds": finished - started,
-        **({"train_workers": _workers_used(workers)} if runtime == "in-process" else {}),
+        **trained_in,
     }
 
 
