@@ -13,9 +13,10 @@ finalizes and lets every client claim and leave) are reported apart from the ste
 between. The task's challenge window is 0 s, so finalization waits only for the next block's
 timestamp: a longer window is a waiting period the task chooses, not settlement work.
 
-Engines: ``simulation`` (Flower's simulation engine, one Ray actor per virtual SuperNode; the
-settling mod reveals from a background thread, since the engine runs at most ``min(32, cores +
-4)`` messages at once and every client must commit before any reveals) and ``deployment`` (a
+Engines: ``simulation`` (Flower's simulation engine with one Ray actor per core, its usual
+setting, or ``--actors``: an actor runs the messages of many virtual SuperNodes, one at a time, so
+the settling mod reveals from a background thread, since every client must commit before any
+reveals) and ``deployment`` (a
 SuperLink and one ``flower-supernode`` process per client, the mod holding each reply until its
 client revealed; every message starts a ClientApp process, so sizes beyond a handful need more
 cores than this machine's two).
@@ -115,7 +116,9 @@ def _server_app(settings: dict[str, Any], settle: bool, times: dict[int, list[fl
     return app
 
 
-def _simulate(settings: dict[str, Any], settle: bool, clients: int) -> dict[int, list[float]]:
+def _simulate(
+    settings: dict[str, Any], settle: bool, clients: int, actors: int
+) -> dict[int, list[float]]:
     from flwr.simulation import run_simulation
 
     from fl_node.apps.flower_digits import client_app
@@ -126,7 +129,7 @@ def _simulate(settings: dict[str, Any], settle: bool, clients: int) -> dict[int,
         client_app=client_app.make_app({"fl-node-reveal": "background", **settings}),
         num_supernodes=clients,
         backend_config={
-            "init_args": {"num_cpus": clients, "include_dashboard": False},
+            "init_args": {"num_cpus": actors, "include_dashboard": False},
             "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
         },
     )
@@ -172,8 +175,16 @@ def _seconds(times: dict[int, list[float]]) -> dict[str, Any]:
 
 
 def run_size(
-    clients: int, rounds: int, engine: str, workdir: Path, say: Callable[[str], None]
+    clients: int,
+    rounds: int,
+    engine: str,
+    workdir: Path,
+    say: Callable[[str], None],
+    actors: int | None = None,
 ) -> dict[str, Any]:
+    """Plain and settled Flower at one size; ``actors``: the simulation engine's Ray actors
+    (default: one per core, at most one per SuperNode)."""
+    from fl_node.bench.rounds import flower_actors
     from fl_node.simulation.localfed import AGGREGATOR, FIRST_CLIENT, LocalFederation
 
     if engine not in ENGINES:
@@ -193,10 +204,12 @@ def run_size(
             "fl-node-sync-send": True,  # the bench's own Anvil mines every transaction at once
         }
         out: dict[str, Any] = {"clients": clients, "rounds": rounds, "engine": engine}
+        if engine == "simulation":
+            out["actors"] = flower_actors(clients, actors)
         for name, settle in (("plain", False), ("settled", True)):
             started = time.perf_counter()
             if engine == "simulation":
-                times = _simulate(settings, settle, clients)
+                times = _simulate(settings, settle, clients, out["actors"])
             else:
                 times = _deploy(fed, settings, settle)
             out[name] = {**_seconds(times), "wall": time.perf_counter() - started}
@@ -217,10 +230,12 @@ def run_flower_bench(
     engine: str = "simulation",
     workdir: Path | None = None,
     say: Callable[[str], None] = print,
+    actors: int | None = None,
 ) -> dict[str, Any]:
-    """Plain vs settled Flower for each size in ``sizes``; ``say`` gets one line per run."""
+    """Plain vs settled Flower for each size in ``sizes``; ``say`` gets one line per run;
+    ``actors``: the simulation engine's Ray actors (default: one per core)."""
     base = Path(tempfile.mkdtemp(prefix="flower-bench-")) if workdir is None else workdir
-    results = [run_size(n, rounds, engine, base, say) for n in sizes]
+    results = [run_size(n, rounds, engine, base, say, actors) for n in sizes]
     from fl_node.bench.rounds import drop_chain_states
 
     drop_chain_states(base)  # logs and reports stay; the chains' saved states are large
@@ -229,11 +244,13 @@ def run_flower_bench(
 
 
 def to_markdown(result: dict[str, Any]) -> str:
+    actors = sorted({r["actors"] for r in result["results"] if r.get("actors") is not None})
+    with_actors = f" ({'-'.join(str(a) for a in actors)} Ray actors)" if actors else ""
     lines = [
         f"Seconds per round, plain Flower against Flower settled on-chain, the demo's digits task "
         f"(MLP 64, 2 local epochs, LOO scoring), FedAvg, {result['rounds']} rounds, Flower's "
-        f"{result['engine']} engine, same machine and run (steady rounds: all but the first and "
-        "the last):",
+        f"{result['engine']} engine{with_actors}, same machine and run (steady rounds: all but "
+        "the first and the last):",
         "",
         "| SuperNodes | plain s / round | settled s / round | ratio | settled first round | "
         "settled last round |",

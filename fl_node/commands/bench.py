@@ -130,6 +130,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="Flower's simulation engine (Ray) or its deployment engine (a SuperLink and one "
         "SuperNode process per client) (default: %(default)s)",
     )
+    flower.add_argument(
+        "--actors",
+        type=argtypes.positive_int,
+        default=None,
+        help="Ray actors of the simulation engine, ClientApps running at once (default: one per "
+        "core, at most one per SuperNode)",
+    )
     _outputs(flower)
     flower.set_defaults(handler=run_flower)
 
@@ -289,7 +296,12 @@ def run_flower(args: argparse.Namespace) -> int:
         import flwr  # noqa: F401
     except ImportError as exc:
         raise ConfigError("fl-node bench flower needs flwr: run `make setup`") from exc
-    result = run_flower_bench(args.sizes, args.rounds, args.engine, say=print)
+    if args.actors is not None and args.engine != "simulation":
+        raise ConfigError(
+            "--actors sets the simulation engine's; the deployment engine runs one "
+            "SuperNode process per client"
+        )
+    result = run_flower_bench(args.sizes, args.rounds, args.engine, say=print, actors=args.actors)
     _record(args, f"flower-{args.engine}", result, to_markdown(result))
     return 0
 

@@ -41,6 +41,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from logging import INFO
 from typing import Any
 
@@ -56,6 +57,7 @@ from fl_node.federation.protocol import ClientView, Phase, RoundState, hex32
 from fl_node.federation.storage import fetch_model
 from fl_node.flower.sessions import process_sessions
 from fl_node.flower.settings import ChainSettings, node_settings, pick
+from fl_node.flower.watch import RoundWatches
 from fl_node.flower.wire import (
     ACTION,
     DEFAULT_WEIGHT_KEY,
@@ -83,7 +85,8 @@ SETTLE_TIMEOUT = 60.0
 #: messages in parallel (``min(32, cores + 4)``): waiting clients would hold every worker while
 #: the others cannot commit. It needs a long-lived ClientApp process (a simulation's Ray actor,
 #: not a SuperNode's per-message process), and it shows updates to the server before commits
-#: close: for simulations, where one party plays every role.
+#: close: for simulations, where one party plays every role. The reveals a process has waiting
+#: share one reader of their round (:mod:`fl_node.flower.watch`).
 REVEAL, WAIT, BACKGROUND = "fl-node-reveal", "wait", "background"
 
 
@@ -110,9 +113,13 @@ class _LayoutOnly:
         raise ConfigError("a settled Flower client evaluates in its Flower app, not in the node")
 
 
+@dataclass
 class FlowerNode(NodeDaemon):
     """The native participant daemon, whose update of a round is the one its Flower app returned
-    (given with :meth:`provide`) instead of its own call of the app's ``fit``."""
+    (given with :meth:`provide`) instead of its own call of the app's ``fit``. ``watches``: the
+    round watches its reveal waits on (its process's, shared with the other nodes it runs)."""
+
+    watches: RoundWatches = field(default_factory=RoundWatches)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -197,6 +204,7 @@ class SettleMod:
             label=f"flower-{signer.address[2:10].lower()}",
             poll=self.poll,
             log=self._say(signer.address),
+            watches=session.watches,
         )
         try:
             yield node
@@ -392,9 +400,10 @@ class SettleMod:
     def commit_and_reveal(self, node: FlowerNode, number: int) -> bytes:
         """Step the native daemon until this client's update of round ``number`` is committed and
         revealed; returns the revealed update hash. While the others commit, it waits for their
-        commit events (a cheap block-number poll, logs read only on a new block) and reads the
-        round's state once per event (a full step reads much more: with many clients waiting at
-        once, that is what loads the RPC)."""
+        commit events and the round's state read after each (a full step reads much more), from
+        the process's :class:`~fl_node.flower.watch.RoundWatch` of the round: one thread reads for
+        all of the process's clients waiting on it (an actor of the simulation engine runs many).
+        """
         api = node.api
         self.commit(node, number)
         info, now = self._round_read(node, number)
@@ -402,10 +411,12 @@ class SettleMod:
         # bounded by the chain's own deadlines: the reveal window's end, plus a margin
         patience = max(0, info.reveal_end(node.params) - now) + 60
         deadline = time.monotonic() + patience
-        waiter = api.waiter(longest=self.poll)  # woken by the others' commits
+        watch = node.watches.of(api, number)  # woken by the others' commits
+        until: float | None = None
+        version: int | None = None
         while True:
-            waiter.mark()  # before the read: a commit mined after it wakes the wait below
-            info = api.round(number)
+            reading = watch.next(version, time.time() if until is None else until, self.poll)
+            version, info = reading.version, reading.info
             if info.phase not in (Phase.COMMIT, Phase.REVEAL):
                 raise ChainError(
                     f"round {number} is {info.phase.name.lower()} and this client's reveal did "
@@ -424,7 +435,7 @@ class SettleMod:
             # until the next commit is mined, or the commit window ends (reveals open then); a
             # reveal tried and not through yet is tried again after one poll at most
             ahead = info.commit_deadline + 1 - time.time()
-            waiter.wait(time.time() + (ahead if not opened and ahead > 0 else self.poll))
+            until = time.time() + (ahead if not opened and ahead > 0 else self.poll)
 
 
 #: The settling mod, configured entirely by the SuperNode's node config and the run config.

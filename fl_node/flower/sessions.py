@@ -14,8 +14,8 @@ in another process (or a child forked from this one) starts empty.
 Kept between messages, safely, and shared by the nodes a process runs (an actor runs whichever
 node Flower hands it): the chain client (one kept-alive connection per thread; the nonce of a
 message's key is asked again, since another process may have sent from the same key meanwhile),
-the task bindings (a task's parameters never change), the task config and the store; and each
-node's key. On Flower's deployment engine every message starts a process of its own, and nothing
+the task bindings (a task's parameters never change), the task config and the store; the watches
+of the rounds its background reveals wait on (:mod:`fl_node.flower.watch`); and each node's key. On Flower's deployment engine every message starts a process of its own, and nothing
 is kept.
 """
 
@@ -33,6 +33,7 @@ from eth_account.signers.local import LocalAccount
 
 from fl_node.config import TaskConfig
 from fl_node.flower.settings import ChainSettings, Signer
+from fl_node.flower.watch import RoundWatches
 
 if TYPE_CHECKING:
     from fl_node.artifacts.store import ArtifactStore
@@ -64,6 +65,7 @@ class Session:
     store: ArtifactStore
     deployment: Path  # the deployment file the client read
     stamps: tuple[Stamp, Stamp]  # the deployment file's and the task config's, when made
+    watches: RoundWatches = field(default_factory=RoundWatches)  # what reveals wait on
     _apis: dict[int, FederationApi] = field(default_factory=dict)
 
     @classmethod

@@ -47,3 +47,31 @@ def test_an_unknown_engine_is_refused_by_the_parser(capsys: pytest.CaptureFixtur
         main(["bench", "flower", "--engine", "ray"])
     assert exc.value.code == 2
     assert "argument --engine: invalid choice: 'ray'" in capsys.readouterr().err
+
+
+def test_the_table_names_the_simulation_engine_s_actors() -> None:
+    row = {"first": 12.0, "last": 2.0}
+    result = {
+        "engine": "simulation",
+        "rounds": 6,
+        "results": [
+            {"clients": n, "actors": 2, "plain": {"steady": 0.3}, "settled": {"steady": 0.9, **row},
+             "ratio": 3.0}
+            for n in (8, 32)
+        ],
+    }  # fmt: skip
+    assert "Flower's simulation engine (2 Ray actors), same machine" in to_markdown(result)
+
+
+def test_actors_are_the_simulation_engine_s_setting_only(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["bench", "flower", "--engine", "deployment", "--actors", "2"]) == 2
+    assert "--actors sets the simulation engine's" in capsys.readouterr().err
+
+
+def test_actors_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "flower", "--actors", "0"])
+    assert exc.value.code == 2
+    assert "argument --actors" in capsys.readouterr().err
