@@ -122,16 +122,14 @@ def _simulate(
     from flwr.simulation import run_simulation
 
     from fl_node.apps.flower_digits import client_app
+    from fl_node.flower.engine import backend_config
 
     times: dict[int, list[float]] = {}
     run_simulation(
         server_app=_server_app(settings, settle, times),
         client_app=client_app.make_app({"fl-node-reveal": "background", **settings}),
         num_supernodes=clients,
-        backend_config={
-            "init_args": {"num_cpus": actors, "include_dashboard": False},
-            "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
-        },
+        backend_config=backend_config(actors),
     )
     return times
 
@@ -184,7 +182,7 @@ def run_size(
 ) -> dict[str, Any]:
     """Plain and settled Flower at one size; ``actors``: the simulation engine's Ray actors
     (default: one per core, at most one per SuperNode)."""
-    from fl_node.bench.rounds import flower_actors
+    from fl_node.flower.engine import simulation_actors
     from fl_node.simulation.localfed import AGGREGATOR, FIRST_CLIENT, LocalFederation
 
     if engine not in ENGINES:
@@ -205,7 +203,7 @@ def run_size(
         }
         out: dict[str, Any] = {"clients": clients, "rounds": rounds, "engine": engine}
         if engine == "simulation":
-            out["actors"] = flower_actors(clients, actors)
+            out["actors"] = simulation_actors(clients, actors)
         for name, settle in (("plain", False), ("settled", True)):
             started = time.perf_counter()
             if engine == "simulation":

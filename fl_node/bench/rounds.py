@@ -56,6 +56,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fl_node.flower.engine import simulation_actors as flower_actors
+
 RUNTIMES = ("in-process", "processes", "flower")
 #: What one ``fl-node node`` process costs, about (the reference figure: 4.1 GB at 8 clients).
 PROCESS_MB = 400
@@ -603,13 +605,6 @@ def flower_failures(good: Mapping[int, int], clients: int) -> str | None:
     return None
 
 
-def flower_actors(clients: int, asked: int | None = None, cores: int | None = None) -> int:
-    """Ray actors of the Flower runtime: ``asked``, else one per core, and never more than the
-    SuperNodes."""
-    wanted = asked if asked is not None else (cores if cores is not None else os.cpu_count())
-    return max(1, min(clients, wanted or 1))
-
-
 def run_flower(
     clients: int, rounds: int, workdir: Path, actors: int | None = None
 ) -> dict[str, Any]:
@@ -618,6 +613,7 @@ def run_flower(
 
     from fl_node.apps.flower_digits import client_app
     from fl_node.errors import FlNodeError
+    from fl_node.flower.engine import backend_config
 
     started = time.time()
     config = task_config(clients, rounds)
@@ -630,10 +626,7 @@ def run_flower(
         server_app=_flower_server_app(settings, times, good),
         client_app=client_app.make_app(settings),
         num_supernodes=clients,
-        backend_config={
-            "init_args": {"num_cpus": actors, "include_dashboard": False},
-            "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
-        },
+        backend_config=backend_config(actors),
     )
     failed = flower_failures(good, clients)
     if failed is not None:

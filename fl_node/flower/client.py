@@ -81,12 +81,12 @@ SETTLE_TIMEOUT = 60.0
 #: When the mod reveals (setting ``fl-node-reveal``): ``wait`` (default) holds the reply until
 #: this client has revealed, so nobody (the aggregator included) sees the update before commits
 #: close; ``background`` replies once committed and reveals from a thread of the ClientApp's
-#: process. The simulation engine needs it when more clients train at once than it runs
-#: messages in parallel (``min(32, cores + 4)``): waiting clients would hold every worker while
-#: the others cannot commit. It needs a long-lived ClientApp process (a simulation's Ray actor,
-#: not a SuperNode's per-message process), and it shows updates to the server before commits
-#: close: for simulations, where one party plays every role. The reveals a process has waiting
-#: share one reader of their round (:mod:`fl_node.flower.watch`).
+#: process. The simulation engine needs it when it runs fewer messages at once than there are
+#: clients (one per Ray actor: :mod:`fl_node.flower.engine`): waiting clients would hold every
+#: actor while the others cannot commit. It needs a long-lived ClientApp process (a
+#: simulation's Ray actor, not a SuperNode's per-message process), and it shows updates to the
+#: server before commits close: for simulations, where one party plays every role. The
+#: reveals a process has waiting share one reader of their round (:mod:`fl_node.flower.watch`).
 REVEAL, WAIT, BACKGROUND = "fl-node-reveal", "wait", "background"
 
 

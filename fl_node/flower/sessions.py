@@ -14,8 +14,9 @@ in another process (or a child forked from this one) starts empty.
 Kept between messages, safely, and shared by the nodes a process runs (an actor runs whichever
 node Flower hands it): the chain client (one kept-alive connection per thread; the nonce of a
 message's key is asked again, since another process may have sent from the same key meanwhile),
-the task bindings (a task's parameters never change), the task config and the store; the watches
-of the rounds its background reveals wait on (:mod:`fl_node.flower.watch`); and each node's key. On Flower's deployment engine every message starts a process of its own, and nothing
+the task bindings (a task's parameters never change), the task config and the store; the
+watches of the rounds its background reveals wait on (:mod:`fl_node.flower.watch`); and each
+node's key. On Flower's deployment engine every message starts a process of its own, and nothing
 is kept.
 """
 

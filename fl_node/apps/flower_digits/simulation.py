@@ -1,9 +1,9 @@
 """The app on Flower's simulation engine, in one process: ``run_simulation`` with the same
 ServerApp and ClientApp, whose settings (the simulation's nodes have no node config of their own)
-are given as defaults. Every virtual SuperNode gets a Ray actor of its own (one CPU slot each),
-and the settling mod reveals from a background thread of the actor: the engine runs at most
-``min(32, cores + 4)`` messages at once, and a client that held its worker until every other had
-committed would leave no worker for the rest (they would all wait for the commit window to end).
+are given as defaults. The engine runs one Ray actor per core (:mod:`fl_node.flower.engine`), each
+running the messages of many virtual SuperNodes, one at a time, so the settling mod reveals from
+a background thread of the actor: a client that held its actor until every other had committed
+would leave no actor for the rest (they would all wait for the commit window to end).
 """
 
 from __future__ import annotations
@@ -19,25 +19,25 @@ def simulate(
     num_supernodes: int,
     verbose: bool = False,
     reveal: str = "background",
+    actors: int | None = None,
 ) -> None:
     """Run the app on ``num_supernodes`` virtual SuperNodes. ``settings``: the run config's keys
     (``fl-node-rpc``, ``fl-node-deployment``, ``fl-node-store``, ``fl-node-task``,
     ``task-config``, the aggregator's key, ``settle``, ...) plus the clients' keys:
     ``fl-node-dev-account-base`` (node ``i`` signs with dev account base + i) or
     ``fl-node-key-file`` with ``{partition-id}`` in it. ``reveal``: the settling mod's reveal
-    mode (``background``: the engine runs at most ``min(32, cores + 4)`` messages at once, fewer
-    than the clients that must all commit before any reveals; see
-    :data:`fl_node.flower.client.REVEAL`)."""
+    mode (``background``: an actor runs one message at a time, and there are fewer actors than
+    the clients that must all commit before any reveals; see
+    :data:`fl_node.flower.client.REVEAL`). ``actors``: Ray actors (default: one per core)."""
     from flwr.simulation import run_simulation
+
+    from fl_node.flower.engine import backend_config, simulation_actors
 
     run_simulation(
         server_app=server_app.make_app(settings),
         client_app=client_app.make_app({"fl-node-reveal": reveal, **settings}),
         num_supernodes=num_supernodes,
-        backend_config={
-            "init_args": {"num_cpus": num_supernodes, "include_dashboard": False},
-            "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
-        },
+        backend_config=backend_config(simulation_actors(num_supernodes, actors)),
         verbose_logging=verbose,
     )
 
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     from fl_node.apps.flower_digits.task import CONFIG_PATH
+    from fl_node.commands.argtypes import positive_int
 
     p = argparse.ArgumentParser(prog="python -m fl_node.apps.flower_digits.simulation")
     p.add_argument("--task", type=int, required=True, help="the on-chain task id")
@@ -58,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default=str(CONFIG_PATH), help="the task's config")
     p.add_argument("--workdir", type=Path, default=Path(".fl-node"))
     p.add_argument("--nodes", type=int, default=3, help="virtual SuperNodes (the task's seats)")
+    p.add_argument(
+        "--actors", type=positive_int, default=None, help="Ray actors (default: one per core)"
+    )
     p.add_argument("--aggregator-dev-account", type=int, default=2)
     p.add_argument("--client-dev-account-base", type=int, default=3, help="node i: base + i")
     args = p.parse_args(argv)
@@ -75,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             "fl-node-dev-account-base": args.client_dev_account_base,
         },
         args.nodes,
+        actors=args.actors,
     )
     return 0
 
