@@ -16,10 +16,9 @@ timestamp: a longer window is a waiting period the task chooses, not settlement 
 Engines: ``simulation`` (Flower's simulation engine with one Ray actor per core, its usual
 setting, or ``--actors``: an actor runs the messages of many virtual SuperNodes, one at a time, so
 the settling mod reveals from a background thread, since every client must commit before any
-reveals) and ``deployment`` (a
-SuperLink and one ``flower-supernode`` process per client, the mod holding each reply until its
-client revealed; every message starts a ClientApp process, so sizes beyond a handful need more
-cores than this machine's two).
+reveals) and ``deployment`` (a SuperLink and one ``flower-supernode`` process per client, the mod
+holding each reply until its client revealed; every message starts a ClientApp process, so sizes
+beyond a handful need more cores than this machine's two).
 """
 
 from __future__ import annotations
