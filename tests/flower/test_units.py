@@ -207,3 +207,26 @@ def test_an_update_that_is_not_a_model_of_the_task_is_refused() -> None:
     with pytest.raises(ConfigError):
         ModelLayout.of([np.zeros((2, 2))]).check([np.zeros((3, 2))], "the Flower app's arrays")
     _ = ArrayRecord  # (imported for the type of records above)
+
+
+# -- the example's simulation command -------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("option", "value", "reason"),
+    [
+        ("--nodes", "0", "argument --nodes: 0 must be >= 1"),
+        ("--actors", "0", "argument --actors: 0 must be >= 1"),
+        ("--task", "0", "argument --task: 0 must be >= 1"),
+        ("--client-dev-account-base", "-1", "argument --client-dev-account-base"),
+    ],
+)
+def test_the_example_simulation_refuses_bad_counts_clearly(
+    option: str, value: str, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fl_node.apps.flower_digits.simulation import main
+
+    argv = ["--task", "1", "--store", "memory://x", option, value]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert reason in err and "Traceback" not in err

@@ -49,21 +49,31 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     from fl_node.apps.flower_digits.task import CONFIG_PATH
-    from fl_node.commands.argtypes import positive_int
+    from fl_node.commands import argtypes
 
     p = argparse.ArgumentParser(prog="python -m fl_node.apps.flower_digits.simulation")
-    p.add_argument("--task", type=int, required=True, help="the on-chain task id")
+    p.add_argument("--task", type=argtypes.task_id, required=True, help="the on-chain task id")
     p.add_argument("--store", required=True, help="the shared artifact store URL")
     p.add_argument("--rpc", default="http://127.0.0.1:8545")
     p.add_argument("--deployment", type=Path, default=Path("deployments/31337.json"))
     p.add_argument("--config", default=str(CONFIG_PATH), help="the task's config")
     p.add_argument("--workdir", type=Path, default=Path(".fl-node"))
-    p.add_argument("--nodes", type=int, default=3, help="virtual SuperNodes (the task's seats)")
     p.add_argument(
-        "--actors", type=positive_int, default=None, help="Ray actors (default: one per core)"
+        "--nodes",
+        type=argtypes.positive_int,
+        default=3,
+        help="virtual SuperNodes (the task's seats)",
     )
-    p.add_argument("--aggregator-dev-account", type=int, default=2)
-    p.add_argument("--client-dev-account-base", type=int, default=3, help="node i: base + i")
+    p.add_argument(
+        "--actors",
+        type=argtypes.positive_int,
+        default=None,
+        help="Ray actors (default: one per core)",
+    )
+    p.add_argument("--aggregator-dev-account", type=argtypes.dev_account, default=2)
+    p.add_argument(
+        "--client-dev-account-base", type=argtypes.dev_account, default=3, help="node i: base + i"
+    )
     args = p.parse_args(argv)
     simulate(
         {
