@@ -22,6 +22,7 @@ class FakeWaiter:
     longest: float = 2.0
     waits: int = 0
     marks: int = 0
+    waiting: threading.Event = field(default_factory=threading.Event)  # a wait has begun
     _news: threading.Event = field(default_factory=threading.Event)
 
     def mark(self) -> None:
@@ -29,6 +30,7 @@ class FakeWaiter:
 
     def wait(self, until: float | None = None) -> str:
         self.waits += 1
+        self.waiting.set()
         left = None if until is None else max(0.0, until - time.time())
         woke = self._news.wait(left)
         self._news.clear()
@@ -47,11 +49,13 @@ class FakeApi:
     fail: Exception | None = None
     delay: float = 0.0
     the_waiter: FakeWaiter = field(default_factory=FakeWaiter)
+    reading: threading.Event = field(default_factory=threading.Event)  # a read has begun
 
     def waiter(self) -> FakeWaiter:
         return self.the_waiter
 
     def round(self, number: int) -> Any:
+        self.reading.set()
         time.sleep(self.delay)
         if self.fail is not None:
             failure, self.fail = self.fail, None
@@ -78,11 +82,11 @@ def test_a_newer_reading_comes_after_the_task_s_next_event() -> None:
     api = FakeApi()
     watch = watch_of(api)
     first = watch.next(None, time.time() + 5, 0.05)
-    threading.Timer(0.1, api.the_waiter.news).start()
     started = time.monotonic()
+    threading.Timer(0.1, api.the_waiter.news).start()
     second = watch.next(first.version, time.time() + 5, 0.05)
     assert second.version == 2 and second.info == ("round", 3, 2)
-    assert 0.05 < time.monotonic() - started < 2  # woken by the event, not the 5-s limit
+    assert 0.09 < time.monotonic() - started < 4  # woken by the event, not the 5-s limit
     assert api.the_waiter.waits == 1 and api.the_waiter.marks == 2  # marked before each read
 
 
@@ -116,7 +120,7 @@ def test_a_waiting_thread_returns_at_its_own_limit_with_what_it_had() -> None:
     first = watch.next(None, time.time() + 5, 0.05)
     reader = threading.Thread(target=watch.next, args=(first.version, time.time() + 1.5, 0.05))
     reader.start()
-    time.sleep(0.1)  # the reader waits for news until 1.5 s from now
+    assert api.the_waiter.waiting.wait(5)  # the reader waits for news until 1.5 s from now
     started = time.monotonic()
     again = watch.next(first.version, time.time() + 0.2, 0.05)
     assert again is first  # nothing newer within its own limit: the same reading
@@ -139,7 +143,7 @@ def test_a_thread_waits_for_the_first_reading_another_thread_is_making() -> None
     watch = watch_of(api)
     reader = threading.Thread(target=watch.next, args=(None, time.time() + 5, 0.05))
     reader.start()
-    time.sleep(0.05)
+    assert api.reading.wait(5)  # the other thread is reading
     # past its own limit already, but there is nothing to return yet: it waits for the reading
     reading = watch.next(None, time.time() - 1, 0.05)
     reader.join(5)
