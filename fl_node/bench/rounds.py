@@ -559,12 +559,6 @@ def run_fl_node(
     }
 
 
-def _workers_used(asked: int | None) -> int:
-    from fl_node.simulation.localfed import default_train_workers
-
-    return default_train_workers() if asked is None else asked
-
-
 def _flower_server_app(
     settings: dict[str, Any], times: dict[int, list[float]], good: dict[int, int]
 ) -> Any:
@@ -763,7 +757,9 @@ def _run_settings(
     if runtime == "flower":
         return {"actors": flower_actors(clients, actors)}
     if runtime == "in-process":
-        return {"workers": _workers_used(workers)}
+        from fl_node.simulation.localfed import train_workers
+
+        return {"workers": train_workers(workers)}
     return {}
 
 

@@ -417,9 +417,9 @@ class ChainClient:
             self._epoch_reads = (epoch, {})
         known = self._epoch_reads[1]
         keys = [json.dumps([method, params], sort_keys=True) for method, params in asks]
-        missing = list(dict.fromkeys(k for k in keys if k not in known))
+        missing = {k: ask for k, ask in zip(keys, asks, strict=True) if k not in known}
         if missing:
-            fetched = self.batch("batched views", [asks[keys.index(k)] for k in missing])
+            fetched = self.batch("batched views", list(missing.values()))
             known.update(zip(missing, fetched, strict=True))
         return [known[k] for k in keys]
 

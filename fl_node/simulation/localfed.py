@@ -56,6 +56,15 @@ def default_train_workers(cores: int | None = None) -> int:
     return 1 if count >= 2 else 0
 
 
+def train_workers(asked: int | None = None) -> int:
+    """The training workers of an in-process run asked for ``asked`` (None:
+    :func:`default_train_workers`); FlNodeError for a negative count."""
+    count = default_train_workers() if asked is None else asked
+    if count < 0:
+        raise FlNodeError(f"training workers must be 0 or more, got {count}")
+    return count
+
+
 class Steppable(Protocol):
     def step(self) -> bool: ...
 
@@ -243,9 +252,7 @@ class LocalFederation:
         torch and the app) overlaps the set-up instead of the first round: ``workers`` of them
         (None: :func:`default_train_workers`; 0: the clients train in the runtime's process).
         They stay up until :meth:`stop`. Returns the count."""
-        count = default_train_workers() if workers is None else workers
-        if count < 0:
-            raise FlNodeError(f"training workers must be 0 or more, got {count}")
+        count = train_workers(workers)
         if self._pool is not None and self._pool.workers != count:
             self._pool.close()
             self._pool = None
