@@ -220,6 +220,13 @@ class BlockProducer(Protocol):
         one value are asked of the chain once."""
         ...
 
+    def gather(self, asks: Sequence[tuple[str, list[Any]]]) -> list[Any] | None:
+        """For a thread the producer schedules, the JSON-RPC answers (each a ``result`` or an
+        ``error``) of read requests ``asks``, asked together with the reads of the other
+        threads it schedules (one batch for all) before its next block; None for any other
+        thread (which asks the chain itself)."""
+        ...
+
 
 class ChainClient:
     """A connection to one chain and one deployment of the suite.
@@ -270,6 +277,7 @@ class ChainClient:
         #: transactions and waiting for their receipts (not waiting for a
         #: :attr:`block_producer`'s other steps): see :attr:`tx_seconds`.
         self._tx: ContextVar[float] = ContextVar(f"tx-seconds-{id(self)}", default=0.0)
+        self._sending: ContextVar[bool] = ContextVar(f"sending-{id(self)}", default=False)
         self._nonces: dict[str, int] = {}
         self._contracts: dict[tuple[str, str], Contract] = {}
         self._names: dict[str, str] = {}
@@ -322,6 +330,17 @@ class ChainClient:
     def _add_tx_seconds(self, seconds: float) -> None:
         self._tx.set(self._tx.get() + seconds)
 
+    def _timed_send(self, send: Callable[[], T]) -> T:
+        """``send()``, its wall seconds added to :attr:`tx_seconds` (less its waits for a block
+        producer's other threads)."""
+        started = time.perf_counter()
+        token = self._sending.set(True)
+        try:
+            return send()
+        finally:
+            self._sending.reset(token)
+            self._add_tx_seconds(time.perf_counter() - started)
+
     def _client_version(self) -> str:
         """The node's name and version (``web3_clientVersion``); empty if it does not say."""
         if self.chain_id in DEV_CHAIN_IDS:
@@ -363,8 +382,13 @@ class ChainClient:
             data = self._call_data(fn)
         except NotEncodable:
             return self._web3_call(action, fn, block)
-        result = self._rpc(action, "eth_call", [{"to": fn.address, "data": data}, _block(block)])
-        return self._decoded(fn, result)
+        ask = ("eth_call", [{"to": fn.address, "data": data}, _block(block)])
+        known = self._latest_reads([ask]) if ask[1][1] == "latest" else None
+        if known is None:
+            return self._decoded(fn, self._rpc(action, *ask))
+        if isinstance(known[0], _RawRevert):
+            raise self._raw_reverted(action, known[0])
+        return self._decoded(fn, known[0])
 
     def call_many(self, fns: Sequence[Bound], block: BlockIdentifier = "latest") -> list[Any]:
         """Several views in one JSON-RPC batch (one round trip), each decoded as :meth:`call`
@@ -434,8 +458,21 @@ class ChainClient:
             raise self.bad_output(self.action_name(fn), str(fn.address)) from None
 
     def batch(self, action: str, requests_: Sequence[tuple[str, list[Any]]]) -> list[Any]:
-        """Raw JSON-RPC requests in one batch; each one's ``result``, or a :class:`_RawRevert`
-        in its place when it reverted (any other error answer is raised)."""
+        """Raw JSON-RPC read requests in one batch; each one's ``result``, or a
+        :class:`_RawRevert` in its place when it reverted (any other error answer is raised)."""
+        if not requests_:
+            return []
+
+        def post() -> list[Any]:
+            return [_result_or_revert(answer) for answer in self._answers(requests_)]
+
+        return self.retry.run(action, post)
+
+    def answers(self, requests_: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+        """The JSON-RPC answers (each a ``result`` or an ``error``, as the node gave it) of raw
+        requests ``requests_``, in order, in one batch; Web3RPCError when the node refuses the
+        batch as a whole. No retries: for a block producer that gathers its threads' reads
+        (:meth:`BlockProducer.gather`), whose threads retry on their own."""
         if not requests_:
             return []
         body = json.dumps(
@@ -444,16 +481,26 @@ class ChainClient:
                 for i, (method, params) in enumerate(requests_)
             ]
         ).encode()
+        answers = json.loads(self.provider.post(body))
+        if not isinstance(answers, list):  # the node refused the batch as a whole
+            error = answers.get("error") if isinstance(answers, dict) else answers
+            raise Web3RPCError(f"batch refused: {error}")
+        by_id = {a.get("id"): a for a in answers if isinstance(a, Mapping)}
+        return [by_id.get(i) for i in range(len(requests_))]
 
-        def post() -> list[Any]:
-            answers = json.loads(self.provider.post(body))
-            if not isinstance(answers, list):  # the node refused the batch as a whole
-                error = answers.get("error") if isinstance(answers, dict) else answers
-                raise Web3RPCError(f"batch refused: {error}")
-            by_id = {a.get("id"): a for a in answers}
-            return [_result_or_revert(by_id.get(i)) for i in range(len(requests_))]
-
-        return self.retry.run(action, post)
+    def _answers(self, requests_: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+        """The answers of read requests: gathered with other threads' by the block producer
+        when it schedules this one, else asked now (one request, or one batch)."""
+        producer = self.block_producer
+        started = time.perf_counter()
+        gathered = producer.gather(requests_) if producer is not None else None
+        if gathered is not None:
+            if self._sending.get():  # waiting for the other threads is not this send's time
+                self._add_tx_seconds(started - time.perf_counter())
+            return gathered
+        if len(requests_) == 1:
+            return [self.provider.request(*requests_[0])]
+        return self.answers(requests_)
 
     def _raw_reverted(self, action: str, revert: _RawRevert) -> TxReverted:
         if revert.data is None:
@@ -489,17 +536,23 @@ class ChainClient:
 
     def request(self, method: str, params: list[Any] | None = None) -> Any:
         """One raw JSON-RPC request over this client's connection (``evm_mine`` and the like on
-        a chain this process runs); its ``result``."""
-        return self._rpc(method, method, params or [])
+        a chain this process runs), asked at once; its ``result``."""
+        return self._rpc(method, method, params or [], read=False)
 
-    def _rpc(self, action: str, method: str, params: list[Any]) -> Any:
-        """One JSON-RPC request straight to the provider (no formatters); its ``result``.
+    def _rpc(self, action: str, method: str, params: list[Any], read: bool = True) -> Any:
+        """One JSON-RPC request straight to the provider (no formatters); its ``result``. A
+        ``read`` is gathered with other threads' under a block producer (:meth:`_answers`).
 
         A revert becomes :class:`TxReverted` naming the custom error; any other error answer
         is raised as web3 raises it (so a rate limit is retried like any request)."""
 
         def request() -> Any:
-            answer = _result_or_revert(self.provider.request(method, params))
+            asked = (
+                self._answers([(method, params)])[0]
+                if read
+                else self.provider.request(method, params)
+            )
+            answer = _result_or_revert(asked)
             if isinstance(answer, _RawRevert):
                 raise answer
             return answer
@@ -558,11 +611,7 @@ class ChainClient:
 
         Raises :class:`TxReverted` naming the custom error when the chain refuses it.
         """
-        started = time.perf_counter()
-        try:
-            return self._send(fn, signer, gas=gas, value=value, label=label)
-        finally:
-            self._add_tx_seconds(time.perf_counter() - started)
+        return self._timed_send(lambda: self._send(fn, signer, gas=gas, value=value, label=label))
 
     def _send(
         self,
@@ -645,7 +694,7 @@ class ChainClient:
         if hint is None:
             return None
         asked = [{**call, "gas": hex(hint)}, self._estimate_on]
-        answer = self.retry.run(action, lambda: self.provider.request("eth_call", asked))
+        answer = self.retry.run(action, lambda: self._answers([("eth_call", asked)])[0])
         return hint if _error_of(answer) is None else None
 
     def _estimated(self, action: str, call: dict[str, Any]) -> int:
@@ -715,11 +764,9 @@ class ChainClient:
 
     def transfer_eth(self, signer: LocalAccount, to: str, value: int) -> TxResult:
         """Send ``value`` wei of the chain's native currency (gas money) to ``to``."""
-        started = time.perf_counter()
-        try:
-            return self._send_fields("ETH transfer", signer, {"to": to, "value": value}, 21_000)
-        finally:
-            self._add_tx_seconds(time.perf_counter() - started)
+        return self._timed_send(
+            lambda: self._send_fields("ETH transfer", signer, {"to": to, "value": value}, 21_000)
+        )
 
     def fees(self) -> Fees:
         """What a transaction sent now pays per gas: the fee policy applied to the chain's ask

@@ -437,7 +437,7 @@ class LocalFederation:
         # between passes (a market's trades) are mined at once, each coming back with its
         # receipt in one request.
         synchronous, self.client.sync_send = self.client.sync_send, True
-        with Lockstep(AnvilMiner(self.client)) as together:
+        with Lockstep(AnvilMiner(self.client), reader=self.client) as together:
             app_of = partial(offloaded_app, pool, together) if pool is not None else None
             self.client.block_producer = together
             try:

@@ -17,6 +17,12 @@ the end of the line), in the daemons' order, whenever the work itself ends: the 
 transactions depends on the steps, never on timing (and where every step of a pass sends work
 out, as when every client trains, it is the order of a run that does the work in the step).
 
+A step's reads of the chain are gathered too (:meth:`Lockstep.gather`, with a ``reader``): it
+gives up its turn, and once every step has run as far as it can (or before the pass waits for
+work handed out), one JSON-RPC batch asks what all the waiting steps asked, each request once,
+and they go on in order. Reads change nothing on the chain, so where they are answered changes
+no transaction; a round of N clients costs a few batches of reads instead of N each.
+
 Every step of a pass runs in the pass's thread, so they share its kept-alive RPC connection and
 its training model; none is in use across a switch. A block's receipts are read once, by the
 pass, and handed to the steps whose transactions it holds; while no block is mined, every step of
@@ -27,6 +33,7 @@ nothing can stop it midway, so what may hang runs as work handed out (whose wait
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,7 +52,9 @@ TURN_TIMEOUT = 600.0
 #: takes its turn back: enough to keep a worker busy while this process runs other steps.
 AHEAD = 4
 
-READY, RUNNING, WAITING, WORKING, DONE = "ready", "running", "waiting", "working", "done"
+READY, RUNNING, READING, WAITING, WORKING, DONE = (
+    "ready", "running", "reading", "waiting", "working", "done"
+)  # fmt: skip
 
 
 class Miner(Protocol):
@@ -72,6 +81,14 @@ class Requester(Protocol):
     def request(self, method: str, params: list[Any] | None = None) -> Any: ...
 
 
+class Reader(Protocol):
+    """Who asks the chain the reads a pass gathered from its steps."""
+
+    def answers(self, requests_: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+        """The JSON-RPC answers of read requests ``requests_``, in order, in one batch."""
+        ...
+
+
 @dataclass(frozen=True)
 class AnvilMiner:
     """An Anvil's mining, switched with ``evm_setAutomine`` and driven with ``evm_mine``, over a
@@ -95,16 +112,27 @@ class Lockstep:
     hand-over costs a switch of stacks rather than two wake-ups of operating-system threads (a
     quarter of a millisecond each on a busy machine, two to five of them per client and round)."""
 
-    def __init__(self, miner: Miner, turn_timeout: float = TURN_TIMEOUT, ahead: int = AHEAD):
+    def __init__(
+        self,
+        miner: Miner,
+        turn_timeout: float = TURN_TIMEOUT,
+        ahead: int = AHEAD,
+        reader: Reader | None = None,
+    ):
         self.miner = miner
+        #: Asks the reads the steps gather (:meth:`gather`); None: each step reads on its own.
+        self.reader = reader
         self.turn_timeout = turn_timeout
         self.ahead = ahead
         self.blocks = 0  # blocks this lockstep mined
+        self.reads = 0  # batches of gathered reads it asked
         self._steps: list[greenlet] = []  # the current pass's, by position
         self._current: int | None = None  # the step holding the turn
         self._state: list[str] = []
         self._results: list[bool | BaseException] = []
         self._work_of: list[Work | None] = []  # what a WORKING step waits for
+        self._asks: list[Sequence[tuple[str, list[Any]]]] = []  # what a READING step asks
+        self._answers: list[list[Any] | BaseException | None] = []  # and what it was answered
         self._holding = False  # automining is off for this pass
         self._passes = 0
         self._receipts: dict[str, Mapping[str, Any]] = {}  # the last block's, by transaction hash
@@ -156,6 +184,22 @@ class Lockstep:
         self._work_of[me] = None
         return work.result()
 
+    def gather(self, asks: Sequence[tuple[str, list[Any]]]) -> list[Any] | None:
+        """For a step of a pass (with a :attr:`reader`): give up the turn until every step of
+        the pass has run as far as it can, then have the answers of ``asks`` (read requests,
+        JSON-RPC's form), asked in one batch with the other steps' reads of that moment (the
+        same request once); the batch's error is every asker's. None for anything else."""
+        me = self._me()
+        if me is None or self.reader is None:
+            return None
+        self._asks[me] = asks
+        self._give_back(me, READING)
+        answers, self._answers[me] = self._answers[me], None
+        if isinstance(answers, BaseException):
+            raise answers
+        assert answers is not None
+        return answers
+
     def block_epoch(self) -> tuple[int, int] | None:
         """For a step of a pass, a value that stays the same while the latest block does (the
         pass and the blocks it mined); None for anything else."""
@@ -174,6 +218,8 @@ class Lockstep:
         self._state = [READY] * n
         self._results = [False] * n
         self._work_of = [None] * n
+        self._asks = [()] * n
+        self._answers = [None] * n
         try:
             results = self._schedule(n)
         finally:
@@ -225,6 +271,10 @@ class Lockstep:
                         self._resume_first(working)
             while working:
                 self._resume_first(working)
+            reading = [i for i in range(n) if self._state[i] == READING]
+            if reading:
+                self._read(reading)
+                continue
             waiting = [i for i in range(n) if self._state[i] == WAITING]
             if not waiting:
                 return list(self._results)
@@ -233,6 +283,38 @@ class Lockstep:
             self.blocks += 1
             for i in waiting:
                 self._state[i] = READY
+
+    def _read(self, reading: list[int]) -> None:
+        """Ask the reads of the ``reading`` steps in one batch (each distinct request once) and
+        make them ready, each with its answers (or the batch's error)."""
+        assert self.reader is not None
+        keys = {i: [json.dumps(ask, sort_keys=True) for ask in self._asks[i]] for i in reading}
+        unique: dict[str, tuple[str, list[Any]]] = {}
+        for i in reading:
+            unique.update((k, ask) for k, ask in zip(keys[i], self._asks[i], strict=True))
+        try:
+            answered = dict(zip(unique, self.reader.answers(list(unique.values())), strict=True))
+        except Exception as exc:  # every asker's: each handles it as its own read's
+            for i in reading:
+                self._answers[i] = exc
+        else:
+            for i in reading:
+                self._answers[i] = [answered[k] for k in keys[i]]
+        for i in reading:
+            self._asks[i] = ()
+            self._state[i] = READY
+        self.reads += 1
+
+    def _serve_readers(self, working: deque[int]) -> None:
+        """Answer the steps waiting to read and give each its turn, in order, until none is
+        left reading (those that hand work out join ``working``): always, whether or not any
+        work is done, so the order stays the same on every run."""
+        while reading := [i for i, state in enumerate(self._state) if state == READING]:
+            self._read(reading)
+            for i in reading:
+                self._give_turn(i)
+                if self._state[i] == WORKING:
+                    working.append(i)
 
     def _give_turn(self, index: int) -> None:
         """Let step ``index`` run until it waits for a block or work, or ends."""
@@ -245,7 +327,9 @@ class Lockstep:
 
     def _resume_first(self, working: deque[int]) -> None:
         """Give the first of the ``working`` steps its turn back once its work is done (back at
-        the end of the line if it sends more work out)."""
+        the end of the line if it sends more work out); the steps waiting to read are served
+        first, while the work goes on."""
+        self._serve_readers(working)
         index = working.popleft()
         work = self._work_of[index]
         if work is not None and not work.wait(self.turn_timeout):

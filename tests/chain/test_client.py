@@ -8,7 +8,8 @@ import socket
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -462,6 +463,9 @@ class _SlowProducer:
     def block_epoch(self) -> None:
         return None
 
+    def gather(self, asks: object) -> None:
+        return None
+
 
 def test_under_a_block_producer_a_send_waits_for_its_block_and_returns_its_receipt(
     client, keys, monkeypatch
@@ -494,6 +498,9 @@ class _Epochs:
     def block_epoch(self) -> int | None:
         return self.epoch
 
+    def gather(self, asks: object) -> None:
+        return None
+
 
 def test_reads_of_one_latest_block_are_asked_once_under_a_block_producer(client, keys, monkeypatch):
     token = client.contract("DevToken")
@@ -524,6 +531,69 @@ def test_reads_of_one_latest_block_are_asked_once_under_a_block_producer(client,
         client.block_producer = None
     assert first[0] == expected[:3] and second[0] == [*expected[:2], expected[3]]
     assert first[1] == second[1] == client.timestamp()
+
+
+@dataclass
+class _Gathering:
+    """A block producer that gathers the reads of the threads it schedules: it records what
+    each gather asked and answers through the client's batch, after ``pause`` seconds (the
+    other threads' turns)."""
+
+    client: ChainClient
+    pause: float = 0.0
+    asked: list[list[str]] = field(default_factory=list)
+
+    def takes_next_send(self) -> bool:
+        return False  # the chain mines sends by itself
+
+    def wait_mined(self, tx_hash: str) -> None:
+        raise AssertionError("not a producer of blocks")
+
+    def block_epoch(self) -> None:
+        return None
+
+    def gather(self, asks: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+        self.asked.append([method for method, _ in asks])
+        time.sleep(self.pause)
+        return self.client.answers(asks)
+
+
+def test_reads_of_a_scheduled_thread_are_gathered_by_its_producer(client, keys) -> None:
+    token = client.contract("DevToken")
+    views = [token.functions.name(), token.functions.balanceOf(keys[1].address)]
+    expected = ([client.call(views[0])], client.call_many(views), client.block_number())
+    producer = _Gathering(client)
+    client.block_producer = producer
+    try:
+        got = ([client.call(views[0])], client.call_many(views), client.block_number())
+        number = int(client.request("eth_blockNumber"), 16)  # asked at once, not gathered
+    finally:
+        client.block_producer = None
+    assert got == expected and number == expected[2]
+    assert producer.asked == [["eth_call"], ["eth_call", "eth_call"], ["eth_blockNumber"]]
+
+
+def test_waiting_for_gathered_reads_is_not_a_sends_time(client, keys) -> None:
+    token = client.contract("DevToken")
+    producer = _Gathering(client, pause=0.3)
+    client.block_producer = producer
+    try:
+        before = client.tx_seconds
+        result = client.send(token.functions.mint(keys[1].address, 5), keys[0])
+        spent = client.tx_seconds - before
+    finally:
+        client.block_producer = None
+    assert result.receipt["status"] == 1
+    assert producer.asked  # the send's gas and fees were read through the producer
+    assert spent < 0.3 * len(producer.asked)
+
+
+def test_a_batch_the_node_refuses_as_a_whole_is_an_error_of_its_answers(client, monkeypatch):
+    monkeypatch.setattr(
+        client.provider, "post", lambda body: json.dumps({"error": "no batches here"}).encode()
+    )
+    with pytest.raises(Web3RPCError, match="batch refused: no batches here"):
+        client.answers([("eth_blockNumber", []), ("eth_chainId", [])])
 
 
 # -- gas: a call of a known shape is checked at its last limit, not estimated again ---------------

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -328,3 +329,117 @@ def test_work_that_never_finishes_ends_the_pass_with_a_clear_error() -> None:
         with pytest.raises(FlNodeError, match=r"work outside its turn took over 0\.2 s"):
             lock.run_pass([trainer(lock, FakeMiner([]), "a", work)])
         work.finish()
+
+
+# -- reads gathered from the steps ---------------------------------------------------------------
+@dataclass
+class FakeReader:
+    """Answers each read ``method(params)`` with that text; records every batch asked (into the
+    miner's log too), and raises ``error`` once when set."""
+
+    log: list[str]
+    batches: list[list[tuple[str, list[Any]]]] = field(default_factory=list)
+    error: Exception | None = None
+
+    def answers(self, requests_: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+        self.batches.append(list(requests_))
+        self.log.append(f"read {len(requests_)}")
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        return [{"result": f"{m}{p}"} for m, p in requests_]
+
+
+def reader_step(lock: Lockstep, log: list[str], name: str, asks: list[list[str]]) -> Callable:
+    """A step that reads each group of ``asks`` in turn (a group is one gather), then sends."""
+
+    def step() -> bool:
+        for group in asks:
+            got = lock.gather([(a, [name] if a == "own" else []) for a in group])
+            assert got is not None
+            log.append(f"{name} got {[g['result'] for g in got]}")
+        return True
+
+    return step
+
+
+def test_the_steps_reads_are_asked_in_one_batch_once_each_and_answered_in_order() -> None:
+    log: list[str] = []
+    reader = FakeReader(log)
+    with Lockstep(FakeMiner(log), reader=reader) as lock:
+        results = lock.run_pass(
+            [
+                reader_step(lock, log, "a", [["task", "own"], ["own"]]),
+                reader_step(lock, log, "b", [["task", "own"]]),
+            ]
+        )
+    assert results == [True, True]
+    # one batch for what both asked first (the shared read once), one for a's second read
+    assert reader.batches == [[("task", []), ("own", ["a"]), ("own", ["b"])], [("own", ["a"])]]
+    assert log == [
+        "read 3",
+        "a got ['task[]', \"own['a']\"]",
+        "b got ['task[]', \"own['b']\"]",
+        "read 1",
+        "a got [\"own['a']\"]",
+    ]
+    assert lock.reads == 2
+
+
+def test_without_a_reader_or_outside_a_pass_nothing_is_gathered() -> None:
+    with Lockstep(FakeMiner([])) as lock:
+        assert lock.run_pass([lambda: lock.gather([("task", [])]) is None]) == [True]
+    with Lockstep(FakeMiner([]), reader=FakeReader([])) as lock:
+        assert lock.gather([("task", [])]) is None  # the main thread asks on its own
+
+
+def test_a_failed_batch_is_every_askers_error_and_the_next_reads_go_on() -> None:
+    log: list[str] = []
+    reader = FakeReader(log, error=ConnectionError("the node went away"))
+    caught: list[str] = []
+
+    def asker(name: str) -> Callable[[], bool]:
+        def step() -> bool:
+            try:
+                lock.gather([("task", [])])
+            except ConnectionError as exc:
+                caught.append(f"{name}: {exc}")
+                got = lock.gather([("task", [])])  # a retry, as the chain client's
+                return got == [{"result": "task[]"}]
+            return False
+
+        return step
+
+    with Lockstep(FakeMiner(log), reader=reader) as lock:
+        assert lock.run_pass([asker("a"), asker("b")]) == [True, True]
+    assert caught == ["a: the node went away", "b: the node went away"]
+    assert len(reader.batches) == 2
+
+
+def test_reads_are_answered_before_a_wait_for_work_in_the_same_order_whatever_its_timing() -> None:
+    """A step that waits to read while another's work is out is answered (and goes on) before
+    the pass waits for that work: the pass does not sit idle while a read could run."""
+    orders = []
+    for delay in (0.0, 0.05):
+        log: list[str] = []
+        miner = FakeMiner(log)
+        work = FakeWork(value="A")
+        threading.Timer(delay, work.finish).start()
+        with Lockstep(miner, ahead=1, reader=FakeReader(log)) as lock:
+            lock.run_pass(
+                [
+                    trainer(lock, miner, "a", work),
+                    reader_step(lock, log, "b", [["task"], ["own"]]),
+                ]
+            )
+        orders.append(log)
+        time.sleep(0.06)
+    assert orders[0] == orders[1]
+    assert orders[0][:6] == [
+        "a trains",
+        "read 1",  # b's first read, answered while a's work is out
+        "b got ['task[]']",
+        "read 1",
+        "b got [\"own['b']\"]",
+        "a back with A",
+    ]
