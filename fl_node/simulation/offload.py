@@ -13,13 +13,10 @@ the main process.
 
 A worker is a command of its own (``python -m fl_node.simulation.offload``, never the parent's
 main module), its jobs and results pickled over its standard input and output. Each client is
-pinned to one place, a worker or the runtime's own process (:meth:`TrainingPool.place`), which
-builds the client from the same app reference and context once and keeps it, so an app's state
-between rounds stays in one place. The runtime's process takes one client in every
-``2 * workers + 1``, trained in its step (its fits fill the time the process would otherwise
-spend waiting for a worker's); the workers take the others. Production nodes never use this: a
-participant trains on its own machine; this only spreads the simulated ones over the cores of
-one.
+pinned to one worker (slot ``i`` to worker ``i mod workers``), which builds the client from the
+same app reference and context once and keeps it, so an app's state between rounds stays in one
+place. Production nodes never use this: a participant trains on its own machine; this only
+spreads the simulated ones over the cores of one.
 """
 
 from __future__ import annotations
@@ -68,14 +65,13 @@ class Waiter(Protocol):
 def _fit_in_worker(
     ref: str, context: Context, parameters: Parameters, config: dict[str, Scalar]
 ) -> FitOut:
-    """A worker's fit of the client ``ref`` builds for ``context`` (built once, then kept); the
-    parameters are copies, as a worker's come back (none is a view of the client's model)."""
+    """A worker's fit of the client ``ref`` builds for ``context`` (built once, then kept)."""
     key = (ref, context.node_id)
     client = _built.get(key)
     if client is None:
         client = _built[key] = ClientApp.load(ref).client(context)
     params, n, metrics = client.fit(parameters, config)
-    return [np.array(p, copy=True) for p in params], n, metrics
+    return [np.asarray(p) for p in params], n, metrics
 
 
 def _sendable(exc: BaseException) -> BaseException:
@@ -121,19 +117,6 @@ def _widen(fd: int) -> None:
     (Linux), so that a few jobs' parameters or results pass without either side waiting."""
     with contextlib.suppress(OSError):
         fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_BYTES)
-
-
-@dataclass(frozen=True)
-class Fitted:
-    """A fit done in this process already (see :meth:`TrainingPool.place`)."""
-
-    out: FitOut
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return True
-
-    def result(self) -> FitOut:
-        return self.out
 
 
 @dataclass
@@ -234,47 +217,21 @@ class _Worker:
         self._results.close()
 
 
-def place_of(slot: int, workers: int, share: bool = True) -> int | None:
-    """Where client ``slot`` trains among ``workers`` worker processes and the runtime's own:
-    the index of its worker, or None for the runtime's process.
-
-    With ``share``, one slot in every ``2 * workers + 1`` trains in the runtime's process: it
-    also runs every daemon's step between its fits, so it takes half a worker's share, and the
-    slots it takes are spread out, so the workers have fits queued while it trains. Without,
-    slot ``i`` trains on worker ``i mod workers``."""
-    if not share:
-        return slot % workers
-    cycle = 2 * workers + 1
-    position = slot % cycle
-    return None if position == cycle - 1 else position % workers
-
-
 @dataclass
 class TrainingPool:
     """``workers`` worker processes, started at once (their imports overlap the federation's
-    set-up), and this process; client ``slot`` always trains in the same one
-    (:meth:`place`)."""
+    set-up); client ``slot`` always trains on worker ``slot mod workers``."""
 
     workers: int
     warm: str | None = None  # an app reference to import in each worker up front
-    #: Whether this process trains a share of the clients (see :meth:`place`).
-    share: bool = True
     _started: list[_Worker] = field(init=False, default_factory=list)
     _ids: Callable[[], int] = field(init=False)  # job ids, unique in the pool
-    #: Seconds each fit of a round took in this process, by round.
-    _here: defaultdict[int, list[float]] = field(
-        init=False, default_factory=lambda: defaultdict(list)
-    )
 
     def __post_init__(self) -> None:
         if self.workers < 1:
             raise ConfigError(f"training workers must be at least 1, got {self.workers}")
         self._ids = count().__next__
         self._started = [_Worker(self.warm) for _ in range(self.workers)]
-
-    def place(self, slot: int) -> int | None:
-        """Where client ``slot`` trains (see :func:`place_of`)."""
-        return place_of(slot, self.workers, self.share)
 
     def fit(
         self,
@@ -283,27 +240,17 @@ class TrainingPool:
         context: Context,
         parameters: Parameters,
         config: dict[str, Scalar],
-    ) -> Ticket | Fitted:
-        """Client ``slot``'s fit: sent to its worker (a :class:`Ticket` to wait for), or done
-        now in this process (:class:`Fitted`; its error is raised here)."""
-        number = int(config.get("server_round", 0) or 0)
-        place = self.place(slot)
-        if place is None:
-            started = time.perf_counter()
-            out = _fit_in_worker(ref, context, parameters, config)
-            self._here[number].append(time.perf_counter() - started)
-            return Fitted(out)
-        worker = self._started[place]
+    ) -> Ticket:
+        worker = self._started[slot % self.workers]
         job_id = self._ids()
-        worker.send(job_id, (ref, context, parameters, config), number)
+        number = config.get("server_round", 0)
+        worker.send(job_id, (ref, context, parameters, config), int(number or 0))
         return Ticket(worker, job_id)
 
     def fit_seconds(self) -> dict[int, list[float]]:
-        """The seconds each fit took where it ran, by round (``server_round``): the training
-        time alone, where a step's own clock also counts its wait for its turn."""
+        """The seconds each fit back from a worker took there, by round (``server_round``): the
+        training time alone, where a step's own clock also counts its wait for its turn."""
         out: defaultdict[int, list[float]] = defaultdict(list)
-        for number, seconds in self._here.items():
-            out[number].extend(seconds)
         for worker in self._started:
             for number, seconds in worker.fit_seconds.items():
                 out[number].extend(seconds)
@@ -338,8 +285,6 @@ class OffloadedClient:
 
     def fit(self, parameters: Parameters, config: dict[str, Scalar]) -> FitOut:
         ticket = self.pool.fit(self.slot, self.ref, self.context, parameters, dict(config))
-        if isinstance(ticket, Fitted):
-            return ticket.out
         out: FitOut = self.waiter.wait_for(ticket)
         return out
 

@@ -1,6 +1,5 @@
-"""Training simulated clients in worker processes and the runtime's own: the same fits wherever
-they run, each client kept in one place, and every failure raised where the step asked for the
-fit."""
+"""Training simulated clients in worker processes: the same fits as in the runtime's own process,
+each client kept in one worker, and every failure raised where the step asked for the fit."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from fl_node.app.client import ClientApp, Context
 from fl_node.configs import load_config
 from fl_node.errors import ConfigError, FlNodeError
 from fl_node.simulation.localfed import LocalFederation, default_train_workers
-from fl_node.simulation.offload import Fitted, Ticket, TrainingPool, offloaded_app, place_of
+from fl_node.simulation.offload import Ticket, TrainingPool, offloaded_app
 
 COUNTING = "tests.unit.offload_app:counting"
 FAILING = "tests.unit.offload_app:failing"
@@ -34,7 +33,7 @@ class Direct:
 def test_a_worker_fits_as_the_app_does_here_and_keeps_each_client() -> None:
     start = [np.arange(3, dtype=np.float32)]
     here = ClientApp.load(COUNTING).client(context(2)).fit(start, {})
-    with TrainingPool(1, warm=COUNTING, share=False) as pool:
+    with TrainingPool(1, warm=COUNTING) as pool:
         first = pool.fit(2, COUNTING, context(2), start, {}).result()
         second = pool.fit(2, COUNTING, context(2), start, {}).result()
     np.testing.assert_array_equal(first[0][0], here[0][0])
@@ -49,54 +48,21 @@ def test_the_pool_keeps_each_fits_seconds_in_the_worker_by_round() -> None:
         tickets = [
             pool.fit(slot, COUNTING, context(slot), start, {"server_round": number})
             for number in (1, 2)
-            for slot in (0, 1, 2, 3, 4)  # slot 4 trains here
+            for slot in (0, 1, 2)
         ]
         for ticket in tickets:
             ticket.result()
         seconds = pool.fit_seconds()
     assert sorted(seconds) == [1, 2]
-    assert all(len(s) == 5 and all(0 < x < 5 for x in s) for s in seconds.values())
+    assert all(len(s) == 3 and all(0 < x < 5 for x in s) for s in seconds.values())
 
 
 def test_each_slot_stays_on_its_worker() -> None:
     start = [np.zeros(3, dtype=np.float32)]
-    with TrainingPool(2, share=False) as pool:
+    with TrainingPool(2) as pool:
         tickets = [pool.fit(s, COUNTING, context(s), start, {}) for s in (0, 1, 2, 3, 0)]
         pids = [t.result()[2]["pid"] for t in tickets]
     assert pids[0] == pids[2] == pids[4] != pids[1] == pids[3]
-
-
-def test_the_runtime_process_takes_one_slot_in_every_two_workers_plus_one() -> None:
-    assert [place_of(s, 1) for s in range(7)] == [0, 0, None, 0, 0, None, 0]
-    assert [place_of(s, 2) for s in range(11)] == [0, 1, 0, 1, None, 0, 1, 0, 1, None, 0]
-    assert [place_of(s, 2, share=False) for s in range(5)] == [0, 1, 0, 1, 0]
-
-
-class Refusing:
-    """A waiter that must not be asked: the fit was done in the step."""
-
-    def wait_for(self, work: Ticket) -> Any:
-        raise AssertionError("a fit done here was waited for")
-
-
-def test_a_slot_of_the_runtime_process_trains_in_the_step_and_keeps_its_client() -> None:
-    import os
-
-    start = [np.arange(3, dtype=np.float32)]
-    here = ClientApp.load(COUNTING).client(context(2)).fit(start, {})
-    with TrainingPool(1, warm=COUNTING) as pool:
-        assert pool.place(2) is None
-        first = pool.fit(2, COUNTING, context(2), start, {"server_round": 1})
-        assert isinstance(first, Fitted)  # done already, in this process
-        assert first.result()[2]["pid"] == os.getpid()
-        client = offloaded_app(pool, Refusing(), 2, COUNTING).client(context(2))
-        second = client.fit(start, {"server_round": 2})
-        # the same fit as the app's, by the same client instance (built once, then kept)
-        np.testing.assert_array_equal(first.result()[0][0], here[0][0])
-        assert (first.result()[2]["fits"], second[2]["fits"]) == (1, 2)
-        assert sorted(pool.fit_seconds()) == [1, 2]
-        with pytest.raises(ValueError, match="the app's own error"):  # raised in the step
-            pool.fit(5, FAILING, context(5), start, {"fail": "value"})
 
 
 def test_many_results_waiting_at_once_do_not_block_the_worker() -> None:
