@@ -306,10 +306,15 @@ class Lockstep:
         self.reads += 1
 
     def _serve_readers(self, working: deque[int]) -> None:
-        """Answer the steps waiting to read and give each its turn, in order, until none is
-        left reading (those that hand work out join ``working``): always, whether or not any
-        work is done, so the order stays the same on every run."""
-        while reading := [i for i, state in enumerate(self._state) if state == READING]:
+        """Answer the steps waiting to read and give each its turn, in order, while at least
+        :attr:`ahead` of them are (those that hand work out join ``working``; fewer wait for
+        more to gather, or for the end of the line): decided by the steps' states alone,
+        whether or not any work is done, so the order stays the same on every run."""
+        least = max(1, self.ahead)
+        while True:
+            reading = [i for i, state in enumerate(self._state) if state == READING]
+            if len(reading) < least:
+                return
             self._read(reading)
             for i in reading:
                 self._give_turn(i)

@@ -443,3 +443,37 @@ def test_reads_are_answered_before_a_wait_for_work_in_the_same_order_whatever_it
         "b got [\"own['b']\"]",
         "a back with A",
     ]
+
+
+def test_before_a_wait_for_work_reads_are_answered_once_ahead_of_them_are_waiting() -> None:
+    """With ``ahead`` 2, one step waiting to read is left to gather more (answered at the end of
+    the line with the rest); two waiting are answered before the pass waits for work."""
+    log: list[str] = []
+    miner = FakeMiner(log)
+    works = {n: FakeWork(value=n.upper()) for n in "acdf"}
+    for work in works.values():
+        work.finish()
+    with Lockstep(miner, ahead=2, reader=FakeReader(log)) as lock:
+        lock.run_pass(
+            [
+                trainer(lock, miner, "a", works["a"]),
+                reader_step(lock, log, "b", [["task"]]),
+                trainer(lock, miner, "c", works["c"]),
+                trainer(lock, miner, "d", works["d"]),  # a third out: a takes its turn back
+                reader_step(lock, log, "e", [["own"]]),
+                trainer(lock, miner, "f", works["f"]),  # c's turn back: b and e read first
+            ]
+        )
+    assert log[:11] == [
+        "a trains",
+        "c trains",
+        "d trains",
+        "a back with A",  # b alone was waiting to read: not asked yet
+        "automine False",
+        "f trains",
+        "read 2",  # b and e together, before the pass waits for c's work
+        "b got ['task[]']",
+        "e got [\"own['e']\"]",
+        "c back with C",
+        "d back with D",
+    ]
