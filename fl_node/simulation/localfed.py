@@ -96,6 +96,22 @@ class AnvilClock:
         rpc_call(self.url, "evm_mine", timeout=self.timeout)
 
 
+@dataclass(frozen=True)
+class ClientClock:
+    """:class:`AnvilClock` over a chain client's kept-alive connection: the in-process runtime
+    looks at the block number after every pass, and a new connection a look cost more than the
+    request."""
+
+    client: ChainClient
+
+    def block(self) -> int:
+        return int(self.client.request("eth_blockNumber"), 16)
+
+    def advance(self, seconds: int) -> None:
+        self.client.request("evm_increaseTime", [seconds])
+        self.client.request("evm_mine")
+
+
 @dataclass
 class InProcessRuntime:
     """Daemons of one federation stepped in turn in one process (no polling delays: a step that
@@ -431,7 +447,7 @@ class LocalFederation:
         asked = self._train_workers if train_workers is None else train_workers
         self.start_training(asked)
         pool = self._pool
-        clock = AnvilClock(self.chain.rpc_url) if jump_clock else None
+        clock = ClientClock(self.client) if jump_clock else None
         # This process runs the Anvil: the clients' steps of a pass have their transactions
         # mined together, a block at a time (Lockstep); the aggregator's and anything sent
         # between passes (a market's trades) are mined at once, each coming back with its

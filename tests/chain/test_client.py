@@ -637,3 +637,16 @@ def test_a_call_of_a_known_shape_that_reverts_is_refused_with_its_error_unsent(
         client.send(token.functions.mint(keys[1].address, 3), keys[3])  # not a minter
     assert seen.counts.get("eth_estimateGas") == 1  # the estimate names the error
     assert "eth_sendRawTransaction" not in seen.counts and SYNC_SEND not in seen.counts
+
+
+def test_the_in_process_runtimes_clock_reads_and_moves_the_chain_over_the_clients_connection(
+    client, monkeypatch
+):
+    from fl_node.simulation.localfed import ClientClock
+
+    clock = ClientClock(client)
+    seen = _Requests(client, monkeypatch)
+    start, stamp = clock.block(), client.timestamp()
+    clock.advance(100)
+    assert clock.block() == start + 1 and client.timestamp() >= stamp + 100
+    assert seen.counts["eth_blockNumber"] == 2 and seen.counts["evm_increaseTime"] == 1
