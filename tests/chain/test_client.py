@@ -467,19 +467,26 @@ class _SlowProducer:
         return None
 
 
-def test_under_a_block_producer_a_send_waits_for_its_block_and_returns_its_receipt(
-    client, keys, monkeypatch
-):
+def _mint_under(client: ChainClient, keys: list, producer: Any) -> tuple[Any, float]:
+    """A mint sent under ``producer``; its result and the transaction seconds it added."""
     token = client.contract("DevToken")
-    producer = _SlowProducer(client, pause=0.3)
     client.block_producer = producer
-    seen = _Requests(client, monkeypatch)
     try:
         before = client.tx_seconds
         result = client.send(token.functions.mint(keys[1].address, 5), keys[0])
-        spent = client.tx_seconds - before
+        return result, client.tx_seconds - before
     finally:
         client.block_producer = None
+
+
+def test_under_a_block_producer_a_send_waits_for_its_block_and_returns_its_receipt(
+    client, keys, monkeypatch
+):
+    producer = _SlowProducer(client, pause=0.3)
+    seen = _Requests(client, monkeypatch)
+    try:
+        result, spent = _mint_under(client, keys, producer)
+    finally:
         client.request("evm_setAutomine", [True])
     assert producer.waits == 1
     assert SYNC_SEND not in seen.counts and seen.counts["eth_sendRawTransaction"] == 1
@@ -574,15 +581,8 @@ def test_reads_of_a_scheduled_thread_are_gathered_by_its_producer(client, keys) 
 
 
 def test_waiting_for_gathered_reads_is_not_a_sends_time(client, keys) -> None:
-    token = client.contract("DevToken")
     producer = _Gathering(client, pause=0.3)
-    client.block_producer = producer
-    try:
-        before = client.tx_seconds
-        result = client.send(token.functions.mint(keys[1].address, 5), keys[0])
-        spent = client.tx_seconds - before
-    finally:
-        client.block_producer = None
+    result, spent = _mint_under(client, keys, producer)
     assert result.receipt["status"] == 1
     assert producer.asked  # the send's gas and fees were read through the producer
     assert spent < 0.3 * len(producer.asked)
