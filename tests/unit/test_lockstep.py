@@ -351,7 +351,7 @@ class FakeReader:
 
 
 def reader_step(lock: Lockstep, log: list[str], name: str, asks: list[list[str]]) -> Callable:
-    """A step that reads each group of ``asks`` in turn (a group is one gather), then sends."""
+    """A step that reads each group of ``asks`` in turn (a group is one gather), then ends."""
 
     def step() -> bool:
         for group in asks:
